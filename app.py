@@ -1,0 +1,26 @@
+"""Portico's Chalice app: registers the blueprints and the error middleware; no logic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalice import Chalice
+from chalice.app import Request, Response
+
+from chalicelib.errors import PorticoError
+from chalicelib.handlers import api_auth, api_clients, api_orgs
+from chalicelib.handlers.http import contract_shape, error_response
+
+app = Chalice(app_name="portico")
+app.register_blueprint(api_auth.bp)
+app.register_blueprint(api_orgs.bp)
+app.register_blueprint(api_clients.bp)
+
+
+@app.middleware("http")
+def contract_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """The one place that turns errors into the contract's JSON (API.md), Chalice's own too."""
+    try:
+        return contract_shape(get_response(event))
+    except PorticoError as error:
+        return error_response(error)

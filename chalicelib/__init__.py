@@ -1,0 +1,1 @@
+"""Portico: the client-account backend of a practice platform (see README.md)."""

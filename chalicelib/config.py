@@ -1,0 +1,39 @@
+"""The only reader of the environment: stage, table names, endpoints, URLs and costs.
+
+Everything is read once at import; nothing here talks to AWS, so a cold start stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+
+STAGE: str = os.environ.get("PORTICO_STAGE", "local")
+REGION: str = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+# Empty means "the real AWS endpoint"; `make run` and the end-to-end tests point it at moto.
+AWS_ENDPOINT_URL: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
+TABLE_PREFIX: str = os.environ.get("TABLE_PREFIX", f"portico-{STAGE}")
+
+PUBLIC_URL: str = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+PORTAL_URL: str = os.environ.get("PORTAL_URL", f"{PUBLIC_URL}/portal").rstrip("/")
+
+SESSION_TTL_HOURS: int = int(os.environ.get("SESSION_TTL_HOURS", "12"))
+
+# Argon2id cost (R45). "standard" is argon2-cffi's RFC 9106 low-memory profile; "low" keeps the
+# same algorithm with a cheaper cost so that the test suite signs in thousands of times quickly.
+PASSWORD_HASH_COST: str = os.environ.get("PASSWORD_HASH_COST", "standard")
+
+# R45: sign-in failures allowed per submitted email and per source address in one window.
+LOGIN_WINDOW_SECONDS: int = 15 * 60
+LOGIN_FAILURES_PER_EMAIL: int = 5
+LOGIN_FAILURES_PER_SOURCE: int = 100
+
+MAX_JSON_BODY_BYTES: int = 1_000_000
+
+
+def table(name: str) -> str:
+    """The DynamoDB table name of one of Portico's tables in this stage."""
+    return f"{TABLE_PREFIX}-{name}"
+
+
+def is_local() -> bool:
+    return STAGE == "local"

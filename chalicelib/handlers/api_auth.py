@@ -1,0 +1,41 @@
+"""Sign-in and accounts (API.md): login, switch, me, logout."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import Response
+
+from chalicelib.handlers.http import actor, no_content, ok, parse, source_address
+from chalicelib.handlers.views import signed_in_view
+from chalicelib.schemas import Login, Switch
+from chalicelib.services import auth
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/auth/login", methods=["POST"])
+def login() -> Response:
+    request = bp.current_request
+    result = auth.sign_in(parse(Login, request), source_address(request))
+    return ok(signed_in_view(result))
+
+
+@bp.route("/v1/auth/switch", methods=["POST"])
+def switch() -> Response:
+    request = bp.current_request
+    result = auth.switch(actor(request), parse(Switch, request))
+    shown = signed_in_view(result)
+    return ok({"token": shown["token"], "account": shown["account"]})
+
+
+@bp.route("/v1/me", methods=["GET"])
+def me() -> Response:
+    caller = actor(bp.current_request)
+    shown = signed_in_view(auth.me(caller))
+    return ok({"identity": {"id": caller.identity.id, "email": caller.identity.email}, **shown})
+
+
+@bp.route("/v1/auth/logout", methods=["POST"])
+def logout() -> Response:
+    auth.sign_out(actor(bp.current_request))
+    return no_content()

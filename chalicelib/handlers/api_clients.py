@@ -1,0 +1,62 @@
+"""Clients (API.md "Clients"): add, list, read, change, archive, set a password."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import Response
+
+from chalicelib.handlers.http import actor, created, ok, parse, parse_query
+from chalicelib.handlers.views import client_view
+from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
+from chalicelib.services import clients
+
+bp = Blueprint(__name__)
+
+CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
+
+
+@bp.route("/v1/orgs/{org_id}/clients", methods=["POST"])
+def create_client(org_id: str) -> Response:
+    request = bp.current_request
+    profile, invite = clients.create(actor(request), org_id, parse(CreateClient, request))
+    return created({"client": client_view(profile, invite)})
+
+
+@bp.route("/v1/orgs/{org_id}/clients", methods=["GET"])
+def list_clients(org_id: str) -> Response:
+    request = bp.current_request
+    found, cursor = clients.list_clients(
+        actor(request), org_id, parse_query(ListClientsQuery, request)
+    )
+    return ok({"clients": [client_view(p) for p in found], "next_cursor": cursor})
+
+
+@bp.route(CLIENT, methods=["GET"])
+def get_client(org_id: str, client_id: str) -> Response:
+    return ok({"client": client_view(clients.get(actor(bp.current_request), org_id, client_id))})
+
+
+@bp.route(CLIENT, methods=["PATCH"])
+def update_client(org_id: str, client_id: str) -> Response:
+    request = bp.current_request
+    profile = clients.update(actor(request), org_id, client_id, parse(UpdateClient, request))
+    return ok({"client": client_view(profile)})
+
+
+@bp.route(CLIENT + "/archive", methods=["POST"])
+def archive_client(org_id: str, client_id: str) -> Response:
+    profile = clients.archive(actor(bp.current_request), org_id, client_id)
+    return ok({"client": client_view(profile)})
+
+
+@bp.route(CLIENT + "/unarchive", methods=["POST"])
+def unarchive_client(org_id: str, client_id: str) -> Response:
+    profile = clients.unarchive(actor(bp.current_request), org_id, client_id)
+    return ok({"client": client_view(profile)})
+
+
+@bp.route(CLIENT + "/password", methods=["POST"])
+def set_client_password(org_id: str, client_id: str) -> Response:
+    request = bp.current_request
+    profile = clients.set_password(actor(request), org_id, client_id, parse(SetPassword, request))
+    return ok({"client": client_view(profile)})

@@ -1,0 +1,98 @@
+"""What every JSON route shares: parsing into schemas, the caller's session, answers."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from chalice.app import Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import config
+from chalicelib.errors import Invalid, PorticoError, TooLarge
+from chalicelib.services import sessions
+from chalicelib.services.sessions import Actor
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def parse(schema: type[B], request: Request) -> B:
+    """The request's JSON body as `schema`, or the contract's 400/413 (API.md conventions)."""
+    raw = request.raw_body or b""
+    if len(raw) > config.MAX_JSON_BODY_BYTES:
+        raise TooLarge("The request body is larger than 1 MB.", code="body_too_large")
+    try:
+        return schema.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def parse_query(schema: type[B], request: Request) -> B:
+    params = request.query_params or {}
+    try:
+        return schema.model_validate(dict(params))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _invalid(exc: ValidationError) -> Invalid:
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        message = error["msg"]
+        if error["type"] == "json_invalid":
+            field, message = "body", "The body is not valid JSON."
+        elif error["type"] == "extra_forbidden":
+            message = "This field is not part of this request."
+        elif error["type"] == "model_type":
+            message = "Expected a JSON object."
+        details.append({"field": field, "message": message})
+    return Invalid("Some fields need a fix: see details.", details=details)
+
+
+def actor(request: Request) -> Actor:
+    """The caller's live session (401 if none): `Authorization: Bearer <token>`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return sessions.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+
+
+def source_address(request: Request) -> str:
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+def ok(body: dict[str, Any]) -> Response:
+    return Response(body=body, status_code=200)
+
+
+def created(body: dict[str, Any]) -> Response:
+    return Response(body=body, status_code=201)
+
+
+def accepted(body: dict[str, Any] | None = None) -> Response:
+    return Response(body=body or {}, status_code=202)
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def error_response(error: PorticoError) -> Response:
+    return Response(body=error.body(), status_code=error.status, headers=error.headers())
+
+
+# Chalice answers some requests before any view runs (wrong method, wrong media type) and
+# turns an unexpected exception into its own 500; those answers get the contract's shape.
+_CHALICE_ERRORS = {
+    "MethodNotAllowedError": ("method_not_allowed", "This path does not take that method."),
+    "UnsupportedMediaType": ("unsupported_media_type", "Send the body as application/json."),
+    "InternalServerError": ("internal_error", "Something went wrong on our side; try again."),
+}
+
+
+def contract_shape(response: Response) -> Response:
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code, message = _CHALICE_ERRORS.get(body["Code"], ("error", str(body.get("Message"))))
+        response.body = {"error": {"code": code, "message": message}}
+    return response

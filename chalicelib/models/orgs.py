@@ -1,0 +1,147 @@
+"""The orgs table: an organization's own item, its providers, groups and unique claims.
+
+All items of one practice share its `org_id`, so staff pages read one partition. Claims that
+must be unique across practices (slugs, group invite codes) have partitions of their own.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import config
+from chalicelib.models.base import BaseMeta
+
+TABLE = config.table("orgs")
+
+
+class Organization(Model):
+    """A practice: name, slug, branding, plan and settings."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="org")
+    name = UnicodeAttribute()
+    slug = UnicodeAttribute()
+    plan = UnicodeAttribute(default="starter")
+    branding = JSONAttribute(default=dict)
+    settings = JSONAttribute(default=dict)
+    portal_settings = JSONAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class StaffByIdentityIndex(GlobalSecondaryIndex):
+    """Staff memberships of one identity: its staff accounts in the account list (R2)."""
+
+    class Meta:
+        index_name = "staff_by_identity"
+        projection = AllProjection()
+
+    identity_id = UnicodeAttribute(hash_key=True)
+    org_id = UnicodeAttribute(range_key=True)
+
+
+class Provider(Model):
+    """An identity's membership of an organization, with its role."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    provider_id = UnicodeAttribute()
+    identity_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    first_name = UnicodeAttribute()
+    last_name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+    by_identity = StaffByIdentityIndex()
+
+    @staticmethod
+    def sk_for(provider_id: str) -> str:
+        return f"provider#{provider_id}"
+
+
+class StaffClaim(Model):
+    """Says that an identity is staff of this organization: one membership each (R12)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    provider_id = UnicodeAttribute()
+
+    @staticmethod
+    def sk_for(identity_id: str) -> str:
+        return f"staff#{identity_id}"
+
+
+class Group(Model):
+    """A set of clients with its own invite link, intake forms and portal settings."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    group_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    intake_forms = ListAttribute(of=UnicodeAttribute, default=list)
+    portal_settings = JSONAttribute(default=dict)
+    default_provider_id = UnicodeAttribute(null=True)
+    link_code = UnicodeAttribute()
+    link_expires_at = UTCDateTimeAttribute(null=True)
+    link_max_signups = NumberAttribute(null=True)
+    signups = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def sk_for(group_id: str) -> str:
+        return f"group#{group_id}"
+
+
+class SlugClaim(Model):
+    """Makes an organization's slug unique across the platform."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    key = UnicodeAttribute(hash_key=True, attr_name="org_id")
+    sk = UnicodeAttribute(range_key=True, default="slug")
+    owner_org_id = UnicodeAttribute()
+
+    @staticmethod
+    def key_for(slug: str) -> str:
+        return f"slug#{slug}"
+
+
+class JoinCode(Model):
+    """A group invite code (R16): found by the code alone; a rotated code stays, marked dead."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    key = UnicodeAttribute(hash_key=True, attr_name="org_id")
+    sk = UnicodeAttribute(range_key=True, default="join")
+    owner_org_id = UnicodeAttribute()
+    group_id = UnicodeAttribute()
+    live = BooleanAttribute(default=True)
+
+    @staticmethod
+    def key_for(code: str) -> str:
+        return f"join#{code}"

@@ -1,0 +1,147 @@
+"""The profiles table: client profiles, and the claims that keep one email per organization.
+
+A profile's list keys are derived from its status, provider and names on every save, so each
+way the client list is read (by status, by primary provider) is a Query on an index, in name
+order, never a Scan (DESIGN "Data").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import config
+from chalicelib.models.base import BaseMeta
+
+TABLE = config.table("profiles")
+CLIENT_PREFIX = "cl_"
+
+
+class ProfilesByIdentity(GlobalSecondaryIndex):
+    """An identity's profiles in every organization: the client accounts of R2."""
+
+    class Meta:
+        index_name = "profiles_by_identity"
+        projection = AllProjection()
+
+    identity_id = UnicodeAttribute(hash_key=True)
+    org_id = UnicodeAttribute(range_key=True)
+
+
+class ProfilesByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "profiles_by_status"
+        projection = AllProjection()
+
+    org_status = UnicodeAttribute(hash_key=True)
+    sort_name = UnicodeAttribute(range_key=True)
+
+
+class ProfilesByName(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "profiles_by_name"
+        projection = AllProjection()
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sort_name = UnicodeAttribute(range_key=True)
+
+
+class ProfilesByProvider(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "profiles_by_provider"
+        projection = AllProjection()
+
+    org_provider = UnicodeAttribute(hash_key=True)
+    sort_name = UnicodeAttribute(range_key=True)
+
+
+class ProfilesByProviderStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "profiles_by_provider_status"
+        projection = AllProjection()
+
+    org_provider_status = UnicodeAttribute(hash_key=True)
+    sort_name = UnicodeAttribute(range_key=True)
+
+
+class ClientProfile(Model):
+    """One client as one organization knows them (R5: independent of every other profile)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    client_id = UnicodeAttribute(range_key=True)
+    identity_id = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    shared_email = BooleanAttribute(default=False)
+    first_name = UnicodeAttribute()
+    last_name = UnicodeAttribute()
+    phone = UnicodeAttribute(null=True)
+    dob = UnicodeAttribute(null=True)
+    client_type = UnicodeAttribute(default="adult")
+    group_id = UnicodeAttribute(null=True)
+    primary_provider_id = UnicodeAttribute()
+    care_team = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute(default="active")
+    source = UnicodeAttribute(default="staff")
+    portal_settings = JSONAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    archived_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+    # Derived list keys: set by `before_save` (called by every save and Tx.save), never by hand.
+    sort_name = UnicodeAttribute()
+    org_status = UnicodeAttribute()
+    org_provider = UnicodeAttribute()
+    org_provider_status = UnicodeAttribute()
+
+    by_identity = ProfilesByIdentity()
+    by_status = ProfilesByStatus()
+    by_name = ProfilesByName()
+    by_provider = ProfilesByProvider()
+    by_provider_status = ProfilesByProviderStatus()
+
+    def before_save(self) -> None:
+        self.sort_name = "#".join(
+            (self.last_name.casefold(), self.first_name.casefold(), self.client_id)
+        )
+        self.org_status = f"{self.org_id}#{self.status}"
+        self.org_provider = f"{self.org_id}#{self.primary_provider_id}"
+        self.org_provider_status = f"{self.org_id}#{self.primary_provider_id}#{self.status}"
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        self.before_save()
+        return super().save(*args, **kwargs)
+
+
+class OrgEmailClaim(Model):
+    """The active profiles of one organization using one email (R12).
+
+    `client_ids` is empty (absent) when no active profile uses it; a new profile may take it
+    only then, unless the request says the email is shared by family members.
+    """
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True, attr_name="client_id")
+    client_ids = UnicodeSetAttribute(null=True)
+    shared = BooleanAttribute(default=False)
+
+    @staticmethod
+    def key_for(email: str) -> str:
+        return f"email#{email}"

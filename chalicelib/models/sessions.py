@@ -1,0 +1,35 @@
+"""The sessions table: one item a session, keyed by the hash of its token (R46)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from chalicelib import config
+from chalicelib.models.base import BaseMeta
+
+
+class Session(Model):
+    """A signed-in identity and, once entered, the one account it acts in (R2).
+
+    `kind` is "none" before an account is entered, then "client" or "staff"; `epoch` must equal
+    the identity's `session_epoch`, so a password change ends every older session at once.
+    """
+
+    class Meta(BaseMeta):
+        table_name = config.table("sessions")
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    identity_id = UnicodeAttribute()
+    epoch = NumberAttribute(default=0)
+    kind = UnicodeAttribute(default="none")
+    org_id = UnicodeAttribute(null=True)
+    client_id = UnicodeAttribute(null=True)
+    provider_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()

@@ -1,0 +1,265 @@
+"""Request bodies and query strings, validated by pydantic into the contract's 400 (API.md).
+
+Bodies are strict (no "1" for 1) and closed (an unknown field is an error, so a typo never
+silently does nothing). Limits: names 100 characters, free text 10,000.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+NAME_MAX = 100
+TEXT_MAX = 10_000
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().-]{2,30}$")
+]
+Role = Literal["admin", "provider", "staff"]
+Plan = Literal["starter", "plus", "enterprise"]
+ClientType = Literal["adult", "minor"]
+Relationship = Literal[
+    "caregiver",
+    "child",
+    "dependent",
+    "family_member",
+    "legal_guardian",
+    "parent",
+    "spouse",
+    "other",
+]
+
+
+def normalize_email(value: str) -> str:
+    """The one form an email is stored and compared in (R1): syntax-checked, lower-cased."""
+    if len(value) > 254:
+        raise ValueError("An email address has at most 254 characters.")
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"Not a valid email address: {exc}") from None
+    return checked.normalized.lower()
+
+
+Email = Annotated[str, AfterValidator(normalize_email)]
+
+
+def _past_date(value: date) -> date:
+    if value > date.today() or value.year < 1900:
+        raise ValueError("A date of birth is a past date after 1900.")
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_past_date)]
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _color(value: str) -> str:
+    if not _COLOR.match(value):
+        raise ValueError("A colour is written #RRGGBB.")
+    return value.lower()
+
+
+def _https_url(value: str) -> str:
+    if not re.match(r"^https://[^\s<>\"']+$", value) or len(value) > 2048:
+        raise ValueError("A logo URL starts with https:// and has no spaces.")
+    return value
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=TEXT_MAX)
+
+
+# Sign-in and accounts -------------------------------------------------------------------
+
+
+class Login(Body):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class Switch(Body):
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+# Organizations ----------------------------------------------------------------------------
+
+
+class Branding(Body):
+    display_name: Name | None = None
+    logo_url: Annotated[str, AfterValidator(_https_url)] | None = None
+    primary_color: Annotated[str, AfterValidator(_color)] | None = None
+    sender_name: Name | None = None
+    reply_to: Email | None = None
+    footer: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class WelcomeMessage(Body):
+    enabled: bool = False
+    text: Text = ""
+
+
+class OrgSettings(Body):
+    invite_ttl_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    follow_up_days: (
+        Annotated[list[Annotated[int, Field(ge=1, le=90)]], Field(max_length=5)] | None
+    ) = None
+    reminder_hours: (
+        Annotated[list[Annotated[int, Field(ge=1, le=336)]], Field(max_length=5)] | None
+    ) = None
+    welcome_message: WelcomeMessage | None = None
+    otp_login: bool | None = None
+    caregiver_access: bool | None = None
+    default_provider_id: Id | None = None
+
+
+FEATURES = (
+    "bills",
+    "appointments",
+    "goals",
+    "journal",
+    "documents",
+    "forms",
+    "care_plans",
+    "programs",
+    "packages",
+)
+
+
+class Features(Body):
+    """R35: each feature true (on), false (off) or null (not set at this level)."""
+
+    bills: bool | None = None
+    appointments: bool | None = None
+    goals: bool | None = None
+    journal: bool | None = None
+    documents: bool | None = None
+    forms: bool | None = None
+    care_plans: bool | None = None
+    programs: bool | None = None
+    packages: bool | None = None
+
+
+class PortalSettings(Body):
+    features: Features | None = None
+    login_enabled: bool | None = None
+
+
+class AdminSignup(Body):
+    email: Email
+    password: Password
+    first_name: Name
+    last_name: Name
+
+
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=40, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"),
+]
+
+
+class CreateOrg(Body):
+    name: Name
+    slug: Slug
+    plan: Plan = "starter"
+    admin: AdminSignup
+
+
+class UpdateOrg(Body):
+    name: Name | None = None
+    plan: Plan | None = None
+    branding: Branding | None = None
+    settings: OrgSettings | None = None
+
+
+class AddProvider(Body):
+    email: Email
+    first_name: Name
+    last_name: Name
+    role: Role = "provider"
+
+
+IntakeForms = Annotated[list[Name], Field(max_length=50)]
+
+
+class CreateGroup(Body):
+    name: Name
+    intake_forms: IntakeForms = []
+    portal_settings: PortalSettings | None = None
+    default_provider_id: Id | None = None
+    link_expires_at: AwareDatetime | None = None
+    link_max_signups: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class UpdateGroup(Body):
+    name: Name | None = None
+    intake_forms: IntakeForms | None = None
+    portal_settings: PortalSettings | None = None
+    default_provider_id: Id | None = None
+    link_expires_at: AwareDatetime | None = None
+    link_max_signups: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+# Clients ------------------------------------------------------------------------------------
+
+CareTeam = Annotated[list[Id], Field(max_length=20)]
+
+
+class CreateClient(Body):
+    first_name: Name
+    last_name: Name
+    email: Email | None = None
+    phone: Phone | None = None
+    dob: BirthDate | None = None
+    client_type: ClientType | None = None
+    group_id: Id | None = None
+    primary_provider_id: Id | None = None
+    care_team: CareTeam = []
+    send_invite: bool = True
+    shared_email: bool = False
+
+
+class UpdateClient(Body):
+    """PATCH: a field left out keeps its value; `null` clears the optional ones."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    dob: BirthDate | None = None
+    client_type: ClientType | None = None
+    group_id: Id | None = None
+    primary_provider_id: Id | None = None
+    care_team: CareTeam | None = None
+    shared_email: bool | None = None
+
+
+class SetPassword(Body):
+    password: Password
+
+
+class ListClientsQuery(BaseModel):
+    """Query strings arrive as text, so this one converts ("20" is a limit of 20)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["active", "archived", "all"] = "active"
+    provider_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None

@@ -1,0 +1,1 @@
+"""Business rules as plain functions over models; each rule lives in exactly one of them."""

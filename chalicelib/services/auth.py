@@ -1,0 +1,91 @@
+"""Signing in, choosing and switching accounts, signing out (R2, R3, R45, R46)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib import logs
+from chalicelib.db import Tx
+from chalicelib.errors import NotFound, Unauthenticated
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization
+from chalicelib.schemas import Login, Switch
+from chalicelib.services import accounts, identities, passwords, sessions, throttle
+from chalicelib.services.accounts import Account
+from chalicelib.services.sessions import Actor
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str | None
+    identity: Identity
+    account: Account | None
+    accounts: list[Account]
+    orgs: dict[str, Organization]
+
+
+def sign_in(req: Login, source: str) -> SignedIn:
+    """R2/R45: email and password to the list of accounts, entering the only one if one.
+
+    Unknown email, no password yet and wrong password are one answer, at one cost (an Argon2
+    verification each), and all count toward the throttle.
+    """
+    throttle.check(req.email, source)
+    identity = identities.find_by_email(req.email)
+    if identity is None or not passwords.verify(identity.password_hash, req.password):
+        throttle.record_failure(req.email, source)
+        raise Unauthenticated(
+            "That email and password do not match. Try again or reset your password.",
+            code="invalid_credentials",
+        )
+    throttle.forgive(req.email)
+    tx = Tx()
+    found = accounts.list_for(identity)
+    entered = found[0] if len(found) == 1 else None
+    if entered:
+        _record_last_org(tx, identity, entered)
+    token = sessions.start(tx, identity, entered)
+    tx.commit()
+    logs.event("identity.signed_in", identity_id=identity.id, accounts=len(found))
+    return SignedIn(token, identity, entered, found, accounts.organizations(_org_ids(found)))
+
+
+def switch(actor: Actor, req: Switch) -> SignedIn:
+    """R3: enter another account of the identity's list without the password. The old session
+    ends and a new one, bound to the chosen account, takes its place."""
+    target = accounts.resolve(actor.identity, req.account_id)
+    if target is None:
+        raise NotFound(
+            "You have no account with this id. Sign in again to see your accounts.",
+            code="account_not_found",
+        )
+    tx = Tx()
+    sessions.end(tx, actor)
+    _record_last_org(tx, actor.identity, target)
+    token = sessions.start(tx, actor.identity, target)
+    tx.commit()
+    logs.event("identity.switched", identity_id=actor.identity.id, org_id=target.org_id)
+    return SignedIn(token, actor.identity, target, [], accounts.organizations({target.org_id}))
+
+
+def me(actor: Actor) -> SignedIn:
+    found = accounts.list_for(actor.identity)
+    orgs = accounts.organizations(_org_ids(found) | _org_ids([actor.account]))
+    return SignedIn(None, actor.identity, actor.account, found, orgs)
+
+
+def sign_out(actor: Actor) -> None:
+    tx = Tx()
+    sessions.end(tx, actor)
+    tx.commit()
+
+
+def _record_last_org(tx: Tx, identity: Identity, account: Account) -> None:
+    """R3 (and R8, R9 after it): the organization last entered."""
+    if identity.last_org_id != account.org_id:
+        identity.last_org_id = account.org_id
+        tx.update(identity, [Identity.last_org_id.set(account.org_id)])
+
+
+def _org_ids(found: list[Account | None]) -> set[str]:
+    return {account.org_id for account in found if account}

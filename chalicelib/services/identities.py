@@ -1,0 +1,97 @@
+"""Identities: one login per email (R1), found or created inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pynamodb.expressions.condition import Condition
+
+from chalicelib import clock, db, ids
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict, PorticoError
+from chalicelib.models.identities import EmailClaim, Identity
+
+T = TypeVar("T")
+
+
+class EmailClaimedMeanwhile(Conflict):
+    """Another request created the identity of this email between our read and our write."""
+
+    code = "concurrent_change"
+
+    def __init__(self) -> None:
+        super().__init__("Another request used this email at the same time; try again.")
+
+
+def find_by_email(email: str) -> Identity | None:
+    """The identity of a normalized email, if any: two reads, whatever the data size."""
+    claim = db.get(EmailClaim, EmailClaim.key_for(email))
+    return db.get(Identity, claim.identity_id) if claim else None
+
+
+def get(identity_id: str) -> Identity | None:
+    return db.get(Identity, identity_id)
+
+
+def find_or_add(tx: Tx, email: str, *, first_org_id: str | None) -> tuple[Identity, bool]:
+    """The identity of `email`, or a new one written by `tx` with its email claim (R1).
+
+    A new identity's last organization is the one whose profile or membership created it (R3).
+    Two requests racing on one new email both reach the claim's condition; the loser's
+    transaction fails whole with EmailClaimedMeanwhile, and `retrying_email_race` runs it again,
+    now finding the winner's identity.
+    """
+    existing = find_by_email(email)
+    if existing is not None:
+        return existing, False
+    moment = clock.now()
+    identity = Identity(
+        ids.new_id("id"),
+        email=email,
+        last_org_id=first_org_id,
+        created_at=moment,
+        updated_at=moment,
+    )
+    tx.save(identity, condition=Identity.id.does_not_exist())
+    tx.save(
+        EmailClaim(EmailClaim.key_for(email), identity_id=identity.id),
+        condition=EmailClaim.key.does_not_exist(),  # R1: an email belongs to one identity
+        on_conflict=EmailClaimedMeanwhile,
+    )
+    return identity, True
+
+
+def retrying_email_race(operation: Callable[[], T]) -> T:
+    """Run a write that may create an identity; once more if another request created it first."""
+    try:
+        return operation()
+    except EmailClaimedMeanwhile:
+        return operation()
+
+
+def set_password(
+    tx: Tx,
+    identity: Identity,
+    password_hash: str,
+    *,
+    condition: Condition | None = None,
+    on_conflict: Callable[[], PorticoError] | None = None,
+) -> None:
+    """Change a login's password in `tx`; its epoch moves, so every older session ends (R46).
+
+    The identity's local epoch moves too, so a session started in the same `tx` survives.
+    """
+    identity.session_epoch += 1
+    identity.password_hash = password_hash
+    identity.updated_at = clock.now()
+    tx.update(
+        identity,
+        [
+            Identity.password_hash.set(password_hash),
+            Identity.session_epoch.set(identity.session_epoch),
+            Identity.updated_at.set(identity.updated_at),
+        ],
+        condition=condition,
+        on_conflict=on_conflict,
+    )

@@ -1,0 +1,317 @@
+"""Organizations: sign-up of a practice, branding and settings, providers and groups."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from chalicelib import clock, db, ids, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict, NotFound, field_error
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Group, JoinCode, Organization, Provider, SlugClaim, StaffClaim
+from chalicelib.models.profiles import OrgEmailClaim
+from chalicelib.schemas import (
+    AddProvider,
+    CreateGroup,
+    CreateOrg,
+    PortalSettings,
+    UpdateGroup,
+    UpdateOrg,
+)
+from chalicelib.services import access, identities, passwords, sessions
+from chalicelib.services.accounts import staff_account
+from chalicelib.services.sessions import Actor
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "invite_ttl_days": 30,
+    "follow_up_days": [3, 7],
+    "reminder_hours": [24],
+    "welcome_message": {"enabled": False, "text": ""},
+    "otp_login": False,
+    "caregiver_access": False,
+    "default_provider_id": None,
+}
+
+
+def settings(org: Organization) -> dict[str, Any]:
+    """The organization's settings with defaults filled in: what every rule reads."""
+    return {**DEFAULT_SETTINGS, **org.settings}
+
+
+def branding(org: Organization) -> dict[str, Any]:
+    return {
+        "display_name": org.name,
+        "logo_url": None,
+        "primary_color": "#2f6f5e",
+        "sender_name": org.name,
+        "reply_to": None,
+        "footer": None,
+        **org.branding,
+    }
+
+
+def _slug_taken() -> Conflict:
+    return Conflict("That web address (slug) is taken; choose another.", code="slug_taken")
+
+
+def sign_up(req: CreateOrg) -> tuple[Organization, str]:
+    """A practice signs up with its first admin, who is signed in to it (API.md POST /v1/orgs).
+
+    An email that already has a login joins with that login's password; the new practice
+    becomes its last organization (R3), since the admin is entered into it.
+    """
+    admin = req.admin
+    new_hash = passwords.hash_password(admin.password)
+
+    def attempt() -> tuple[Organization, str]:
+        moment = clock.now()
+        org = Organization(
+            ids.new_id("org"),
+            name=req.name,
+            slug=req.slug,
+            plan=req.plan,
+            created_at=moment,
+            updated_at=moment,
+        )
+        tx = Tx()
+        identity, is_new = identities.find_or_add(tx, admin.email, first_org_id=org.org_id)
+        if is_new:
+            identity.password_hash = new_hash
+        elif not passwords.verify(identity.password_hash, admin.password):
+            raise Conflict(
+                "This email already has a Portico login. Enter that login's password to "
+                "create the practice with it, or use another email.",
+                code="email_has_login",
+            )
+        else:
+            tx.update(identity, [Identity.last_org_id.set(org.org_id)])
+        tx.save(org, condition=Organization.org_id.does_not_exist())
+        tx.save(
+            SlugClaim(SlugClaim.key_for(req.slug), owner_org_id=org.org_id),
+            condition=SlugClaim.key.does_not_exist(),
+            on_conflict=_slug_taken,
+        )
+        provider = _membership(tx, org.org_id, identity, admin.first_name, admin.last_name, "admin")
+        token = sessions.start(tx, identity, staff_account(provider))
+        tx.commit()
+        logs.event("org.created", org_id=org.org_id, identity_id=identity.id)
+        return org, token
+
+    return identities.retrying_email_race(attempt)
+
+
+def _membership(
+    tx: Tx, org_id: str, identity: Identity, first_name: str, last_name: str, role: str
+) -> Provider:
+    provider_id = ids.new_id("pr")
+    provider = Provider(
+        org_id,
+        Provider.sk_for(provider_id),
+        provider_id=provider_id,
+        identity_id=identity.id,
+        email=identity.email,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        created_at=clock.now(),
+    )
+    tx.save(provider, condition=Provider.sk.does_not_exist())
+    tx.save(
+        StaffClaim(org_id, StaffClaim.sk_for(identity.id), provider_id=provider_id),
+        condition=StaffClaim.sk.does_not_exist(),
+        on_conflict=lambda: Conflict(
+            "This person is already on the practice's staff.", code="already_staff"
+        ),
+    )
+    return provider
+
+
+def get(actor: Actor, org_id: str) -> Organization:
+    access.staff_of(actor, org_id)
+    return load(org_id)
+
+
+def load(org_id: str) -> Organization:
+    org = db.get(Organization, org_id, "org")
+    if org is None:
+        raise access.org_missing()
+    return org
+
+
+def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
+    """Admins change name, plan, branding and settings; a partial object changes only what
+    it names (null clears a branding field back to its default)."""
+    access.staff_of(actor, org_id, access.ADMIN)
+    org = load(org_id)
+    if req.name is not None:
+        org.name = req.name
+    if req.plan is not None:
+        org.plan = req.plan
+    if req.branding is not None:
+        org.branding = _merge(org.branding, req.branding.model_dump(exclude_unset=True))
+    if req.settings is not None:
+        changes = req.settings.model_dump(exclude_unset=True)
+        if changes.get("default_provider_id"):
+            clinical_provider(
+                org_id, changes["default_provider_id"], "settings.default_provider_id"
+            )
+        org.settings = _merge(org.settings, changes)
+    org.updated_at = clock.now()
+    org.save()
+    return org
+
+
+def _merge(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = {**current, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+# Providers -----------------------------------------------------------------------------------
+
+
+def clinical_provider(org_id: str, provider_id: str, field: str) -> Provider:
+    """A provider of this organization who may hold clients (R10), or a 400 on `field`."""
+    provider = db.get(Provider, org_id, Provider.sk_for(provider_id))
+    if provider is None or provider.status != "active":
+        raise field_error(field, "No provider with this id in this practice.")
+    if provider.role not in access.CLINICAL:
+        raise field_error(
+            field, "Members with the staff role cannot hold clients; name a provider."
+        )
+    return provider
+
+
+def clinical_providers(org_id: str) -> list[Provider]:
+    return [p for p in providers_of(org_id) if p.role in access.CLINICAL and p.status == "active"]
+
+
+def providers_of(org_id: str) -> list[Provider]:
+    return list(Provider.query(org_id, Provider.sk.startswith("provider#"), consistent_read=True))
+
+
+def add_provider(actor: Actor, org_id: str, req: AddProvider) -> Provider:
+    """Admins add staff. An address used by a client of this practice is refused (R12)."""
+    access.staff_of(actor, org_id, access.ADMIN)
+
+    def attempt() -> Provider:
+        tx = Tx()
+        identity, _ = identities.find_or_add(tx, req.email, first_org_id=org_id)
+        tx.check(
+            OrgEmailClaim,
+            org_id,
+            OrgEmailClaim.key_for(req.email),
+            condition=OrgEmailClaim.client_ids.does_not_exist(),
+            on_conflict=lambda: Conflict(
+                "This address belongs to a client of this practice; staff need their own.",
+                code="email_is_client",
+            ),
+        )
+        provider = _membership(tx, org_id, identity, req.first_name, req.last_name, req.role)
+        tx.commit()
+        logs.event("provider.added", org_id=org_id, provider_id=provider.provider_id)
+        return provider
+
+    return identities.retrying_email_race(attempt)
+
+
+def list_providers(actor: Actor, org_id: str) -> list[Provider]:
+    access.staff_of(actor, org_id)
+    return providers_of(org_id)
+
+
+# Groups --------------------------------------------------------------------------------------
+
+
+def group_missing() -> NotFound:
+    return NotFound("No such group in this practice.", code="group_not_found")
+
+
+def group_of(org_id: str, group_id: str) -> Group | None:
+    return db.get(Group, org_id, Group.sk_for(group_id))
+
+
+def _portal(settings_: PortalSettings | None) -> dict[str, Any]:
+    return settings_.model_dump(exclude_none=True) if settings_ else {}
+
+
+def create_group(actor: Actor, org_id: str, req: CreateGroup) -> Group:
+    access.staff_of(actor, org_id, access.ADMIN)
+    if req.default_provider_id:
+        clinical_provider(org_id, req.default_provider_id, "default_provider_id")
+    moment = clock.now()
+    group_id = ids.new_id("grp")
+    group = Group(
+        org_id,
+        Group.sk_for(group_id),
+        group_id=group_id,
+        name=req.name,
+        intake_forms=list(req.intake_forms),
+        portal_settings=_portal(req.portal_settings),
+        default_provider_id=req.default_provider_id,
+        link_code=_new_code(),
+        link_expires_at=req.link_expires_at,
+        link_max_signups=req.link_max_signups,
+        created_at=moment,
+        updated_at=moment,
+    )
+    tx = Tx()
+    tx.save(group, condition=Group.sk.does_not_exist())
+    tx.save(
+        JoinCode(JoinCode.key_for(group.link_code), owner_org_id=org_id, group_id=group_id),
+        condition=JoinCode.key.does_not_exist(),
+    )
+    tx.commit()
+    return group
+
+
+def _new_code() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def list_groups(actor: Actor, org_id: str) -> list[Group]:
+    access.staff_of(actor, org_id)
+    return list(Group.query(org_id, Group.sk.startswith("group#"), consistent_read=True))
+
+
+def update_group(actor: Actor, org_id: str, group_id: str, req: UpdateGroup) -> Group:
+    access.staff_of(actor, org_id, access.ADMIN)
+    group = group_of(org_id, group_id)
+    if group is None:
+        raise group_missing()
+    changes = req.model_dump(exclude_unset=True)
+    if changes.get("default_provider_id"):
+        clinical_provider(org_id, changes["default_provider_id"], "default_provider_id")
+    for name in ("name", "default_provider_id", "link_expires_at", "link_max_signups"):
+        if name in changes and (changes[name] is not None or name != "name"):
+            setattr(group, name, changes[name])
+    if req.intake_forms is not None:
+        group.intake_forms = list(req.intake_forms)
+    if "portal_settings" in changes:
+        group.portal_settings = _portal(req.portal_settings)
+    group.updated_at = clock.now()
+    group.save()
+    return group
+
+
+def rotate_group_link(actor: Actor, org_id: str, group_id: str) -> Group:
+    """R16: a new code for the group's invite link; the old one answers as rotated from now."""
+    access.staff_of(actor, org_id, access.ADMIN)
+    group = group_of(org_id, group_id)
+    if group is None:
+        raise group_missing()
+    old_code, group.link_code = group.link_code, _new_code()
+    group.updated_at = clock.now()
+    tx = Tx()
+    tx.update(
+        JoinCode(JoinCode.key_for(old_code)),
+        [JoinCode.live.set(False)],
+        condition=JoinCode.key.exists(),
+    )
+    tx.save(
+        JoinCode(JoinCode.key_for(group.link_code), owner_org_id=org_id, group_id=group_id),
+        condition=JoinCode.key.does_not_exist(),
+    )
+    tx.save(group, condition=Group.link_code == old_code)
+    tx.commit()
+    return group

@@ -1,0 +1,67 @@
+"""Sign-in throttling (R45): failures per submitted email and per source address.
+
+Counted alike whether or not the email has an identity, so the answer never tells. Each key
+counts failures in fixed 15-minute windows and the check weighs the previous window by the
+part of it still inside the sliding 15 minutes: one BatchGetItem to check, one transaction to
+count, whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import math
+
+from chalicelib import clock, config, ids
+from chalicelib.db import Tx
+from chalicelib.errors import Throttled
+from chalicelib.models.identities import SignInFailures
+
+WINDOW = config.LOGIN_WINDOW_SECONDS
+
+
+def _keys(scope: str, value: str, window: int) -> tuple[str, str]:
+    base = f"signin#{scope}#{ids.fingerprint(value)}"
+    return f"{base}#{window}", f"{base}#{window - 1}"
+
+
+def check(email: str, source: str) -> None:
+    """Raise Throttled when either key has failed too often in the last 15 minutes."""
+    now = clock.now().timestamp()
+    window, into = divmod(now, WINDOW)
+    limits = {
+        _keys("email", email, int(window)): config.LOGIN_FAILURES_PER_EMAIL,
+        _keys("source", source, int(window)): config.LOGIN_FAILURES_PER_SOURCE,
+    }
+    counts = {
+        item.key: item.failures
+        for item in SignInFailures.batch_get([k for pair in limits for k in pair])
+    }
+    weight = 1 - into / WINDOW
+    for (current, previous), limit in limits.items():
+        estimate = counts.get(current, 0) + counts.get(previous, 0) * weight
+        if estimate >= limit:
+            raise Throttled(
+                "Too many failed sign-ins. Wait a few minutes, or reset your password.",
+                retry_after=max(1, math.ceil(WINDOW - into)),
+            )
+
+
+def record_failure(email: str, source: str) -> None:
+    now = clock.now().timestamp()
+    window = int(now // WINDOW)
+    tx = Tx()
+    for scope, value in (("email", email), ("source", source)):
+        item = SignInFailures(_keys(scope, value, window)[0])
+        tx.update(
+            item,
+            actions=[
+                SignInFailures.failures.add(1),
+                SignInFailures.expires_at.set((window + 2) * WINDOW),
+            ],
+        )
+    tx.commit()
+
+
+def forgive(email: str) -> None:
+    """A successful sign-in clears the email's current window."""
+    window = int(clock.now().timestamp() // WINDOW)
+    SignInFailures(_keys("email", email, window)[0]).delete()

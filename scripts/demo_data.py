@@ -1,0 +1,126 @@
+"""Demo data for `make run`, made through the API as staff would make it.
+
+Two practices, so a person can see the account chooser: Maya is a client of both, and
+Dr. Lee is a provider at Evergreen and a client at Harbor (staff and client in one list).
+Passwords are set directly until invites exist (issue #4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from chalicelib.db import Tx
+from chalicelib.services import identities, passwords
+
+PASSWORD = "portico-demo-1"
+
+
+class Demo:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def call(self, method: str, path: str, body: Any, token: str | None = None) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        answer = self.http.request(
+            method, self.base_url + path, json=body, headers=headers, timeout=30
+        )
+        if answer.status_code >= 400:
+            raise SystemExit(f"demo data: {method} {path} answered {answer.status_code}")
+        return answer.json()
+
+
+def _give_password(email: str) -> None:
+    identity = identities.find_by_email(email)
+    if identity is not None and identity.password_hash is None:
+        tx = Tx()
+        identities.set_password(tx, identity, passwords.hash_password(PASSWORD))
+        tx.commit()
+
+
+def _practice(demo: Demo, name: str, slug: str, admin_email: str) -> tuple[str, str]:
+    made = demo.call(
+        "POST",
+        "/v1/orgs",
+        {
+            "name": name,
+            "slug": slug,
+            "plan": "plus",
+            "admin": {
+                "email": admin_email,
+                "password": PASSWORD,
+                "first_name": "Avery",
+                "last_name": "Admin",
+            },
+        },
+    )
+    return made["org"]["id"], made["token"]
+
+
+def load(base_url: str) -> None:
+    demo = Demo(base_url)
+    evergreen, admin = _practice(demo, "Evergreen Wellness", "evergreen", "admin@evergreen.example")
+    providers = {}
+    for email, first, role in (
+        ("lee@evergreen.example", "Jordan", "provider"),
+        ("patel@evergreen.example", "Priya", "provider"),
+        ("desk@evergreen.example", "Robin", "staff"),
+    ):
+        made = demo.call(
+            "POST",
+            f"/v1/orgs/{evergreen}/providers",
+            {"email": email, "first_name": first, "last_name": "Demo", "role": role},
+            admin,
+        )
+        providers[email] = made["provider"]["id"]
+    demo.call(
+        "POST",
+        f"/v1/orgs/{evergreen}/groups",
+        {"name": "Prenatal Yoga", "intake_forms": ["Health history", "Consent"]},
+        admin,
+    )
+    lee = providers["lee@evergreen.example"]
+    for first, last, email in (
+        ("Maya", "Chen", "maya@example.com"),
+        ("Sam", "Rivera", None),
+        ("Noor", "Haddad", "noor@example.com"),
+    ):
+        demo.call(
+            "POST",
+            f"/v1/orgs/{evergreen}/clients",
+            {"first_name": first, "last_name": last, "email": email, "primary_provider_id": lee},
+            admin,
+        )
+
+    harbor, harbor_admin = _practice(demo, "Harbor Physio", "harbor", "admin@harbor.example")
+    for first, last, email in (
+        ("Maya", "Chen", "maya@example.com"),
+        ("Jordan", "Lee", "lee@evergreen.example"),
+    ):
+        demo.call(
+            "POST",
+            f"/v1/orgs/{harbor}/clients",
+            {"first_name": first, "last_name": last, "email": email},
+            harbor_admin,
+        )
+    for email in (
+        "lee@evergreen.example",
+        "patel@evergreen.example",
+        "desk@evergreen.example",
+        "maya@example.com",
+        "noor@example.com",
+    ):
+        _give_password(email)
+
+    print("Demo logins (password for all: %s):" % PASSWORD)
+    for who, email in (
+        ("Evergreen admin", "admin@evergreen.example"),
+        ("Harbor admin", "admin@harbor.example"),
+        ("Provider at Evergreen, client at Harbor", "lee@evergreen.example"),
+        ("Client at Evergreen and Harbor (account chooser)", "maya@example.com"),
+        ("Client at Evergreen", "noor@example.com"),
+        ("Front desk at Evergreen", "desk@evergreen.example"),
+    ):
+        print(f"  {who:<50} {email}")
