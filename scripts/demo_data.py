@@ -14,7 +14,7 @@ import requests
 from chalicelib.db import Tx
 from chalicelib.services import identities, passwords
 
-PASSWORD = "portico-demo-1"
+PASSWORD = "portico-demo-1"  # noqa: S105 (the published demo password)
 
 
 class Demo:
@@ -114,7 +114,7 @@ def load(base_url: str) -> None:
     ):
         _give_password(email)
 
-    print("Demo logins (password for all: %s):" % PASSWORD)
+    print(f"Demo logins (password for all: {PASSWORD}):")
     for who, email in (
         ("Evergreen admin", "admin@evergreen.example"),
         ("Harbor admin", "admin@harbor.example"),

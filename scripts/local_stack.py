@@ -8,6 +8,7 @@ stops the API server and moto; nothing is left running.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -61,6 +62,7 @@ def main() -> None:
 
     from chalicelib.models import create_tables  # noqa: PLC0415
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
     moto.start()
     create_tables()
