@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 
-_logger = logging.getLogger("portico")
+# Not "portico": that is the Chalice app's own logger, which does not propagate.
+_logger = logging.getLogger("portico_events")
 _logger.setLevel(logging.INFO)
 
 

@@ -9,6 +9,7 @@ count, whatever the traffic.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from chalicelib import clock, config, ids
 from chalicelib.db import Tx
@@ -55,7 +56,7 @@ def record_failure(email: str, source: str) -> None:
             item,
             actions=[
                 SignInFailures.failures.add(1),
-                SignInFailures.expires_at.set((window + 2) * WINDOW),
+                SignInFailures.expires_at.set(datetime.fromtimestamp((window + 2) * WINDOW, UTC)),
             ],
         )
     tx.commit()

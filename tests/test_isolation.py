@@ -1,0 +1,141 @@
+"""R4: a record of another organization is answered exactly like one that does not exist.
+
+Walks every organization-scoped route of the app (from `app.routes`, so a new route is walked
+without editing this file, and fails here until it has a sample body) with a session of another
+practice, and compares byte for byte with the answer for a record that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from app import app
+from tests.conftest import Api, Practice, add_provider, sign_up_practice
+
+# A valid body for every organization-scoped route that takes one, so that the answer comes
+# from the organization check and not from validation.
+SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/v1/orgs/{org_id}"): {"name": "Renamed"},
+    ("POST", "/v1/orgs/{org_id}/providers"): {
+        "email": "new.provider@example.com",
+        "first_name": "New",
+        "last_name": "Provider",
+    },
+    ("POST", "/v1/orgs/{org_id}/groups"): {"name": "Group"},
+    ("PATCH", "/v1/orgs/{org_id}/groups/{group_id}"): {"name": "Renamed"},
+    ("POST", "/v1/orgs/{org_id}/clients"): {"first_name": "New", "last_name": "Client"},
+    ("PATCH", "/v1/orgs/{org_id}/clients/{client_id}"): {"first_name": "Renamed"},
+    ("POST", "/v1/orgs/{org_id}/clients/{client_id}/password"): {"password": "a long password"},
+}
+BODILESS_POSTS = {
+    "/v1/orgs/{org_id}/groups/{group_id}/invite-link",
+    "/v1/orgs/{org_id}/clients/{client_id}/archive",
+    "/v1/orgs/{org_id}/clients/{client_id}/unarchive",
+}
+IDS = re.compile(rb"(org|cl|grp|pr|id)_[0-9a-f]{24}")
+
+
+def org_scoped_routes() -> list[tuple[str, str]]:
+    return sorted(
+        (method, path)
+        for path, methods in app.routes.items()
+        if path.startswith("/v1/orgs/{org_id}")
+        for method in methods
+    )
+
+
+def test_every_org_scoped_route_is_walked() -> None:
+    # A new organization-scoped route must say how it is called here, or this test fails.
+    for method, path in org_scoped_routes():
+        if method in {"POST", "PATCH", "PUT"} and path not in BODILESS_POSTS:
+            assert (method, path) in SAMPLE_BODIES, f"add a sample body for {method} {path}"
+
+
+@pytest.fixture
+def world(api: Api) -> dict[str, Any]:
+    """Two practices, each with a client, a group and a provider; B's admin is the caller."""
+    made: dict[str, Any] = {}
+    for name in ("a", "b"):
+        practice: Practice = sign_up_practice(api, f"practice-{name}")
+        provider = add_provider(api, practice, "lee")
+        group = api.post(f"/v1/orgs/{practice.id}/groups", {"name": "G"}, practice.admin_token)
+        client = api.post(
+            f"/v1/orgs/{practice.id}/clients",
+            {"first_name": "C", "last_name": "L", "primary_provider_id": provider["id"]},
+            practice.admin_token,
+        )
+        made[name] = {
+            "practice": practice,
+            "org_id": practice.id,
+            "client_id": client.body["client"]["id"],
+            "group_id": group.body["group"]["id"],
+        }
+    return made
+
+
+MISSING = {
+    "org_id": "org_" + "0" * 24,
+    "client_id": "cl_" + "0" * 24,
+    "group_id": "grp_" + "0" * 24,
+}
+
+
+def call(api: Api, method: str, template: str, ids: dict[str, str], token: str):
+    path = template.format(**ids)
+    return api.call(method, path, SAMPLE_BODIES.get((method, template)), token)
+
+
+@pytest.mark.parametrize(("method", "template"), org_scoped_routes())
+def test_another_practices_organization_answers_as_missing(api: Api, world, method, template):
+    # R4: B's staff on A's organization get exactly what they get for an organization that
+    # does not exist.
+    token = world["b"]["practice"].admin_token
+    foreign = call(api, method, template, world["a"], token)
+    missing = call(api, method, template, MISSING, token)
+    assert foreign.status == 404
+    assert IDS.sub(b"ID", foreign.raw) == IDS.sub(b"ID", missing.raw)
+
+
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [r for r in org_scoped_routes() if "{client_id}" in r[1] or "{group_id}" in r[1]],
+)
+def test_another_practices_records_answer_as_missing_in_ones_own(api: Api, world, method, template):
+    # R4: B's staff naming A's client or group under B's own organization get the answer for
+    # a record that does not exist.
+    token = world["b"]["practice"].admin_token
+    own_org = {"org_id": world["b"]["org_id"]}
+    foreign = call(api, method, template, {**world["a"], **own_org}, token)
+    missing = call(api, method, template, {**MISSING, **own_org}, token)
+    assert foreign.status == 404
+    assert IDS.sub(b"ID", foreign.raw) == IDS.sub(b"ID", missing.raw)
+
+
+def test_ids_of_another_practice_in_a_body_answer_as_missing(api: Api, world) -> None:
+    # R4: a group or provider id of another practice, named in a body, is "no such record".
+    token = world["b"]["practice"].admin_token
+    path = f"/v1/orgs/{world['b']['org_id']}/clients"
+    for field, foreign_id, missing_id in (
+        ("group_id", world["a"]["group_id"], MISSING["group_id"]),
+        ("primary_provider_id", world["a"]["practice"].providers["lee"]["id"], "pr_" + "0" * 24),
+    ):
+        body = {"first_name": "N", "last_name": "C", field: foreign_id}
+        foreign = api.post(path, body, token)
+        missing = api.post(path, {**body, field: missing_id}, token)
+        assert foreign.status == 400
+        assert foreign.raw == missing.raw
+
+
+def test_client_list_never_shows_another_practices_clients(api: Api, world) -> None:
+    # R4: lists are one organization's partition.
+    for name, other in (("a", "b"), ("b", "a")):
+        practice = world[name]["practice"]
+        for status in ("active", "archived", "all"):
+            listed = api.get(
+                f"/v1/orgs/{practice.id}/clients?status={status}", practice.admin_token
+            )
+            ids = {c["id"] for c in listed.body["clients"]}
+            assert world[other]["client_id"] not in ids

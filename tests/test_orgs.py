@@ -1,0 +1,210 @@
+"""Practices: sign-up, branding and settings, providers, groups and their invite links."""
+
+from __future__ import annotations
+
+from chalicelib import db
+from chalicelib.models.orgs import JoinCode
+from tests.conftest import PASSWORD, Api, Practice, add_provider, login, sign_up_practice
+
+
+def test_practice_sign_up_signs_the_admin_in(api: Api) -> None:
+    # API.md POST /v1/orgs: the answer's token is already in the admin's staff account.
+    practice = sign_up_practice(api, "sunrise")
+    me = api.get("/v1/me", practice.admin_token).body
+    assert me["account"]["kind"] == "staff"
+    assert me["account"]["role"] == "admin"
+    assert me["account"]["org"] == {
+        "id": practice.id,
+        "slug": "sunrise",
+        "name": "Practice sunrise",
+    }
+
+
+def test_slugs_are_unique(api: Api, practice: Practice) -> None:
+    # A practice's web address names one practice.
+    answer = api.post(
+        "/v1/orgs",
+        {
+            "name": "Copy",
+            "slug": "sunrise",
+            "admin": {
+                "email": "a@b.example",
+                "password": PASSWORD,
+                "first_name": "A",
+                "last_name": "B",
+            },
+        },
+    )
+    assert answer.status == 409
+    assert answer.error_code() == "slug_taken"
+
+
+def test_an_existing_login_creates_a_second_practice_with_its_own_password(api: Api, practice):
+    # R1, R2: one email, one identity: a second practice joins the same login, never a new one.
+    body = {
+        "name": "Second",
+        "slug": "second",
+        "admin": {
+            "email": practice.admin_email,
+            "password": "wrong password",
+            "first_name": "A",
+            "last_name": "B",
+        },
+    }
+    refused = api.post("/v1/orgs", body)
+    assert refused.status == 409
+    assert refused.error_code() == "email_has_login"
+    body["admin"]["password"] = PASSWORD
+    assert api.post("/v1/orgs", body).status == 201
+    accounts = login(api, practice.admin_email).body["accounts"]
+    assert {a["org"]["slug"] for a in accounts} == {"sunrise", "second"}
+
+
+def test_a_pending_login_cannot_be_claimed_by_a_practice_sign_up(api: Api, practice: Practice):
+    # R1, R13: an invited client's login (no password yet) is not taken over by a sign-up.
+    api.post(
+        f"/v1/orgs/{practice.id}/clients",
+        {"first_name": "M", "last_name": "C", "email": "invited@example.com"},
+        practice.admin_token,
+    )
+    answer = api.post(
+        "/v1/orgs",
+        {
+            "name": "Mine",
+            "slug": "mine",
+            "admin": {
+                "email": "invited@example.com",
+                "password": PASSWORD,
+                "first_name": "X",
+                "last_name": "Y",
+            },
+        },
+    )
+    assert answer.status == 409
+    assert login(api, "invited@example.com").status == 401
+
+
+def test_branding_and_settings_change_partially_with_defaults(api: Api, practice: Practice):
+    # R9 groundwork: branding and settings are partial updates over documented defaults.
+    org = api.get(f"/v1/orgs/{practice.id}", practice.admin_token).body["org"]
+    assert org["settings"]["invite_ttl_days"] == 30
+    assert org["settings"]["follow_up_days"] == [3, 7]
+    assert org["branding"]["display_name"] == "Practice sunrise"
+    changed = api.patch(
+        f"/v1/orgs/{practice.id}",
+        {
+            "branding": {"primary_color": "#AA3300", "logo_url": "https://cdn.example/logo.png"},
+            "settings": {"invite_ttl_days": 14},
+        },
+        practice.admin_token,
+    ).body["org"]
+    assert changed["branding"]["primary_color"] == "#aa3300"
+    assert changed["branding"]["display_name"] == "Practice sunrise"
+    assert changed["settings"]["invite_ttl_days"] == 14
+    assert changed["settings"]["follow_up_days"] == [3, 7]
+    again = api.patch(
+        f"/v1/orgs/{practice.id}", {"branding": {"primary_color": None}}, practice.admin_token
+    )
+    assert again.body["org"]["branding"]["primary_color"] == "#2f6f5e"
+    assert again.body["org"]["branding"]["logo_url"] == "https://cdn.example/logo.png"
+
+
+def test_default_provider_must_be_a_provider_of_the_practice(api: Api, practice: Practice):
+    # R10: the organization's default provider is one of its providers who can hold clients.
+    desk = add_provider(api, practice, "desk", "staff")
+    lee = add_provider(api, practice, "lee")
+    bad = api.patch(
+        f"/v1/orgs/{practice.id}",
+        {"settings": {"default_provider_id": desk["id"]}},
+        practice.admin_token,
+    )
+    assert bad.status == 400
+    good = api.patch(
+        f"/v1/orgs/{practice.id}",
+        {"settings": {"default_provider_id": lee["id"]}},
+        practice.admin_token,
+    )
+    assert good.body["org"]["settings"]["default_provider_id"] == lee["id"]
+
+
+def test_providers_are_listed_with_their_roles(api: Api, practice: Practice) -> None:
+    add_provider(api, practice, "lee")
+    add_provider(api, practice, "desk", "staff")
+    listed = api.get(f"/v1/orgs/{practice.id}/providers", practice.admin_token).body["providers"]
+    assert sorted(p["role"] for p in listed) == ["admin", "provider", "staff"]
+
+
+def test_a_person_is_staff_of_a_practice_once(api: Api, practice: Practice) -> None:
+    add_provider(api, practice, "lee")
+    answer = api.post(
+        f"/v1/orgs/{practice.id}/providers",
+        {"email": "lee@sunrise.example", "first_name": "L", "last_name": "P"},
+        practice.admin_token,
+    )
+    assert answer.status == 409
+    assert answer.error_code() == "already_staff"
+
+
+def test_group_has_an_invite_link_that_rotation_replaces(api: Api, practice: Practice) -> None:
+    # R16: each group has a shareable link; rotating it kills the old code.
+    group = api.post(
+        f"/v1/orgs/{practice.id}/groups",
+        {
+            "name": "Prenatal Yoga",
+            "intake_forms": ["Health history"],
+            "link_max_signups": 20,
+            "link_expires_at": "2027-01-01T00:00:00Z",
+        },
+        practice.admin_token,
+    ).body["group"]
+    assert group["invite_url"].startswith("http://127.0.0.1:8000/join/")
+    assert group["link_max_signups"] == 20
+    old_code = group["invite_url"].rsplit("/", 1)[1]
+    rotated = api.post(
+        f"/v1/orgs/{practice.id}/groups/{group['id']}/invite-link", token=practice.admin_token
+    )
+    assert rotated.status == 200
+    new_code = rotated.body["invite_url"].rsplit("/", 1)[1]
+    assert new_code != old_code
+    assert db.get(JoinCode, JoinCode.key_for(old_code), "join").live is False
+    assert db.get(JoinCode, JoinCode.key_for(new_code), "join").live is True
+    listed = api.get(f"/v1/orgs/{practice.id}/groups", practice.admin_token).body["groups"]
+    assert [g["invite_url"] for g in listed] == [rotated.body["invite_url"]]
+
+
+def test_group_changes_keep_what_they_do_not_name(api: Api, practice: Practice) -> None:
+    group = api.post(
+        f"/v1/orgs/{practice.id}/groups",
+        {"name": "Yoga", "intake_forms": ["A"]},
+        practice.admin_token,
+    ).body["group"]
+    changed = api.patch(
+        f"/v1/orgs/{practice.id}/groups/{group['id']}",
+        {"portal_settings": {"features": {"bills": False}}},
+        practice.admin_token,
+    ).body["group"]
+    assert changed["name"] == "Yoga"
+    assert changed["intake_forms"] == ["A"]
+    assert changed["portal_settings"] == {"features": {"bills": False}}
+
+
+def test_a_client_may_belong_to_a_group_of_the_same_practice_only(api: Api, practice: Practice):
+    group = api.post(f"/v1/orgs/{practice.id}/groups", {"name": "Yoga"}, practice.admin_token).body[
+        "group"
+    ]
+    other = sign_up_practice(api, "harbor")
+    foreign = api.post(f"/v1/orgs/{other.id}/groups", {"name": "Theirs"}, other.admin_token).body[
+        "group"
+    ]
+    ok = api.post(
+        f"/v1/orgs/{practice.id}/clients",
+        {"first_name": "A", "last_name": "B", "group_id": group["id"]},
+        practice.admin_token,
+    )
+    assert ok.status == 201
+    bad = api.post(
+        f"/v1/orgs/{practice.id}/clients",
+        {"first_name": "A", "last_name": "B", "group_id": foreign["id"]},
+        practice.admin_token,
+    )
+    assert bad.status == 400
