@@ -345,7 +345,7 @@ def list_clients(
 
 def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) -> ClientProfile:
     """R8: an admin sets a client's password only while the client's last organization is
-    the admin's; the condition is checked again in the write, so a switch cannot slip between.
+    the admin's. The condition is part of the write, so a switch cannot slip in between.
     Every session of that login ends (R46)."""
     admin = access.staff_of(actor, org_id, access.ADMIN)
     profile = load(org_id, client_id)
@@ -366,8 +366,6 @@ def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) ->
             code="password_owned_elsewhere",
         )
 
-    if identity.last_org_id != org_id:
-        raise refused()
     tx = Tx()
     identities.set_password(
         tx,
