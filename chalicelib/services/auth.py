@@ -30,7 +30,7 @@ def sign_in(req: Login, source: str) -> SignedIn:
     Unknown email, no password yet and wrong password are one answer, at one cost (an Argon2
     verification each), and all count toward the throttle.
     """
-    throttle.check(req.email, source)
+    had_failures = throttle.check(req.email, source)
     identity = identities.find_by_email(req.email)
     if identity is None or not passwords.verify(identity.password_hash, req.password):
         throttle.record_failure(req.email, source)
@@ -38,7 +38,8 @@ def sign_in(req: Login, source: str) -> SignedIn:
             "That email and password do not match. Try again or reset your password.",
             code="invalid_credentials",
         )
-    throttle.forgive(req.email)
+    if had_failures:
+        throttle.forgive(req.email)
     tx = Tx()
     found = accounts.list_for(identity)
     entered = found[0] if len(found) == 1 else None

@@ -24,8 +24,9 @@ def _keys(scope: str, value: str, window: int) -> tuple[str, str]:
     return f"{base}#{window}", f"{base}#{window - 1}"
 
 
-def check(email: str, source: str) -> None:
-    """Raise Throttled when either key has failed too often in the last 15 minutes."""
+def check(email: str, source: str) -> bool:
+    """Raise Throttled when either key has failed too often in the last 15 minutes; else say
+    whether the email has failures in the current window (for `forgive`)."""
     now = clock.now().timestamp()
     window, into = divmod(now, WINDOW)
     limits = {
@@ -44,6 +45,8 @@ def check(email: str, source: str) -> None:
                 "Too many failed sign-ins. Wait a few minutes, or reset your password.",
                 retry_after=max(1, math.ceil(WINDOW - into)),
             )
+    email_key = next(iter(limits))[0]
+    return counts.get(email_key, 0) > 0
 
 
 def record_failure(email: str, source: str) -> None:
