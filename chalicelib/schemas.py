@@ -7,7 +7,7 @@ silently does nothing). Limits: names 100 characters, free text 10,000.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,7 +16,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 NAME_MAX = 100
 TEXT_MAX = 10_000
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+# Names are one line of printable text: no control characters (NUL, newlines, escapes).
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
@@ -59,6 +65,21 @@ def _past_date(value: date) -> date:
 
 
 BirthDate = Annotated[date, AfterValidator(_past_date)]
+
+
+def _future_moment(value: datetime) -> datetime:
+    """An expiry: a moment to come, this century, kept in UTC (B3)."""
+    problem = "An expiry is a moment in the future, before 2100."
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+        raise ValueError(problem) from None
+    if value <= datetime.now(UTC) or value.year >= 2100:
+        raise ValueError(problem)
+    return value
+
+
+Expiry = Annotated[AwareDatetime, AfterValidator(_future_moment)]
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -196,7 +217,7 @@ class CreateGroup(Body):
     intake_forms: IntakeForms = []
     portal_settings: PortalSettings | None = None
     default_provider_id: Id | None = None
-    link_expires_at: AwareDatetime | None = None
+    link_expires_at: Expiry | None = None
     link_max_signups: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
@@ -205,7 +226,7 @@ class UpdateGroup(Body):
     intake_forms: IntakeForms | None = None
     portal_settings: PortalSettings | None = None
     default_provider_id: Id | None = None
-    link_expires_at: AwareDatetime | None = None
+    link_expires_at: Expiry | None = None
     link_max_signups: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 

@@ -1,0 +1,472 @@
+"""openapi.yaml is the published contract (API.md): it stays in step with the app.
+
+The document must be valid OpenAPI 3.1, describe exactly the routes the app registers, carry
+request examples its own schemas accept, describe request bodies as the pydantic models do, and
+describe the answers the app really gives, field for field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_openapi
+from pydantic import BaseModel
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from app import app
+from chalicelib import schemas
+from tests.conftest import (
+    PASSWORD,
+    Answer,
+    Api,
+    Practice,
+    add_provider,
+    give_password,
+    login,
+    sign_up_practice,
+)
+
+DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+DOCUMENT: dict[str, Any] = yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+PUBLIC = {("POST", "/v1/orgs"), ("POST", "/v1/auth/login")}
+URI = "urn:portico:openapi"
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, item[method])
+        for path, item in DOCUMENT["paths"].items()
+        for method in HTTP_METHODS
+        if method in item
+    ]
+
+
+OPERATIONS = _operations()
+WITH_BODY = [(m, p, op) for m, p, op in OPERATIONS if "requestBody" in op]
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _closed(node: Any) -> Any:
+    """A copy where every object schema that lists its properties allows no others.
+
+    The published document lets answers gain fields (API.md: "add fields freely"); this test
+    copy does not, so a field the app answers but the document omits fails here."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copied = {key: _closed(value) for key, value in node.items()}
+    if "properties" in copied and isinstance(copied["properties"], dict):
+        copied.setdefault("additionalProperties", False)
+    return copied
+
+
+def _validator(document: dict[str, Any], pointer: str) -> Draft202012Validator:
+    """A validator for the schema at `pointer`, its $refs resolved through the document."""
+    registry = Registry().with_resource(URI, Resource(contents=document, specification=DRAFT202012))
+    return Draft202012Validator(
+        {"$ref": f"{URI}#{pointer}"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _errors(validator: Draft202012Validator, instance: Any) -> list[str]:
+    return [
+        f"at {'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    ]
+
+
+STRICT = _closed(DOCUMENT)
+
+
+def assert_documented(method: str, template: str, answer: Answer) -> None:
+    """The answer's status is listed for the operation and its body matches that response's
+    schema, with no field the document does not name."""
+    responses = DOCUMENT["paths"][template][method.lower()]["responses"]
+    status = str(answer.status)
+    assert status in responses, (
+        f"{method} {template} answered {status}, which openapi.yaml does not list: {answer.body}"
+    )
+    parts = ["paths", template, method.lower(), "responses", status]
+    response = responses[status]
+    if "$ref" in response:
+        parts = response["$ref"].removeprefix("#/").split("/")
+        response = DOCUMENT["components"]["responses"][parts[-1]]
+    if "content" not in response:
+        assert not answer.raw, f"{method} {template} {status} is documented without a body"
+        return
+    validator = _validator(STRICT, _pointer(*parts, "content", "application/json", "schema"))
+    problems = _errors(validator, answer.body)
+    assert not problems, f"{method} {template} {status} does not match openapi.yaml: {problems}"
+
+
+# The document itself ------------------------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    # API.md: publish the whole contract as openapi.yaml
+    assert DOCUMENT["openapi"].startswith("3.1.")
+    validate_openapi(DOCUMENT)
+
+
+def test_the_document_describes_exactly_the_routes_of_the_app() -> None:
+    # API.md: the contract is kept in step with the code by a test
+    in_app = {(method, path) for path, methods in app.routes.items() for method in methods}
+    in_document = {(method, path) for method, path, _ in OPERATIONS}
+    missing = sorted(in_app - in_document)
+    extra = sorted(in_document - in_app)
+    assert not missing, f"Routes of the app that openapi.yaml lacks: {missing}"
+    assert not extra, f"Operations in openapi.yaml that the app does not have: {extra}"
+
+
+def test_each_operation_id_names_its_chalice_view() -> None:
+    # So a reader goes from the document to the handler in one search.
+    wrong = {
+        f"{method} {path}": (op.get("operationId"), app.routes[path][method].view_name)
+        for method, path, op in OPERATIONS
+        if path in app.routes
+        and method in app.routes[path]
+        and op.get("operationId") != app.routes[path][method].view_name
+    }
+    assert not wrong, f"operationId differs from the view's name (documented, view): {wrong}"
+
+
+def test_only_sign_up_and_login_are_documented_as_public() -> None:
+    # API.md: `Authorization: Bearer <token>` on every call but the public ones
+    assert DOCUMENT["security"] == [{"bearerAuth": []}]
+    public = {(method, path) for method, path, op in OPERATIONS if op.get("security") == []}
+    assert public == PUBLIC
+
+
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [(m, p) for m, p, _ in OPERATIONS],
+    ids=[f"{m} {p}" for m, p, _ in OPERATIONS],
+)
+def test_signed_in_operations_answer_401_without_a_token(
+    api: Api, method: str, template: str
+) -> None:
+    # API.md conventions: 401 with no session, on every call but the public ones
+    path = template.format(org_id="org_x", group_id="grp_x", client_id="cl_x")
+    answer = api.call(method, path, {} if method in ("POST", "PATCH") else None)
+    if (method, template) in PUBLIC:
+        assert answer.status == 400, answer.body  # an empty body, not a missing session
+    else:
+        assert answer.status == 401, answer.body
+        assert answer.error_code() == "unauthenticated"
+    assert_documented(method, template, answer)
+
+
+# Request bodies -------------------------------------------------------------------------------
+
+
+def _body_schema_name(operation: dict[str, Any]) -> str:
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return ref.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "operation"), WITH_BODY, ids=[f"{m} {p}" for m, p, _ in WITH_BODY]
+)
+def test_each_request_example_is_valid(method: str, template: str, operation: dict) -> None:
+    # API.md: the contract's examples are usable as they stand; they cannot rot
+    media = operation["requestBody"]["content"]["application/json"]
+    assert "example" in media, f"{method} {template} has a body but no example"
+    pointer = _pointer(
+        "paths", template, method.lower(), "requestBody", "content", "application/json", "schema"
+    )
+    problems = _errors(_validator(DOCUMENT, pointer), media["example"])
+    assert not problems, f"The example of {method} {template} breaks its schema: {problems}"
+    model = getattr(schemas, _body_schema_name(operation))
+    model.model_validate_json(json.dumps(media["example"]))  # and the app's parser takes it
+
+
+def _pydantic_models() -> dict[str, type[BaseModel]]:
+    return {
+        name: value
+        for name, value in vars(schemas).items()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == schemas.__name__
+    }
+
+
+MODELS = _pydantic_models()
+DOCUMENTED_MODELS = sorted(set(MODELS) & set(DOCUMENT["components"]["schemas"]))
+# Keywords compared between pydantic's JSON Schema and the document's.
+COMPARED = ("type", "format", "minLength", "maxLength", "minimum", "maximum", "maxItems", "pattern")
+
+
+def _flatten(schema: dict[str, Any], resolve: Callable[[str], dict]) -> dict[str, Any]:
+    """One property's constraints, references followed and `null` set apart as `nullable`."""
+    nullable, model = False, None
+    while True:
+        if "$ref" in schema:
+            model = schema["$ref"].rsplit("/", 1)[-1]
+            schema = {**resolve(schema["$ref"]), **{k: v for k, v in schema.items() if k != "$ref"}}
+        elif "anyOf" in schema:
+            options = [option for option in schema["anyOf"] if option != {"type": "null"}]
+            nullable = nullable or len(options) < len(schema["anyOf"])
+            assert len(options) == 1, f"cannot compare anyOf {schema['anyOf']}"
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            schema = {**options[0], **rest}
+        else:
+            break
+    flat: dict[str, Any] = {key: schema[key] for key in COMPARED if key in schema}
+    if isinstance(flat.get("type"), list):
+        kinds = [kind for kind in flat["type"] if kind != "null"]
+        nullable = nullable or len(kinds) < len(flat["type"])
+        flat["type"] = kinds[0]
+    flat["nullable"] = nullable
+    if "enum" in schema:
+        flat["enum"] = sorted(value for value in schema["enum"] if value is not None)
+    if schema.get("default") is not None:
+        flat["default"] = schema["default"]
+    if flat.get("type") == "object":
+        flat["model"] = model
+    if "items" in schema:
+        flat["items"] = _flatten(schema["items"], resolve)
+    return flat
+
+
+def _differences(pydantic_side: dict, documented: dict, where: str) -> list[str]:
+    """What pydantic enforces that the document does not say (or says otherwise).
+
+    The document may add constraints pydantic's JSON Schema cannot show because a validator
+    holds them (emails at most 254 characters, `\\S` for trimmed names, colour patterns); and
+    pydantic's generic 10,000-character cap on every body string is not repeated where the
+    document states a tighter length or a pattern."""
+    found = []
+    for key, value in pydantic_side.items():
+        theirs = documented.get(key)
+        if key == "items":
+            found += _differences(value, theirs or {}, f"{where}[]")
+        elif (
+            key == "maxLength"
+            and value == schemas.TEXT_MAX
+            and ("pattern" in documented or documented.get("maxLength", value) < value)
+        ):
+            continue
+        elif theirs != value:
+            found.append(f"{where}: pydantic says {key}={value!r}, openapi.yaml {theirs!r}")
+    return found
+
+
+def _compare(model: type[BaseModel], documented: dict[str, Any], *, query: bool = False) -> None:
+    own = model.model_json_schema()
+
+    def pydantic_ref(ref: str) -> dict:
+        return own["$defs"][ref.rsplit("/", 1)[-1]]
+
+    def document_ref(ref: str) -> dict:
+        return DOCUMENT["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+    name = model.__name__
+    assert set(documented.get("properties", {})) == set(own["properties"]), name
+    assert set(documented.get("required", [])) == set(own.get("required", [])), name
+    if not query:
+        assert documented.get("additionalProperties") is False, f"{name} must be closed"
+    problems = []
+    for field, schema in own["properties"].items():
+        mine = _flatten(schema, pydantic_ref)
+        theirs = _flatten(documented["properties"][field], document_ref)
+        if query:
+            mine["nullable"] = theirs["nullable"]  # a query parameter is absent, never null
+        problems += _differences(mine, theirs, f"{name}.{field}")
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_MODELS)
+def test_request_schemas_say_what_the_pydantic_models_enforce(name: str) -> None:
+    # API.md conventions: limits (names 100, text 10,000), required fields, closed bodies
+    _compare(MODELS[name], DOCUMENT["components"]["schemas"][name])
+
+
+def test_every_request_body_is_a_pydantic_model_of_the_same_name() -> None:
+    named = {f"{m} {p}": _body_schema_name(op) for m, p, op in WITH_BODY}
+    assert all(name in MODELS for name in named.values()), named
+
+
+def test_the_client_list_query_parameters_are_the_pydantic_ones() -> None:
+    # API.md: GET /v1/orgs/{org_id}/clients ?status=&provider_id=&limit=&cursor=
+    parameters = DOCUMENT["paths"]["/v1/orgs/{org_id}/clients"]["get"]["parameters"]
+    documented = {
+        "properties": {p["name"]: p["schema"] for p in parameters if p["in"] == "query"},
+        "required": [p["name"] for p in parameters if p["in"] == "query" and p.get("required")],
+    }
+    _compare(schemas.ListClientsQuery, documented, query=True)
+
+
+# Real answers -----------------------------------------------------------------------------------
+
+ORG = "/v1/orgs/{org_id}"
+CLIENTS = "/v1/orgs/{org_id}/clients"
+CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
+GROUP = "/v1/orgs/{org_id}/groups/{group_id}"
+
+
+def test_sign_in_answers_match_the_document(api: Api) -> None:
+    # API.md "Sign-in and accounts": login, switch, me, logout answer as documented (R2, R3)
+    practice = sign_up_practice(api, "sunrise")
+    signed_in = login(api, practice.admin_email)
+    assert_documented("POST", "/v1/auth/login", signed_in)
+    assert signed_in.body["account"] is not None  # one account: entered at once (R2)
+    me = api.get("/v1/me", signed_in.body["token"])
+    assert_documented("GET", "/v1/me", me)
+
+    sign_up_practice(api, "moonrise", admin_email=practice.admin_email)
+    choosing = login(api, practice.admin_email)
+    assert_documented("POST", "/v1/auth/login", choosing)
+    assert choosing.body["account"] is None  # two accounts: the client chooses (R2)
+    token = choosing.body["token"]
+    assert_documented("GET", "/v1/me", api.get("/v1/me", token))
+    account_id = choosing.body["accounts"][0]["account_id"]
+    switched = api.post("/v1/auth/switch", {"account_id": account_id}, token)
+    assert_documented("POST", "/v1/auth/switch", switched)
+    logged_out = api.post("/v1/auth/logout", None, switched.body["token"])
+    assert logged_out.status == 204
+    assert_documented("POST", "/v1/auth/logout", logged_out)
+
+
+def test_organization_answers_match_the_document(api: Api) -> None:
+    # API.md "Organizations": sign-up, branding and settings, providers, groups
+    signed_up = api.post(
+        "/v1/orgs",
+        {
+            "name": "Sunrise Physiotherapy",
+            "slug": "sunrise-physio",
+            "admin": {
+                "email": "ada@sunrise.example",
+                "password": PASSWORD,
+                "first_name": "Ada",
+                "last_name": "Okafor",
+            },
+        },
+    )
+    assert_documented("POST", "/v1/orgs", signed_up)
+    org_id, token = signed_up.body["org"]["id"], signed_up.body["token"]
+    org = ORG.format(org_id=org_id)
+    assert_documented("GET", ORG, api.get(org, token))
+    example = DOCUMENT["paths"][ORG]["patch"]["requestBody"]["content"]["application/json"]
+    assert_documented("PATCH", ORG, api.patch(org, example["example"], token))
+
+    provider = api.post(
+        f"{org}/providers",
+        {"email": "grace@sunrise.example", "first_name": "Grace", "last_name": "Mensah"},
+        token,
+    )
+    assert_documented("POST", ORG + "/providers", provider)
+    assert_documented("GET", ORG + "/providers", api.get(f"{org}/providers", token))
+
+    group = api.post(
+        f"{org}/groups",
+        {
+            "name": "Back pain",
+            "intake_forms": ["Health history"],
+            "portal_settings": {"features": {"journal": True}, "login_enabled": True},
+            "default_provider_id": provider.body["provider"]["id"],
+            "link_expires_at": "2099-06-30T23:59:59+02:00",
+            "link_max_signups": 40,
+        },
+        token,
+    )
+    assert_documented("POST", ORG + "/groups", group)
+    assert_documented("GET", ORG + "/groups", api.get(f"{org}/groups", token))
+    group_path = GROUP.format(org_id=org_id, group_id=group.body["group"]["id"])
+    assert_documented("PATCH", GROUP, api.patch(group_path, {"name": "Back pain (evening)"}, token))
+    assert_documented(
+        "POST", GROUP + "/invite-link", api.post(f"{group_path}/invite-link", None, token)
+    )
+
+
+def test_client_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md "Clients": add, list (paged), read, change, archive, unarchive, set a password
+    token, clients = practice.admin_token, CLIENTS.format(org_id=practice.id)
+    maya = api.post(
+        clients,
+        {
+            "first_name": "Maya",
+            "last_name": "Lindqvist",
+            "email": "maya@example.com",
+            "phone": "+1 415 555 0134",
+            "dob": "1988-04-12",
+        },
+        token,
+    )
+    assert_documented("POST", CLIENTS, maya)
+    assert "invite" in maya.body["client"]
+    no_email = api.post(clients, {"first_name": "Noor", "last_name": "Haddad"}, token)
+    assert_documented("POST", CLIENTS, no_email)
+
+    first_page = api.get(f"{clients}?limit=1", token)
+    assert_documented("GET", CLIENTS, first_page)
+    assert first_page.body["next_cursor"]  # a page with a cursor, documented as a string
+    last_page = api.get(f"{clients}?limit=1&cursor={first_page.body['next_cursor']}", token)
+    assert_documented("GET", CLIENTS, last_page)
+
+    client = CLIENT.format(org_id=practice.id, client_id=maya.body["client"]["id"])
+    assert_documented("GET", CLIENT, api.get(client, token))
+    assert_documented("PATCH", CLIENT, api.patch(client, {"last_name": "Berg"}, token))
+    assert_documented(
+        "POST",
+        CLIENT + "/password",
+        api.post(f"{client}/password", {"password": "blue canoe at dawn"}, token),
+    )
+    assert_documented("POST", CLIENT + "/archive", api.post(f"{client}/archive", None, token))
+    assert_documented("GET", CLIENTS, api.get(f"{clients}?status=archived", token))
+    assert_documented("POST", CLIENT + "/unarchive", api.post(f"{client}/unarchive", None, token))
+
+
+def test_error_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md conventions: the error shape with 400, 401, 403, 404, 409, 413, 415 and 429
+    token, clients = practice.admin_token, CLIENTS.format(org_id=practice.id)
+    invalid = api.post(clients, {"first_name": "Maya"}, token)
+    assert invalid.status == 400
+    assert_documented("POST", CLIENTS, invalid)
+    assert_documented("GET", "/v1/me", api.get("/v1/me"))
+    missing = api.get(CLIENT.format(org_id=practice.id, client_id="cl_nobody"), token)
+    assert missing.status == 404
+    assert_documented("GET", CLIENT, missing)
+
+    body = {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"}
+    assert api.post(clients, body, token).status == 201
+    taken = api.post(clients, body, token)
+    assert taken.status == 409
+    assert taken.body["error"]["conflicting_client_ids"]
+    assert_documented("POST", CLIENTS, taken)
+
+    add_provider(api, practice, "grace")
+    give_password("grace@sunrise.example")
+    provider_token = login(api, "grace@sunrise.example").body["token"]
+    forbidden = api.patch(ORG.format(org_id=practice.id), {"name": "Mine"}, provider_token)
+    assert forbidden.status == 403
+    assert_documented("PATCH", ORG, forbidden)
+
+    too_large = api.post(clients, {"first_name": "x" * 1_000_001, "last_name": "Chen"}, token)
+    assert too_large.status == 413
+    assert_documented("POST", CLIENTS, too_large)
+    plain = api.call(
+        "POST", clients, raw="first_name=Maya", token=token, headers={"content-type": "text/plain"}
+    )
+    assert plain.status == 415
+    assert_documented("POST", CLIENTS, plain)
+
+    for _ in range(10):
+        answer = api.post("/v1/auth/login", {"email": practice.admin_email, "password": "wrong!"})
+        assert_documented("POST", "/v1/auth/login", answer)
+    assert answer.status == 429
+    headers = {name.lower(): value for name, value in answer.headers.items()}
+    assert int(headers["retry-after"]) >= 1  # the header the document promises with 429
