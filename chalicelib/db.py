@@ -94,9 +94,11 @@ class Tx:
     def __len__(self) -> int:
         return len(self._checks) + len(self._deletes) + len(self._puts) + len(self._updates)
 
-    def commit(self, attempts: int = 3) -> None:
+    def commit(self, attempts: int = 5) -> None:
         """Write all or nothing. A failed condition raises its `on_conflict` error; a clash with
-        another transaction in flight is retried with jitter, then answered 409."""
+        another transaction in flight (DynamoDB's TransactionConflict, when many requests touch
+        one item, e.g. one identity) is retried with exponential backoff and jitter, then
+        answered 409."""
         ops = [*self._checks, *self._deletes, *self._puts, *self._updates]
         for attempt in range(attempts):
             try:
@@ -122,7 +124,7 @@ class Tx:
                             code="concurrent_change",
                         ) from exc
                     raise
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 (jitter, not a secret)
+                time.sleep(random.uniform(0.01, 0.03) * 2**attempt)  # noqa: S311 (jitter, not a secret)
 
 
 def _reason_codes(exc: TransactWriteError) -> list[str | None]:

@@ -13,11 +13,21 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# `chalice local` with a longer listen queue. socketserver's default of 5 overflows when a burst
+# of clients connects while the handler threads hold the GIL, and the kernel then resets some of
+# those connections before the server reads them (twenty simultaneous requests do it here).
+CHALICE_LOCAL = (
+    "import sys; from chalice.local import ThreadedHTTPServer; "
+    "ThreadedHTTPServer.request_queue_size = 128; "
+    "from chalice.cli import main; sys.exit(main())"
+)
 
 
 def stack_environment(moto_port: int, api_port: int) -> dict[str, str]:
@@ -31,6 +41,29 @@ def stack_environment(moto_port: int, api_port: int) -> dict[str, str]:
         "TABLE_PREFIX": "portico-local",
         "PUBLIC_URL": f"http://127.0.0.1:{api_port}",
     }
+
+
+def serialize_dynamodb() -> None:
+    """Make moto's DynamoDB answer one request at a time, as atomic as DynamoDB is.
+
+    moto's server runs each request in a thread, and its DynamoDB backend has no lock: a
+    TransactWriteItems checks its conditions and writes item by item, and on a failed condition
+    puts back a copy of the tables taken at its start, undoing the writes other requests made
+    meanwhile. Concurrent requests then break R1 and R12 in ways DynamoDB never would (and copying
+    a table that another thread changes fails with a 500). One lock around each DynamoDB call
+    gives the local stack DynamoDB's guarantees: each request atomic, transactions serializable.
+    It cannot give DynamoDB's TransactionConflict cancellations; those only AWS produces.
+    """
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+
+    lock = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def one_at_a_time(self: DynamoHandler) -> object:
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = one_at_a_time  # type: ignore[method-assign]
 
 
 def wait_for_api(base_url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
@@ -63,32 +96,38 @@ def main() -> None:
     from chalicelib.models import create_tables  # noqa: PLC0415
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log
+    serialize_dynamodb()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
     moto.start()
     create_tables()
-
-    api = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "chalice"),
-            "local",
-            "--stage",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--no-autoreload",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C stops the stack even if it was started where SIGINT is ignored (a background job
+    # of a non-interactive shell inherits that), so SIGINT to its process group always works.
+    signal.signal(signal.SIGINT, stop)
     base_url = f"http://127.0.0.1:{args.port}"
+    api: subprocess.Popen[bytes] | None = None
     try:
+        api = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CHALICE_LOCAL,
+                "local",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+                "--no-autoreload",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+        )
         wait_for_api(base_url, api)
         if not args.no_demo:
             from scripts import demo_data  # noqa: PLC0415
@@ -100,7 +139,7 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if api.poll() is None:
+        if api is not None and api.poll() is None:
             api.terminate()
             try:
                 api.wait(timeout=10)

@@ -1,0 +1,261 @@
+"""Twenty requests at once against the local stack: unique emails and slugs hold (R1, R12).
+
+Each scenario runs a few rounds with fresh emails, so that one lucky interleaving cannot pass
+it. Every request opens its own connection and waits at a barrier, so the twenty reach
+`chalice local` (threaded) and moto's server together; no answer may be a 5xx.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+WORKERS = 20
+ROUNDS = 3
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+
+    def error_code(self) -> str | None:
+        if isinstance(self.body, dict):
+            return (self.body.get("error") or {}).get("code")
+        return None
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Any = None
+    token: str | None = None
+
+
+def send(stack: Stack, call: Call) -> Answer:
+    """One request on a connection of its own (a Session is not shared between threads)."""
+    headers = {"authorization": f"Bearer {call.token}"} if call.token else {}
+    with requests.Session() as http:
+        answer = http.request(
+            call.method, stack.base_url + call.path, json=call.body, headers=headers, timeout=60
+        )
+    try:
+        parsed = answer.json()
+    except ValueError:
+        parsed = answer.text
+    return Answer(answer.status_code, parsed)
+
+
+def together(stack: Stack, calls: list[Call]) -> list[Answer]:
+    """Send the calls at once: each worker waits at a barrier until all are ready, then sends.
+    The answers come back in the order of the calls; none may be a 5xx."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Call) -> Answer:
+        barrier.wait(timeout=30)
+        return send(stack, call)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        answers = list(pool.map(run, calls))
+    server_errors = [(a.status, a.body) for a in answers if a.status >= 500]
+    assert not server_errors, f"5xx answers under concurrency: {server_errors}"
+    return answers
+
+
+def tally(answers: list[Answer]) -> dict[tuple[int, str | None], int]:
+    counts: dict[tuple[int, str | None], int] = {}
+    for answer in answers:
+        key = (answer.status, answer.error_code())
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def unexpected(answers: list[Answer], status: int) -> list[Any]:
+    """The bodies of answers other than `status`, for an assertion's message."""
+    return [(a.status, a.body) for a in answers if a.status != status]
+
+
+def fresh(label: str) -> str:
+    return f"{label}-{secrets.token_hex(4)}"
+
+
+def sign_up_body(slug: str, admin_email: str) -> dict[str, Any]:
+    return {
+        "name": f"Practice {slug}",
+        "slug": slug,
+        "admin": {
+            "email": admin_email,
+            "password": PASSWORD,
+            "first_name": "Ada",
+            "last_name": "Admin",
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Practice:
+    id: str
+    token: str
+
+
+def sign_up(stack: Stack) -> Practice:
+    slug = fresh("practice")
+    answer = stack.call("POST", "/v1/orgs", sign_up_body(slug, f"admin@{slug}.example"))
+    assert answer.status_code == 201, answer.text
+    return Practice(answer.json()["org"]["id"], answer.json()["token"])
+
+
+def client_body(email: str) -> dict[str, Any]:
+    return {"first_name": "Maya", "last_name": "Chen", "email": email}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm(stack: Stack) -> None:
+    """Take each code path once before racing on it. The API's database clients are built on
+    first use; when twenty requests are the first, each of twenty threads builds its own
+    (PynamoDB's lazy client is check-then-set), which costs seconds and proves nothing."""
+    practice = sign_up(stack)
+    path = f"/v1/orgs/{practice.id}/clients"
+    answer = stack.call("POST", path, client_body(f"{fresh('warm')}@example.com"), practice.token)
+    assert answer.status_code == 201, answer.text
+    assert stack.call("GET", path, token=practice.token).status_code == 200
+    assert stack.call("GET", "/v1/me", token=practice.token).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def practices(stack: Stack) -> list[Practice]:
+    """Twenty practices, signed up one after another before any race starts."""
+    return [sign_up(stack) for _ in range(WORKERS)]
+
+
+def test_twenty_practices_adding_one_new_email_at_once_make_one_identity(
+    stack: Stack, practices: list[Practice]
+) -> None:
+    """R1: an email belongs to at most one identity, even when twenty practices add it at once.
+
+    GIVEN twenty practices  WHEN each adds a client with the same new email at the same moment
+    THEN all twenty are created and every profile belongs to the one identity the email names.
+    """
+    profiles_table, identities_table = stack.table("profiles"), stack.table("identities")
+    for _ in range(ROUNDS):
+        email = f"{fresh('shared')}@example.com"
+        answers = together(
+            stack,
+            [
+                Call("POST", f"/v1/orgs/{p.id}/clients", client_body(email), p.token)
+                for p in practices
+            ],
+        )
+        assert tally(answers) == {(201, None): WORKERS}, unexpected(answers, 201)
+
+        identity_ids = set()
+        for practice, answer in zip(practices, answers, strict=True):
+            key = {"org_id": practice.id, "client_id": answer.body["client"]["id"]}
+            profile = profiles_table.get_item(Key=key, ConsistentRead=True)["Item"]
+            assert profile["email"] == email
+            identity_ids.add(profile["identity_id"])
+        assert len(identity_ids) == 1, f"one email, {len(identity_ids)} identities: {identity_ids}"
+
+        claim = identities_table.get_item(Key={"id": f"email#{email}"}, ConsistentRead=True)
+        identity_id = claim["Item"]["identity_id"]
+        assert identity_ids == {identity_id}
+        identity = identities_table.get_item(Key={"id": identity_id}, ConsistentRead=True)
+        assert identity["Item"]["email"] == email
+        owned = profiles_table.query(
+            IndexName="profiles_by_identity",
+            KeyConditionExpression="identity_id = :i",
+            ExpressionAttributeValues={":i": identity_id},
+        )["Items"]
+        assert {item["org_id"] for item in owned} == {p.id for p in practices}
+
+
+def test_twenty_simultaneous_adds_of_one_email_in_one_practice_make_one_client(
+    stack: Stack,
+) -> None:
+    """R12: one active client per email in a practice, however many staff add it at once.
+
+    GIVEN a practice  WHEN twenty requests add a client with the same new email at the same
+    moment  THEN one is created, nineteen are refused as email_in_use, and the list has one.
+    """
+    practice = sign_up(stack)
+    for _ in range(ROUNDS):
+        email = f"{fresh('twin')}@example.com"
+        path = f"/v1/orgs/{practice.id}/clients"
+        answers = together(
+            stack, [Call("POST", path, client_body(email), practice.token)] * WORKERS
+        )
+        expected = {(201, None): 1, (409, "email_in_use"): WORKERS - 1}
+        assert tally(answers) == expected, unexpected(answers, 409)
+        winner = next(a.body["client"]["id"] for a in answers if a.status == 201)
+        for refused in (a for a in answers if a.status == 409):
+            assert refused.body["error"]["conflicting_client_ids"] == [winner]
+
+        listed = stack.call("GET", f"{path}?status=all&limit=100", token=practice.token)
+        assert listed.status_code == 200, listed.text
+        same_email = [c["id"] for c in listed.json()["clients"] if c["email"] == email]
+        assert same_email == [winner]
+
+
+def test_twenty_practices_signed_up_at_once_by_one_new_admin_email_share_one_login(
+    stack: Stack,
+) -> None:
+    """R1: twenty practices signed up at once by one new email and password make one login.
+
+    GIVEN a new email  WHEN twenty practices sign up with it as admin (same password) at once
+    THEN all twenty are created, and every returned session belongs to the same identity,
+    which lists all twenty staff accounts (R2).
+    """
+    for _ in range(ROUNDS):
+        email = f"{fresh('founder')}@example.com"
+        answers = together(
+            stack,
+            [
+                Call("POST", "/v1/orgs", sign_up_body(fresh("clinic"), email))
+                for _ in range(WORKERS)
+            ],
+        )
+        assert tally(answers) == {(201, None): WORKERS}, unexpected(answers, 201)
+
+        org_ids = {a.body["org"]["id"] for a in answers}
+        identity_ids = set()
+        for answer in answers:
+            me = stack.call("GET", "/v1/me", token=answer.body["token"])
+            assert me.status_code == 200, me.text
+            identity_ids.add(me.json()["identity"]["id"])
+            assert me.json()["account"]["org"]["id"] == answer.body["org"]["id"]
+            assert {a["org"]["id"] for a in me.json()["accounts"]} == org_ids
+        assert len(identity_ids) == 1, f"one email, {len(identity_ids)} identities: {identity_ids}"
+
+
+def test_twenty_sign_ups_racing_for_one_slug_make_one_practice(stack: Stack) -> None:
+    """R1, R12 (API.md POST /v1/orgs): one practice per slug, however many claim it at once.
+
+    GIVEN a free slug  WHEN twenty practices with different new admins sign up with it at once
+    THEN one is created and nineteen are refused as slug_taken, none of their admins' logins
+    half-made: the winner's email names a login, no refused one does.
+    """
+    identities_table = stack.table("identities")
+    for _ in range(ROUNDS):
+        slug = fresh("popular")
+        emails = [f"{fresh('owner')}@example.com" for _ in range(WORKERS)]
+        answers = together(
+            stack, [Call("POST", "/v1/orgs", sign_up_body(slug, email)) for email in emails]
+        )
+        expected = {(201, None): 1, (409, "slug_taken"): WORKERS - 1}
+        assert tally(answers) == expected, unexpected(answers, 409)
+
+        for email, answer in zip(emails, answers, strict=True):
+            claim = identities_table.get_item(Key={"id": f"email#{email}"}, ConsistentRead=True)
+            assert ("Item" in claim) == (answer.status == 201), (email, answer.status)

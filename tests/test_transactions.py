@@ -1,0 +1,79 @@
+"""db.Tx under DynamoDB's TransactionConflict: retried, then a clear 409, never half-written.
+
+moto never cancels a transaction for a conflict, so these inject the cancellation DynamoDB
+sends when two transactions touch one item at once (many sign-ups sharing one identity)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.client
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import Api, Practice
+
+
+def conflict(items: int) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": "TransactionConflict"}]
+            + [{"Code": "None"}] * (items - 1),
+        },
+        "TransactWriteItems",
+    )
+
+
+@pytest.fixture
+def conflicts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Make the next `left` TransactWriteItems calls fail as conflicting; count the tries."""
+    state = {"left": 0, "tries": 0}
+    original = botocore.client.BaseClient._make_api_call
+
+    def flaky(self: Any, operation_name: str, params: dict[str, Any]) -> Any:
+        if operation_name == "TransactWriteItems":
+            state["tries"] += 1
+            if state["left"] > 0:
+                state["left"] -= 1
+                raise conflict(len(params["TransactItems"]))
+        return original(self, operation_name, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", flaky)
+    return state
+
+
+def add(api: Api, practice: Practice):
+    return api.post(
+        f"/v1/orgs/{practice.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        practice.admin_token,
+    )
+
+
+def listed(api: Api, practice: Practice) -> list[dict]:
+    return api.get(f"/v1/orgs/{practice.id}/clients?status=all", practice.admin_token).body[
+        "clients"
+    ]
+
+
+def test_a_conflicting_transaction_is_retried_and_lands_once(api: Api, practice, conflicts):
+    # R1, R12: a transient conflict is not the caller's problem; the write lands exactly once.
+    conflicts.update(left=2, tries=0)
+    answer = add(api, practice)
+    assert answer.status == 201
+    assert conflicts["tries"] == 3
+    assert [c["id"] for c in listed(api, practice)] == [answer.body["client"]["id"]]
+
+
+def test_a_conflict_that_persists_is_a_409_and_writes_nothing(api: Api, practice, conflicts):
+    # API.md: 409 with a message a person can act on; never a 500, never half a record.
+    conflicts.update(left=99, tries=0)
+    answer = add(api, practice)
+    assert answer.status == 409
+    assert answer.error_code() == "concurrent_change"
+    assert "try again" in answer.body["error"]["message"]
+    assert conflicts["tries"] == 5
+    conflicts["left"] = 0
+    assert listed(api, practice) == []
+    assert add(api, practice).status == 201
