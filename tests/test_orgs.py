@@ -208,3 +208,26 @@ def test_a_client_may_belong_to_a_group_of_the_same_practice_only(api: Api, prac
         practice.admin_token,
     )
     assert bad.status == 400
+
+
+def test_practice_sign_up_cannot_be_used_to_guess_a_password(api: Api, practice: Practice):
+    # R45: joining a login to a new practice checks its password, so it is throttled alike.
+    def attempt(password: str, slug: str):
+        return api.post(
+            "/v1/orgs",
+            {
+                "name": "Guess",
+                "slug": slug,
+                "admin": {
+                    "email": practice.admin_email,
+                    "password": password,
+                    "first_name": "G",
+                    "last_name": "G",
+                },
+            },
+        )
+
+    for n in range(5):
+        assert attempt(f"guess number {n}", f"guess-{n}").status == 409
+    assert attempt(PASSWORD, "guess-right").status == 429
+    assert login(api, practice.admin_email).status == 429

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Response
 
-from chalicelib.handlers.http import actor, created, ok, parse
+from chalicelib.handlers.http import actor, created, ok, parse, source_address
 from chalicelib.handlers.views import group_view, org_view, provider_view
 from chalicelib.schemas import AddProvider, CreateGroup, CreateOrg, UpdateGroup, UpdateOrg
 from chalicelib.services import orgs
@@ -15,7 +15,8 @@ bp = Blueprint(__name__)
 
 @bp.route("/v1/orgs", methods=["POST"])
 def create_org() -> Response:
-    org, token = orgs.sign_up(parse(CreateOrg, bp.current_request))
+    request = bp.current_request
+    org, token = orgs.sign_up(parse(CreateOrg, request), source_address(request))
     return created({"org": org_view(org), "token": token})
 
 

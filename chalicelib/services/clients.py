@@ -50,7 +50,7 @@ def create(actor: Actor, org_id: str, req: CreateClient) -> tuple[ClientProfile,
     if req.group_id and orgs.group_of(org_id, req.group_id) is None:
         raise field_error("group_id", "No group with this id in this practice.")
     primary = _primary_for_staff_add(org_id, staff, req.primary_provider_id)
-    care_team = _care_team(org_id, req.care_team, primary)
+    care_team = _care_team(org_id, req.care_team, primary.provider_id)
 
     def attempt() -> tuple[ClientProfile, InviteOutcome]:
         moment = clock.now()
@@ -102,13 +102,13 @@ def _primary_for_staff_add(org_id: str, staff: Provider, requested: str | None) 
     )
 
 
-def _care_team(org_id: str, provider_ids: list[str], primary: Provider) -> list[str]:
+def _care_team(org_id: str, provider_ids: list[str], primary_id: str) -> list[str]:
     """R10: other providers of the same organization, each once."""
     if not provider_ids:
         return []
     if len(set(provider_ids)) != len(provider_ids):
         raise field_error("care_team", "Name each care team member once.")
-    if primary.provider_id in provider_ids:
+    if primary_id in provider_ids:
         raise field_error("care_team", "The primary provider is not also on the care team.")
     found = {
         p.provider_id: p
@@ -205,15 +205,14 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
         raise _archived()
     if changes.get("group_id") and orgs.group_of(org_id, changes["group_id"]) is None:
         raise field_error("group_id", "No group with this id in this practice.")
-    primary_id = changes.get("primary_provider_id") or profile.primary_provider_id
     if "primary_provider_id" in changes:
-        primary = orgs.clinical_provider(org_id, primary_id, "primary_provider_id")
-    else:
-        primary = Provider(org_id, Provider.sk_for(primary_id), provider_id=primary_id)
+        primary = orgs.clinical_provider(
+            org_id, changes["primary_provider_id"], "primary_provider_id"
+        )
+        profile.primary_provider_id = primary.provider_id
     if "care_team" in changes or "primary_provider_id" in changes:
-        team = changes["care_team"] or [] if "care_team" in changes else profile.care_team
-        profile.care_team = _care_team(org_id, list(team), primary)
-    profile.primary_provider_id = primary_id
+        team = (changes["care_team"] or []) if "care_team" in changes else profile.care_team
+        profile.care_team = _care_team(org_id, list(team), profile.primary_provider_id)
     for name in ("first_name", "last_name", "client_type", *_CLEARABLE):
         if name in changes:
             setattr(profile, name, changes[name])

@@ -19,7 +19,7 @@ from chalicelib.schemas import (
     UpdateGroup,
     UpdateOrg,
 )
-from chalicelib.services import access, identities, passwords, sessions
+from chalicelib.services import access, identities, passwords, sessions, throttle
 from chalicelib.services.accounts import staff_account
 from chalicelib.services.sessions import Actor
 
@@ -55,13 +55,15 @@ def _slug_taken() -> Conflict:
     return Conflict("That web address (slug) is taken; choose another.", code="slug_taken")
 
 
-def sign_up(req: CreateOrg) -> tuple[Organization, str]:
+def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
     """A practice signs up with its first admin, who is signed in to it (API.md POST /v1/orgs).
 
     An email that already has a login joins with that login's password; the new practice
-    becomes its last organization (R3), since the admin is entered into it.
+    becomes its last organization (R3), since the admin is entered into it. That password check
+    is a sign-in, so it is throttled with sign-ins (R45): else it would be a way to guess.
     """
     admin = req.admin
+    throttle.check(admin.email, source)
     new_hash = passwords.hash_password(admin.password)
 
     def attempt() -> tuple[Organization, str]:
@@ -79,6 +81,7 @@ def sign_up(req: CreateOrg) -> tuple[Organization, str]:
         if is_new:
             identity.password_hash = new_hash
         elif not passwords.verify(identity.password_hash, admin.password):
+            throttle.record_failure(admin.email, source)
             raise Conflict(
                 "This email already has a Portico login. Enter that login's password to "
                 "create the practice with it, or use another email.",
@@ -280,13 +283,21 @@ def update_group(actor: Actor, org_id: str, group_id: str, req: UpdateGroup) -> 
     if group is None:
         raise group_missing()
     changes = req.model_dump(exclude_unset=True)
+    for required in ("name", "intake_forms"):
+        if required in changes and changes[required] is None:
+            raise field_error(required, "This field cannot be cleared.")
     if changes.get("default_provider_id"):
         clinical_provider(org_id, changes["default_provider_id"], "default_provider_id")
-    for name in ("name", "default_provider_id", "link_expires_at", "link_max_signups"):
-        if name in changes and (changes[name] is not None or name != "name"):
+    # null clears the optional ones: no default provider, no expiry, no sign-up limit (B3).
+    for name in (
+        "name",
+        "intake_forms",
+        "default_provider_id",
+        "link_expires_at",
+        "link_max_signups",
+    ):
+        if name in changes:
             setattr(group, name, changes[name])
-    if req.intake_forms is not None:
-        group.intake_forms = list(req.intake_forms)
     if "portal_settings" in changes:
         group.portal_settings = _portal(req.portal_settings)
     group.updated_at = clock.now()
