@@ -29,6 +29,20 @@ LOGIN_FAILURES_PER_SOURCE: int = 100
 
 MAX_JSON_BODY_BYTES: int = 1_000_000
 
+# Email (R39–R44). The queue's dead-letter queue receives a job after this many receives.
+EMAIL_QUEUE: str = os.environ.get("EMAIL_QUEUE", f"portico-{STAGE}-email")
+EMAIL_DEAD_LETTER_QUEUE: str = os.environ.get("EMAIL_DEAD_LETTER_QUEUE", f"{EMAIL_QUEUE}-dead")
+EMAIL_MAX_RECEIVES: int = int(os.environ.get("EMAIL_MAX_RECEIVES", "5"))
+MAIL_FROM_ADDRESS: str = os.environ.get("MAIL_FROM_ADDRESS", "notifications@portico.example")
+# A job still queued this long after it was written is sent to the queue again (outbox sweep);
+# one claimed by a worker this long ago without an outcome is claimed again.
+OUTBOX_RESEND_AFTER_SECONDS: int = int(os.environ.get("OUTBOX_RESEND_AFTER_SECONDS", "120"))
+OUTBOX_CLAIM_STALE_SECONDS: int = int(os.environ.get("OUTBOX_CLAIM_STALE_SECONDS", "300"))
+# B7: identity-level emails neutrally branded for identities in several organizations.
+NEUTRAL_IDENTITY_EMAILS: bool = os.environ.get("NEUTRAL_IDENTITY_EMAILS", "false") == "true"
+# R44: how far back the reminder trigger looks for reminders it has not sent yet.
+REMINDER_LOOKBACK_HOURS: int = int(os.environ.get("REMINDER_LOOKBACK_HOURS", "6"))
+
 
 def table(name: str) -> str:
     """The DynamoDB table name of one of Portico's tables in this stage."""

@@ -29,8 +29,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from chalicelib import aws as aws_clients
+from chalicelib import infra
 from chalicelib.db import Tx
-from chalicelib.models import create_tables
 from chalicelib.services import identities, passwords
 
 PASSWORD = "correct horse battery"
@@ -102,7 +103,8 @@ class Practice:
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
-        create_tables()
+        aws_clients.reset()
+        infra.create_all()
         yield
 
 

@@ -1,0 +1,76 @@
+"""The appointments table: minimal appointments and their reminders (R34, R44).
+
+Each reminder is its own item, due at a moment and filed under that moment's hour in a sparse
+index, so the reminder trigger Queries the few hours it covers, never Scans; a reminder leaves
+the index when it is sent, under a condition, so it is sent once whatever the tick rate.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.attributes import (
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import config
+from chalicelib.models.base import BaseMeta
+
+TABLE = config.table("appointments")
+
+
+class RemindersDue(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "reminders_due"
+        projection = AllProjection()
+
+    due_hour = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Appointment(Model):
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    appointment_id = UnicodeAttribute()
+    provider_id = UnicodeAttribute()
+    client_ids = ListAttribute(of=UnicodeAttribute)
+    starts_at = UTCDateTimeAttribute()
+    minutes = NumberAttribute()
+    type = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def sk_for(appointment_id: str) -> str:
+        return f"appt#{appointment_id}"
+
+
+class Reminder(Model):
+    """One reminder of one appointment, `hours` before it (per organization, R44)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    appointment_id = UnicodeAttribute()
+    hours = NumberAttribute()
+    due_at = UTCDateTimeAttribute()
+    due_hour = UnicodeAttribute(null=True)  # removed once sent: the reminder leaves the index
+    sent_at = UTCDateTimeAttribute(null=True)
+    due = RemindersDue()
+
+    @staticmethod
+    def sk_for(appointment_id: str, hours: int) -> str:
+        return f"reminder#{appointment_id}#{hours:04d}"
+
+    @staticmethod
+    def hour_of(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")

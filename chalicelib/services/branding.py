@@ -1,0 +1,49 @@
+"""R9, B7: the one place that picks whose branding an email carries. Templates never decide.
+
+An email about one organization's business carries that organization's branding. An email
+about the identity itself (password reset, one-time passcode) carries its last organization's,
+or, where the platform says so (B7), a neutral one when the identity has profiles in several
+organizations, so a shared mailbox does not learn where else its owner is a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import config, db
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import orgs
+from chalicelib.services.email_kinds import EmailKind
+
+NEUTRAL: dict[str, Any] = {
+    "display_name": "Portico",
+    "logo_url": None,
+    "primary_color": "#444444",
+    "sender_name": "Portico",
+    "reply_to": None,
+    "footer": None,
+}
+
+
+def branding_org(kind: EmailKind, org_id: str, identity: Identity | None) -> Organization | None:
+    """The organization whose branding the email carries; None means the neutral branding."""
+    if kind.identity_level and identity is not None:
+        if config.NEUTRAL_IDENTITY_EMAILS and _in_several_organizations(identity.id):
+            return None
+        org_id = identity.last_org_id or org_id
+    return db.get(Organization, org_id, "org")
+
+
+def branding_of(org: Organization | None) -> dict[str, Any]:
+    return orgs.branding(org) if org is not None else NEUTRAL
+
+
+def _in_several_organizations(identity_id: str) -> bool:
+    seen: set[str] = set()
+    for profile in ClientProfile.by_identity.query(identity_id, page_size=20):
+        seen.add(profile.org_id)
+        if len(seen) > 1:
+            return True
+    return False

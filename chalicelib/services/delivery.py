@@ -1,0 +1,234 @@
+"""The email worker's rules (R36–R38, R40–R43): one job at a time, sent once, or suppressed
+with its reason, or left for the queue to retry and finally bury.
+
+`deliver` claims the job under a condition before anything else, so two deliveries of one
+job (redelivery, the sweep, two workers racing) send one email (R41). `process_batch` keeps
+one bad job from failing its batch (R42).
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from chalicelib import aws, clock, config, db, ids, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Group, Organization
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import branding, portal_settings, rendering
+from chalicelib.services.email_kinds import KINDS, EmailKind
+from chalicelib.services.rendering import Rendered
+
+
+class Sender(Protocol):
+    """Where rendered emails go: SES in every stage (moto locally); a fake in unit tests."""
+
+    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str: ...
+
+
+class SesSender:
+    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
+        answer = aws.client("ses").send_email(
+            Source=source,
+            Destination={"ToAddresses": [to]},
+            ReplyToAddresses=[reply_to] if reply_to else [],
+            Message={
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Html": {"Data": message.html, "Charset": "UTF-8"},
+                    "Text": {"Data": message.text, "Charset": "UTF-8"},
+                },
+            },
+        )
+        return answer["MessageId"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One queue message: the job it names and what deleting it takes."""
+
+    message_id: str
+    job_id: str
+    receipt_handle: str
+
+
+class _Claimed(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Another delivery holds this job.")
+
+
+def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
+    """Send, suppress or skip one job; the outcome names which. Raises if sending failed, after
+    releasing the claim, so the queue retries it."""
+    now = now or clock.now()
+    job = db.get(EmailJob, job_id)
+    if job is None:
+        return "unknown"
+    if job.status in {"sent", "suppressed", "dead"}:
+        return "duplicate"  # R41: delivered twice, sent once
+    claim = ids.new_token()
+    if not _claim(job, claim, now):
+        return "in_flight"
+    kind = KINDS[job.kind]
+    address, reason = recipient(job, kind)
+    if reason:
+        _end(job, claim, "suppressed", to=address, reason=reason)
+        logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
+        return "suppressed"
+    assert address is not None
+    identity = db.get(Identity, job.identity_id) if job.identity_id else None
+    org = branding.branding_org(kind, job.org_id, identity)
+    brand = branding.branding_of(org)
+    message = rendering.render(kind, job.context, brand)
+    source = email.utils.formataddr((brand["sender_name"], config.MAIL_FROM_ADDRESS))
+    try:
+        message_id = sender.send(source, address, brand.get("reply_to"), message)
+    except Exception as exc:
+        _release(job, claim, f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    _end(
+        job,
+        claim,
+        "sent",
+        to=address,
+        sent_at=clock.now(),
+        message=message,
+        message_id=message_id,
+        branded_org_id=org.org_id if org else None,
+    )
+    logs.event("email.sent", job_id=job.job_id, org_id=job.org_id, kind=job.kind)
+    return "sent"
+
+
+def recipient(job: EmailJob, kind: EmailKind) -> tuple[str | None, str | None]:
+    """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
+    if job.client_id is None:
+        identity = db.get(Identity, job.identity_id) if job.identity_id else None
+        return (identity.email, None) if identity else (None, "no_email")
+    profile = db.get(ClientProfile, job.org_id, job.client_id)
+    if profile is None or profile.status != "active":
+        return (profile.email if profile else None), "archived"
+    if not profile.email:
+        return None, "no_email"
+    org = db.get(Organization, job.org_id, "org")
+    group = db.get(Group, job.org_id, Group.sk_for(profile.group_id)) if profile.group_id else None
+    settings = portal_settings.effective(
+        org.portal_settings if org else None,
+        group.portal_settings if group else None,
+        profile.portal_settings,
+    )
+    if not settings.login_enabled:
+        return profile.email, "login_shut"
+    if kind.feature and not settings.allows(kind.feature):
+        return profile.email, "feature_off"
+    return profile.email, None
+
+
+def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
+    stale = now - timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
+    tx = Tx()
+    tx.update(
+        job,
+        [
+            EmailJob.status.set("sending"),
+            EmailJob.claim.set(claim),
+            EmailJob.claimed_at.set(now),
+            EmailJob.attempts.add(1),
+            EmailJob.updated_at.set(now),
+        ],
+        condition=(EmailJob.status == "queued")
+        | ((EmailJob.status == "sending") & (EmailJob.claimed_at <= stale)),
+        on_conflict=_Claimed,
+    )
+    try:
+        tx.commit()
+    except _Claimed:
+        return False
+    job.attempts = (job.attempts or 0) + 1
+    return True
+
+
+def _end(
+    job: EmailJob,
+    claim: str,
+    status: str,
+    *,
+    to: str | None,
+    reason: str | None = None,
+    sent_at: datetime | None = None,
+    message: Rendered | None = None,
+    message_id: str | None = None,
+    branded_org_id: str | None = None,
+) -> None:
+    moment = clock.now()
+    actions = [
+        EmailJob.status.set(status),
+        EmailJob.updated_at.set(moment),
+        EmailJob.open_shard.remove(),
+        EmailJob.claim.remove(),
+    ]
+    if to:
+        actions.append(EmailJob.to.set(to))
+    if reason:
+        actions.append(EmailJob.reason.set(reason))
+    if sent_at and message:
+        actions += [
+            EmailJob.sent_at.set(sent_at),
+            EmailJob.sent_day.set(sent_at.strftime("%Y-%m-%d")),
+            EmailJob.subject.set(message.subject),
+            EmailJob.html.set(message.html),
+            EmailJob.text.set(message.text),
+        ]
+    if message_id:
+        actions.append(EmailJob.ses_message_id.set(message_id))
+    if branded_org_id:
+        actions.append(EmailJob.branded_org_id.set(branded_org_id))
+    tx = Tx()
+    tx.update(job, actions, condition=EmailJob.claim == claim)
+    tx.commit()
+
+
+def _release(job: EmailJob, claim: str, error: str) -> None:
+    """Give the job back to the queue after a failed send: queued again, the error kept."""
+    tx = Tx()
+    tx.update(
+        job,
+        [
+            EmailJob.status.set("queued"),
+            EmailJob.claim.remove(),
+            EmailJob.last_error.set(error),
+            EmailJob.updated_at.set(clock.now()),
+        ],
+        condition=EmailJob.claim == claim,
+    )
+    tx.commit()
+
+
+def process_batch(records: list[Record], sender: Sender) -> tuple[Counter[str], list[Record]]:
+    """Deliver each record's job; a failure is kept to its own record (R42).
+
+    Deletes the records that ended from the queue (Chalice cannot report partial batch
+    failures, DESIGN "Worker") and returns the outcomes and the records that failed."""
+    outcomes: Counter[str] = Counter()
+    failed: list[Record] = []
+    done: list[Record] = []
+    for record in records:
+        try:
+            outcomes[deliver(record.job_id, sender)] += 1
+            done.append(record)
+        except Exception as exc:  # one bad job must not fail its batch (R42); SQS retries it
+            # The type only: an SES message may quote an address (R48); the job keeps the text.
+            logs.event("email.delivery_failed", job_id=record.job_id, error=type(exc).__name__)
+            failed.append(record)
+    if done:
+        aws.client("sqs").delete_message_batch(
+            QueueUrl=aws.queue_url(config.EMAIL_QUEUE),
+            Entries=[{"Id": str(n), "ReceiptHandle": r.receipt_handle} for n, r in enumerate(done)],
+        )
+    return outcomes, failed

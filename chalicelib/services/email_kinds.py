@@ -1,0 +1,52 @@
+"""Every kind of email Portico sends: its template, the portal feature it belongs to (R36),
+whether it is about one organization's business or about the identity itself (R9), and the
+sample data staff preview it with before it is ever sent (B8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EmailKind:
+    name: str
+    subject: str  # a Jinja2 expression over the same context as the body
+    feature: str | None = None  # R36: off for the client means not sent
+    identity_level: bool = False  # R9: branded by the identity's last organization
+    sample: dict[str, Any] = field(default_factory=dict)
+
+
+_APPOINTMENT_SAMPLE = {
+    "client": {"first_name": "Maya"},
+    "appointment": {
+        "starts_at": "2026-12-01T15:00:00Z",
+        "minutes": 50,
+        "type": "Initial consultation",
+        "provider": "Dr. Jordan Lee",
+    },
+}
+
+KINDS: dict[str, EmailKind] = {
+    kind.name: kind
+    for kind in (
+        EmailKind(
+            "appointment_confirmation",
+            "Your appointment on {{ appointment.starts_at | when }} is confirmed",
+            feature="appointments",
+            sample=_APPOINTMENT_SAMPLE,
+        ),
+        EmailKind(
+            "appointment_reminder",
+            "Reminder: your appointment on {{ appointment.starts_at | when }}",
+            feature="appointments",
+            sample=_APPOINTMENT_SAMPLE,
+        ),
+        EmailKind(
+            "password_reset",
+            "Reset your password",
+            identity_level=True,
+            sample={"reset_url": "https://portal.example/reset/sample-token", "hours": 24},
+        ),
+    )
+}

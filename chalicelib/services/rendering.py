@@ -1,0 +1,61 @@
+"""Emails as Jinja2 templates: an HTML and a text part in a branding, CSS inlined (R40).
+
+HTML is autoescaped (a client named `<script>` stays text); the text part and the subject are
+plain text. CSS lives in the layout's <style> and is inlined by css-inline, since many mail
+clients drop <style> blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from chalicelib.services.email_kinds import EmailKind
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def _when(value: str | datetime) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime("%A %d %B %Y, %H:%M UTC")
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def render(kind: EmailKind, context: dict[str, Any], brand: dict[str, Any]) -> Rendered:
+    import css_inline  # noqa: PLC0415 (only the worker and previews need it)
+
+    env = environment()
+    values = {**context, "brand": brand}
+    subject = env.from_string(kind.subject).render(values)
+    html = env.get_template(f"email/{kind.name}.html").render(values, subject=subject)
+    text = env.get_template(f"email/{kind.name}.txt").render(values, subject=subject)
+    return Rendered(" ".join(subject.split()), css_inline.inline(html), text)
+
+
+def render_page(name: str, **values: Any) -> str:
+    """A server-rendered HTML page (local outbox now, landing pages later)."""
+    return environment().get_template(f"pages/{name}").render(values)
