@@ -8,13 +8,27 @@ from chalice import Chalice
 from chalice.app import Request, Response
 
 from chalicelib.errors import PorticoError
-from chalicelib.handlers import api_auth, api_clients, api_orgs
+from chalicelib.handlers import (
+    api_appointments,
+    api_auth,
+    api_clients,
+    api_emails,
+    api_orgs,
+    email_worker,
+    local,
+    schedules,
+)
 from chalicelib.handlers.http import contract_shape, error_response
 
 app = Chalice(app_name="portico")
 app.register_blueprint(api_auth.bp)
 app.register_blueprint(api_orgs.bp)
 app.register_blueprint(api_clients.bp)
+app.register_blueprint(api_appointments.bp)
+app.register_blueprint(api_emails.bp)
+app.register_blueprint(email_worker.bp)
+app.register_blueprint(schedules.bp)
+app.register_blueprint(local.bp)
 
 
 @app.middleware("http")

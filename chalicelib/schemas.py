@@ -67,19 +67,29 @@ def _past_date(value: date) -> date:
 BirthDate = Annotated[date, AfterValidator(_past_date)]
 
 
-def _future_moment(value: datetime) -> datetime:
-    """An expiry: a moment to come, this century, kept in UTC (B3)."""
-    problem = "An expiry is a moment in the future, before 2100."
+def _this_century(value: datetime) -> datetime:
+    """A moment kept in UTC, between 2000 and 2100: what Portico schedules and stores."""
+    problem = "A moment between 2000 and 2100, with its UTC offset."
     try:
         value = value.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
         raise ValueError(problem) from None
-    if value <= datetime.now(UTC) or value.year >= 2100:
+    if not 2000 <= value.year < 2100:
         raise ValueError(problem)
     return value
 
 
-Expiry = Annotated[AwareDatetime, AfterValidator(_future_moment)]
+def _to_come(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("A moment in the future.")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_this_century)]
+FutureMoment = Annotated[Moment, AfterValidator(_to_come)]
+# B3: a group link's expiry.
+Expiry = FutureMoment
+
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -284,3 +294,26 @@ class PageQuery(BaseModel):
 
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+# Appointments ---------------------------------------------------------------------------------
+
+
+class CreateAppointment(Body):
+    provider_id: Id
+    client_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
+    starts_at: FutureMoment
+    minutes: Annotated[int, Field(ge=5, le=24 * 60)]
+    type: Name
+
+
+class EmailLogQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class TickBody(Body):
+    now: Moment | None = None

@@ -81,6 +81,25 @@ def wait_for_api(base_url: str, process: subprocess.Popen[bytes], seconds: float
     raise SystemExit("chalice local did not start in time")
 
 
+def feed_worker_and_triggers(drain_every: float = 1.0, tick_every: float = 60.0) -> None:
+    """`chalice local` serves HTTP only: do what SQS and EventBridge do on AWS, with the same
+    functions the local stage's /_local/drain and /_local/tick run, so queued emails are sent
+    within a second and reminders go out when due."""
+    from chalicelib.services import local_stage  # noqa: PLC0415
+
+    last_tick = 0.0
+    while True:
+        try:
+            if time.monotonic() - last_tick >= tick_every:
+                local_stage.tick()
+                last_tick = time.monotonic()
+            else:
+                local_stage.drain()
+        except Exception:
+            logging.getLogger("portico_events").exception("local feeder round failed")
+        time.sleep(drain_every)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -93,13 +112,13 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    from chalicelib.models import create_tables  # noqa: PLC0415
+    from chalicelib import infra  # noqa: PLC0415
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log
     serialize_dynamodb()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
     moto.start()
-    create_tables()
+    infra.create_all()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -133,7 +152,10 @@ def main() -> None:
             from scripts import demo_data  # noqa: PLC0415
 
             demo_data.load(base_url)
+        feeder = threading.Thread(target=feed_worker_and_triggers, daemon=True)
+        feeder.start()
         print(f"Portico is serving {base_url} (moto on :{args.moto_port}). Ctrl-C stops it.")
+        print(f"Sent emails: {base_url}/_local/outbox")
         sys.stdout.flush()
         api.wait()
     except KeyboardInterrupt:

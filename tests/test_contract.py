@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app import app
-from chalicelib import schemas
+from chalicelib import config, schemas
 from tests.conftest import (
     PASSWORD,
     Answer,
@@ -36,7 +36,15 @@ from tests.conftest import (
 DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 DOCUMENT: dict[str, Any] = yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-PUBLIC = {("POST", "/v1/orgs"), ("POST", "/v1/auth/login")}
+SIGN_UP_AND_LOGIN = {("POST", "/v1/orgs"), ("POST", "/v1/auth/login")}
+# API.md "Local stage only": served with no session in the local stage, 404 in every other.
+LOCAL = {
+    (method, path)
+    for path, methods in app.routes.items()
+    if path.startswith("/_local/")
+    for method in methods
+}
+PUBLIC = SIGN_UP_AND_LOGIN | LOCAL
 URI = "urn:portico:openapi"
 
 
@@ -108,9 +116,21 @@ def assert_documented(method: str, template: str, answer: Answer) -> None:
     if "content" not in response:
         assert not answer.raw, f"{method} {template} {status} is documented without a body"
         return
+    if "application/json" not in response["content"]:
+        assert_html(method, template, answer, response)
+        return
     validator = _validator(STRICT, _pointer(*parts, "content", "application/json", "schema"))
     problems = _errors(validator, answer.body)
     assert not problems, f"{method} {template} {status} does not match openapi.yaml: {problems}"
+
+
+def assert_html(method: str, template: str, answer: Answer, response: dict[str, Any]) -> None:
+    """An answer documented as `text/html` is a whole HTML document sent as such."""
+    assert set(response["content"]) == {"text/html"}, f"{method} {template}: {response}"
+    headers = {name.lower(): value for name, value in answer.headers.items()}
+    assert headers.get("content-type", "").startswith("text/html"), (method, template, headers)
+    assert answer.raw.lstrip()[:15].lower() == b"<!doctype html>", answer.raw[:200]
+    assert answer.raw.rstrip().endswith(b"</html>"), answer.raw[-200:]
 
 
 # The document itself ------------------------------------------------------------------------
@@ -144,11 +164,25 @@ def test_each_operation_id_names_its_chalice_view() -> None:
     assert not wrong, f"operationId differs from the view's name (documented, view): {wrong}"
 
 
-def test_only_sign_up_and_login_are_documented_as_public() -> None:
+def test_only_sign_up_login_and_the_local_stage_are_documented_as_public() -> None:
     # API.md: `Authorization: Bearer <token>` on every call but the public ones
     assert DOCUMENT["security"] == [{"bearerAuth": []}]
     public = {(method, path) for method, path, op in OPERATIONS if op.get("security") == []}
     assert public == PUBLIC
+
+
+def test_the_local_routes_are_documented_as_local_only() -> None:
+    # API.md "Local stage only": served only when the stage is `local`; every other answers 404
+    assert LOCAL, "the app registers no /_local route"
+    for method, path, op in OPERATIONS:
+        where = f"{method} {path}"
+        if (method, path) in LOCAL:
+            assert op["tags"] == ["local"], where
+            assert "local" in op["description"], where
+            assert "404" in op["description"], where
+            assert op["responses"]["404"] == {"$ref": "#/components/responses/LocalOnly"}, where
+        else:
+            assert "local" not in op["tags"], where
 
 
 @pytest.mark.parametrize(
@@ -160,9 +194,13 @@ def test_signed_in_operations_answer_401_without_a_token(
     api: Api, method: str, template: str
 ) -> None:
     # API.md conventions: 401 with no session, on every call but the public ones
-    path = template.format(org_id="org_x", group_id="grp_x", client_id="cl_x")
+    path = template.format(
+        org_id="org_x", group_id="grp_x", client_id="cl_x", kind="appointment_confirmation"
+    )
     answer = api.call(method, path, {} if method in ("POST", "PATCH") else None)
-    if (method, template) in PUBLIC:
+    if (method, template) in LOCAL:
+        assert answer.status == 200, answer.body  # the local stage's routes take no session
+    elif (method, template) in SIGN_UP_AND_LOGIN:
         assert answer.status == 400, answer.body  # an empty body, not a missing session
     else:
         assert answer.status == 401, answer.body
@@ -300,14 +338,22 @@ def test_every_request_body_is_a_pydantic_model_of_the_same_name() -> None:
     assert all(name in MODELS for name in named.values()), named
 
 
-def test_the_client_list_query_parameters_are_the_pydantic_ones() -> None:
+QUERIES = [
     # API.md: GET /v1/orgs/{org_id}/clients ?status=&provider_id=&limit=&cursor=
-    parameters = DOCUMENT["paths"]["/v1/orgs/{org_id}/clients"]["get"]["parameters"]
+    ("/v1/orgs/{org_id}/clients", schemas.ListClientsQuery),
+    # API.md: GET /v1/orgs/{org_id}/emails ?client_id=, paged (?limit=&cursor=)
+    ("/v1/orgs/{org_id}/emails", schemas.EmailLogQuery),
+]
+
+
+@pytest.mark.parametrize(("template", "model"), QUERIES, ids=[t for t, _ in QUERIES])
+def test_list_query_parameters_are_the_pydantic_ones(template: str, model: type) -> None:
+    parameters = DOCUMENT["paths"][template]["get"]["parameters"]
     documented = {
         "properties": {p["name"]: p["schema"] for p in parameters if p["in"] == "query"},
         "required": [p["name"] for p in parameters if p["in"] == "query" and p.get("required")],
     }
-    _compare(schemas.ListClientsQuery, documented, query=True)
+    _compare(model, documented, query=True)
 
 
 # Real answers -----------------------------------------------------------------------------------
@@ -316,6 +362,10 @@ ORG = "/v1/orgs/{org_id}"
 CLIENTS = "/v1/orgs/{org_id}/clients"
 CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 GROUP = "/v1/orgs/{org_id}/groups/{group_id}"
+APPOINTMENTS = "/v1/orgs/{org_id}/appointments"
+EMAILS = "/v1/orgs/{org_id}/emails"
+PREVIEWS = "/v1/orgs/{org_id}/email-previews"
+PREVIEW = "/v1/orgs/{org_id}/email-previews/{kind}"
 
 
 def test_sign_in_answers_match_the_document(api: Api) -> None:
@@ -470,3 +520,126 @@ def test_error_answers_match_the_document(api: Api, practice: Practice) -> None:
     assert answer.status == 429
     headers = {name.lower(): value for name, value in answer.headers.items()}
     assert int(headers["retry-after"]) >= 1  # the header the document promises with 429
+
+
+def _example(method: str, template: str) -> dict[str, Any]:
+    operation = DOCUMENT["paths"][template][method.lower()]
+    return dict(operation["requestBody"]["content"]["application/json"]["example"])
+
+
+def test_appointment_and_email_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md "Clients": appointments (R34, R44), the email log (R43); "Local stage only": the
+    # outbox, drain and tick, with the worker running against moto's SQS and SES in process.
+    token, org = practice.admin_token, ORG.format(org_id=practice.id)
+    admin = api.get(f"{org}/providers", token).body["providers"][0]  # an admin is clinical
+    maya = api.post(
+        f"{org}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        token,
+    )
+    noor = api.post(f"{org}/clients", {"first_name": "Noor", "last_name": "Haddad"}, token)
+    assert (maya.status, noor.status) == (201, 201)
+    client_ids = [maya.body["client"]["id"], noor.body["client"]["id"]]
+    body = {
+        **_example("POST", APPOINTMENTS),
+        "provider_id": admin["id"],
+        "client_ids": client_ids,
+        "starts_at": "2099-03-01T10:00:00+01:00",
+    }
+    booked = api.post(f"{org}/appointments", body, token)
+    assert booked.status == 201, booked.body
+    assert_documented("POST", APPOINTMENTS, booked)
+    assert booked.body["appointment"]["starts_at"] == "2099-03-01T09:00:00Z"  # answered in UTC
+    listed = api.get(f"{org}/appointments", token)
+    assert_documented("GET", APPOINTMENTS, listed)
+    assert [a["id"] for a in listed.body["appointments"]] == [booked.body["appointment"]["id"]]
+
+    queued = api.get(f"{org}/emails", token)
+    assert_documented("GET", EMAILS, queued)
+    assert {(e["kind"], e["status"]) for e in queued.body["emails"]} == {
+        ("appointment_confirmation", "queued")
+    }
+    assert sorted(e["client_id"] for e in queued.body["emails"]) == sorted(client_ids)
+    first_page = api.get(f"{org}/emails?limit=1", token)
+    assert_documented("GET", EMAILS, first_page)
+    assert first_page.body["next_cursor"]  # a page with a cursor, documented as a string
+    next_page = api.get(f"{org}/emails?limit=1&cursor={first_page.body['next_cursor']}", token)
+    assert_documented("GET", EMAILS, next_page)
+    one_client = api.get(f"{org}/emails?client_id={client_ids[0]}", token)
+    assert_documented("GET", EMAILS, one_client)
+    assert [e["client_id"] for e in one_client.body["emails"]] == [client_ids[0]]
+
+    empty_outbox = api.get("/_local/outbox.json")
+    assert_documented("GET", "/_local/outbox.json", empty_outbox)
+    assert empty_outbox.body == []
+    drained = api.post("/_local/drain")
+    assert_documented("POST", "/_local/drain", drained)
+    assert drained.body == {"sent": 1, "suppressed": 1, "dead": 0}  # Noor has no email (R11)
+    ended = api.get(f"{org}/emails", token)
+    assert_documented("GET", EMAILS, ended)
+    outcomes = {e["client_id"]: (e["status"], e["reason"]) for e in ended.body["emails"]}
+    assert outcomes == {client_ids[0]: ("sent", None), client_ids[1]: ("suppressed", "no_email")}
+    outbox = api.get("/_local/outbox.json")
+    assert_documented("GET", "/_local/outbox.json", outbox)
+    assert [(e["kind"], e["to"]) for e in outbox.body] == [
+        ("appointment_confirmation", "maya@example.com")
+    ]
+    assert_documented("GET", "/_local/outbox", api.get("/_local/outbox"))
+
+    # The day before, the reminder (24 hours by default, R44) goes out with the tick.
+    ticked = api.post("/_local/tick", {"now": "2099-02-28T09:30:00Z"})
+    assert_documented("POST", "/_local/tick", ticked)
+    assert ticked.body["reminders"] == 1
+    assert (ticked.body["sent"], ticked.body["suppressed"]) == (1, 1)
+    assert [e["kind"] for e in api.get("/_local/outbox.json").body] == [
+        "appointment_confirmation",
+        "appointment_reminder",
+    ]
+    assert_documented("POST", "/_local/tick", api.post("/_local/tick"))  # an empty body
+    bad_now = api.post("/_local/tick", {"now": "tomorrow"})
+    assert bad_now.status == 400
+    assert_documented("POST", "/_local/tick", bad_now)
+
+
+def test_email_preview_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md: GET …/email-previews lists the kinds; GET …/email-previews/{kind} is text/html,
+    # the kind in the organization's branding with sample data (B8)
+    token, org = practice.admin_token, ORG.format(org_id=practice.id)
+    api.patch(org, {"branding": {"display_name": "Sunrise Physio"}}, token)
+    kinds = api.get(f"{org}/email-previews", token)
+    assert_documented("GET", PREVIEWS, kinds)
+    assert "appointment_confirmation" in kinds.body["kinds"]
+    assert kinds.body["kinds"] == sorted(kinds.body["kinds"])
+    for kind in kinds.body["kinds"]:
+        preview = api.get(f"{org}/email-previews/{kind}", token)
+        assert preview.status == 200, (kind, preview.raw[:300])
+        assert_documented("GET", PREVIEW, preview)
+    confirmation = api.get(f"{org}/email-previews/appointment_confirmation", token)
+    assert b"Sunrise Physio" in confirmation.raw
+    unknown = api.get(f"{org}/email-previews/birthday_card", token)
+    assert unknown.status == 404
+    assert unknown.error_code() == "email_kind_not_found"
+    assert_documented("GET", PREVIEW, unknown)
+
+
+@pytest.mark.parametrize(
+    ("method", "template"), sorted(LOCAL), ids=[" ".join(r) for r in sorted(LOCAL)]
+)
+def test_the_local_routes_answer_404_in_every_other_stage(
+    api: Api, monkeypatch: pytest.MonkeyPatch, method: str, template: str
+) -> None:
+    # API.md "Local stage only": every other stage answers 404
+    monkeypatch.setattr(config, "STAGE", "prod")
+    answer = api.call(method, template, {} if method == "POST" else None)
+    assert answer.status == 404, answer.raw[:300]
+    assert answer.error_code() == "not_found"
+    assert_documented(method, template, answer)
+
+
+def test_the_tick_with_a_bad_body_answers_404_in_every_other_stage(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # API.md "Local stage only": every other stage answers 404, whatever the body
+    monkeypatch.setattr(config, "STAGE", "prod")
+    answer = api.post("/_local/tick", {"now": "tomorrow"})
+    assert answer.status == 404, answer.body

@@ -1,8 +1,10 @@
 """R4: a record of another organization is answered exactly like one that does not exist.
 
 Walks every organization-scoped route of the app (from `app.routes`, so a new route is walked
-without editing this file, and fails here until it has a sample body) with a session of another
-practice, and compares byte for byte with the answer for a record that does not exist.
+without editing this file, and fails here until it has a sample body and a value for each path
+parameter) with a session of another practice, and compares byte for byte with the answer for a
+record that does not exist. A path value that is no organization's record (an email `{kind}`) is
+the same existing one on both sides, so the organization alone differs.
 """
 
 from __future__ import annotations
@@ -29,13 +31,23 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/orgs/{org_id}/clients"): {"first_name": "New", "last_name": "Client"},
     ("PATCH", "/v1/orgs/{org_id}/clients/{client_id}"): {"first_name": "Renamed"},
     ("POST", "/v1/orgs/{org_id}/clients/{client_id}/password"): {"password": "a long password"},
+    ("POST", "/v1/orgs/{org_id}/appointments"): {
+        "provider_id": "pr_" + "1" * 24,
+        "client_ids": ["cl_" + "1" * 24],
+        "starts_at": "2099-03-01T10:00:00Z",
+        "minutes": 50,
+        "type": "Initial consultation",
+    },
 }
+# Path values that are no record of an organization: the same, existing one on every side, so
+# that only the organization (or the record) differs between the answers compared.
+KIND = "appointment_confirmation"
 BODILESS_POSTS = {
     "/v1/orgs/{org_id}/groups/{group_id}/invite-link",
     "/v1/orgs/{org_id}/clients/{client_id}/archive",
     "/v1/orgs/{org_id}/clients/{client_id}/unarchive",
 }
-IDS = re.compile(rb"(org|cl|grp|pr|id)_[0-9a-f]{24}")
+IDS = re.compile(rb"(org|cl|grp|pr|id|ap|em)_[0-9a-f]{24}")
 
 
 def org_scoped_routes() -> list[tuple[str, str]]:
@@ -52,6 +64,8 @@ def test_every_org_scoped_route_is_walked() -> None:
     for method, path in org_scoped_routes():
         if method in {"POST", "PATCH", "PUT"} and path not in BODILESS_POSTS:
             assert (method, path) in SAMPLE_BODIES, f"add a sample body for {method} {path}"
+        for name in re.findall(r"{(\w+)}", path):
+            assert name in MISSING, f"add a value of {{{name}}} to MISSING and world for {path}"
 
 
 @pytest.fixture
@@ -72,6 +86,8 @@ def world(api: Api) -> dict[str, Any]:
             "org_id": practice.id,
             "client_id": client.body["client"]["id"],
             "group_id": group.body["group"]["id"],
+            "provider_id": provider["id"],
+            "kind": KIND,
         }
     return made
 
@@ -80,12 +96,24 @@ MISSING = {
     "org_id": "org_" + "0" * 24,
     "client_id": "cl_" + "0" * 24,
     "group_id": "grp_" + "0" * 24,
+    "kind": KIND,
 }
 
 
 def call(api: Api, method: str, template: str, ids: dict[str, str], token: str):
     path = template.format(**ids)
     return api.call(method, path, SAMPLE_BODIES.get((method, template)), token)
+
+
+ORG_SCOPED_GETS = [r for r in org_scoped_routes() if r[0] == "GET"]
+
+
+@pytest.mark.parametrize(("method", "template"), ORG_SCOPED_GETS)
+def test_the_walks_values_answer_in_their_own_practice(api: Api, world, method, template):
+    # The control for the walks below: A's admin reading with A's values is answered, so the
+    # 404 that B's admin gets for them comes from the organization, not from the values.
+    token = world["a"]["practice"].admin_token
+    assert call(api, method, template, world["a"], token).status == 200
 
 
 @pytest.mark.parametrize(("method", "template"), org_scoped_routes())
@@ -127,6 +155,62 @@ def test_ids_of_another_practice_in_a_body_answer_as_missing(api: Api, world) ->
         missing = api.post(path, {**body, field: missing_id}, token)
         assert foreign.status == 400
         assert foreign.raw == missing.raw
+
+
+def test_ids_of_another_practice_in_an_appointment_answer_as_missing(api: Api, world) -> None:
+    # R4: a provider or client of another practice, named in an appointment, is "no such record".
+    token = world["b"]["practice"].admin_token
+    path = f"/v1/orgs/{world['b']['org_id']}/appointments"
+    own = {
+        "provider_id": world["b"]["provider_id"],
+        "client_ids": [world["b"]["client_id"]],
+        "starts_at": "2099-03-01T10:00:00Z",
+        "minutes": 50,
+        "type": "Initial consultation",
+    }
+    for field, foreign_value, missing_value in (
+        ("provider_id", world["a"]["provider_id"], "pr_" + "0" * 24),
+        ("client_ids", [world["a"]["client_id"]], [MISSING["client_id"]]),
+        (
+            "client_ids",
+            [world["b"]["client_id"], world["a"]["client_id"]],
+            [world["b"]["client_id"], MISSING["client_id"]],
+        ),
+    ):
+        foreign = api.post(path, {**own, field: foreign_value}, token)
+        missing = api.post(path, {**own, field: missing_value}, token)
+        assert foreign.status == 400, foreign.body
+        assert foreign.raw == missing.raw
+    assert api.get(path, token).body["appointments"] == []  # nothing was booked meanwhile
+
+
+def test_the_email_log_of_another_practices_client_is_that_of_a_missing_one(
+    api: Api, world
+) -> None:
+    # R4: B's staff filtering B's email log by A's client (who has emails in A) get what they
+    # get for a client that does not exist: an empty log, not A's emails.
+    a, b = world["a"], world["b"]
+    booked = api.post(
+        f"/v1/orgs/{a['org_id']}/appointments",
+        {
+            **SAMPLE_BODIES[("POST", "/v1/orgs/{org_id}/appointments")],
+            "provider_id": a["provider_id"],
+            "client_ids": [a["client_id"]],
+        },
+        a["practice"].admin_token,
+    )
+    assert booked.status == 201, booked.body
+    in_a = api.get(
+        f"/v1/orgs/{a['org_id']}/emails?client_id={a['client_id']}", a["practice"].admin_token
+    )
+    assert [e["client_id"] for e in in_a.body["emails"]] == [a["client_id"]]
+    token, log = b["practice"].admin_token, f"/v1/orgs/{b['org_id']}/emails?client_id="
+    foreign = api.get(log + a["client_id"], token)
+    missing = api.get(log + MISSING["client_id"], token)
+    assert foreign.status == 200
+    assert foreign.body == {"emails": [], "next_cursor": None}
+    assert foreign.raw == missing.raw
+    assert api.get(f"/v1/orgs/{b['org_id']}/emails", token).body["emails"] == []
 
 
 def test_client_list_never_shows_another_practices_clients(api: Api, world) -> None:

@@ -2,8 +2,8 @@
 
 API.md conventions: 400 for malformed or invalid input with `details` listing the fields, 413
 for a body over 1 MB, names at most 100 characters. Every route that takes a JSON body gets each
-kind of bad body, built from a body it accepts by breaking one thing; the client list gets bad
-query strings.
+kind of bad body, built from a body it accepts by breaking one thing; the client list and the
+email log get bad query strings.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class World:
-    """A practice with one client (who has a login) and one group, its admin signed in."""
+    """A practice with one client (who has a login) and one group, its admin signed in; the
+    admin is a clinical provider, so appointments name them."""
 
     practice: Practice
     client_id: str
     group_id: str
     account_id: str
+    provider_id: str
 
     def path(self, template: str) -> str:
         return template.format(
@@ -45,12 +47,16 @@ def world(api: Api, practice: Practice) -> World:
     )
     group = api.post(f"/v1/orgs/{practice.id}/groups", {"name": "Back pain"}, token)
     me = api.get("/v1/me", token)
-    assert (client.status, group.status, me.status) == (201, 201, 200)
+    providers = api.get(f"/v1/orgs/{practice.id}/providers", token)
+    assert (client.status, group.status, me.status, providers.status) == (201, 201, 200, 200)
+    (admin,) = providers.body["providers"]
+    assert admin["role"] == "admin"
     return World(
         practice,
         client.body["client"]["id"],
         group.body["group"]["id"],
         me.body["accounts"][0]["account_id"],
+        admin["id"],
     )
 
 
@@ -162,6 +168,29 @@ ROUTES = [
         ("password",),
         "password",
         None,
+    ),
+    BodyRoute(
+        "POST",
+        "/v1/orgs/{org_id}/appointments",
+        lambda w: {
+            "provider_id": w.provider_id,
+            "client_ids": [w.client_id],
+            "starts_at": "2099-03-01T10:00:00+01:00",
+            "minutes": 50,
+            "type": "Initial consultation",
+        },
+        ("provider_id", "client_ids", "starts_at", "minutes", "type"),
+        "type",
+        None,
+    ),
+    BodyRoute(
+        "POST",
+        "/_local/tick",
+        lambda _: {"now": "2031-03-01T09:00:00Z"},
+        (),
+        "now",
+        None,
+        signed_in=False,
     ),
 ]
 IDS = [route.id for route in ROUTES]
@@ -327,6 +356,69 @@ def test_a_cursor_of_another_organizations_list_is_a_400(api: Api, world: World)
     assert_400_naming(answer, "cursor")
 
 
+# The email log's query string -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("client_id=no%20spaces", "client_id"),
+        ("status=sent", "status"),
+        ("cursor=garbage", "cursor"),
+        ("cursor=" + "x" * 2001, "cursor"),
+    ],
+    ids=["limit=0", "limit=101", "limit=abc", "client_id", "unknown", "cursor", "long cursor"],
+)
+def test_a_bad_email_log_query_is_a_400_naming_the_parameter(
+    api: Api, world: World, query: str, field: str
+) -> None:
+    """API.md conventions: 400 with details, never 500 (GET /v1/orgs/{org_id}/emails?...)."""
+    answer = api.get(world.path("/v1/orgs/{org_id}/emails?") + query, world.practice.admin_token)
+    assert_400_naming(answer, field)
+
+
+def _two_emails(api: Api, practice: Practice, client_id: str, provider_id: str) -> None:
+    for starts_at in ("2099-03-01T10:00:00Z", "2099-03-02T10:00:00Z"):
+        body = {
+            "provider_id": provider_id,
+            "client_ids": [client_id],
+            "starts_at": starts_at,
+            "minutes": 30,
+            "type": "Follow-up",
+        }
+        answer = api.post(f"/v1/orgs/{practice.id}/appointments", body, practice.admin_token)
+        assert answer.status == 201, answer.body
+
+
+def test_a_cursor_of_another_email_log_is_a_400(api: Api, world: World) -> None:
+    """R4 and API.md paging: an email log's cursor reads only the log it came from, not another
+    organization's, nor the same organization's log of one client."""
+    _two_emails(api, world.practice, world.client_id, world.provider_id)
+    other = sign_up_practice(api, "moonrise")
+    client = api.post(
+        f"/v1/orgs/{other.id}/clients",
+        {"first_name": "Ana", "last_name": "Lopes"},
+        other.admin_token,
+    )
+    admin = api.get(f"/v1/orgs/{other.id}/providers", other.admin_token).body["providers"][0]
+    _two_emails(api, other, client.body["client"]["id"], admin["id"])
+    foreign = api.get(f"/v1/orgs/{other.id}/emails?limit=1", other.admin_token)
+    assert foreign.body["next_cursor"], foreign.body
+    own_client = api.get(
+        world.path("/v1/orgs/{org_id}/emails?limit=1&client_id={client_id}"),
+        world.practice.admin_token,
+    )
+    assert own_client.body["next_cursor"], own_client.body
+    for cursor in (foreign.body["next_cursor"], own_client.body["next_cursor"]):
+        answer = api.get(
+            world.path("/v1/orgs/{org_id}/emails?cursor=") + cursor, world.practice.admin_token
+        )
+        assert_400_naming(answer, "cursor")
+
+
 # Not JSON at all ---------------------------------------------------------------------------------
 
 
@@ -377,3 +469,93 @@ def test_control_characters_in_a_name_are_a_400(api: Api, practice: Practice, na
         practice.admin_token,
     )
     assert_400_naming(answer, "first_name")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:00:00+05:00",
+        "1999-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+        "2099-12-31T23:00:00-05:00",
+    ],
+)
+def test_an_appointment_start_out_of_range_is_a_400(api: Api, world: World, value: str) -> None:
+    # API.md: never a 500 from date overflow; an appointment starts between 2000 and 2100.
+    body = {
+        "provider_id": world.provider_id,
+        "client_ids": [world.client_id],
+        "starts_at": value,
+        "minutes": 50,
+        "type": "Initial consultation",
+    }
+    answer = api.post(
+        world.path("/v1/orgs/{org_id}/appointments"), body, world.practice.admin_token
+    )
+    assert_400_naming(answer, "starts_at")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"client_ids": []}, "client_ids"),
+        ({"client_ids": ["cl_" + str(n) for n in range(21)]}, "client_ids"),
+        ({"minutes": 4}, "minutes"),
+        ({"minutes": 1441}, "minutes"),
+        ({"minutes": 50.5}, "minutes"),
+        ({"minutes": "50"}, "minutes"),
+        ({"starts_at": "2099-03-01T10:00:00"}, "starts_at"),
+        ({"client_ids": ["cl_" + "0" * 24]}, "client_ids.0"),
+        ({"provider_id": "pr_" + "0" * 24}, "provider_id"),
+    ],
+    ids=[
+        "no client",
+        "21 clients",
+        "4 minutes",
+        "1441 minutes",
+        "fractional minutes",
+        "minutes as text",
+        "no time zone",
+        "unknown client",
+        "unknown provider",
+    ],
+)
+def test_a_bad_appointment_is_a_400_on_that_field(
+    api: Api, world: World, body: dict[str, Any], field: str
+) -> None:
+    # API.md conventions: 400 with details naming the field, never 500 (R34)
+    valid = {
+        "provider_id": world.provider_id,
+        "client_ids": [world.client_id],
+        "starts_at": "2099-03-01T10:00:00Z",
+        "minutes": 50,
+        "type": "Initial consultation",
+    }
+    answer = api.post(
+        world.path("/v1/orgs/{org_id}/appointments"), {**valid, **body}, world.practice.admin_token
+    )
+    assert_400_naming(answer, field)
+
+
+def test_an_appointment_naming_a_client_twice_is_a_400(api: Api, world: World) -> None:
+    # R34: each client of an appointment gets its own email, so each is named once
+    body = {
+        "provider_id": world.provider_id,
+        "client_ids": [world.client_id, world.client_id],
+        "starts_at": "2099-03-01T10:00:00Z",
+        "minutes": 50,
+        "type": "Initial consultation",
+    }
+    answer = api.post(
+        world.path("/v1/orgs/{org_id}/appointments"), body, world.practice.admin_token
+    )
+    assert_400_naming(answer, "client_ids")
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "0001-01-01T05:00:00Z"]
+)
+def test_a_tick_now_out_of_range_is_a_400(api: Api, value: str) -> None:
+    # API.md conventions: never 500 for bad input (POST /_local/tick {now})
+    assert_400_naming(api.post("/_local/tick", {"now": value}), "now")

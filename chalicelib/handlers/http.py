@@ -73,6 +73,12 @@ def accepted(body: dict[str, Any] | None = None) -> Response:
     return Response(body=body or {}, status_code=202)
 
 
+def html(page: str, status: int = 200) -> Response:
+    return Response(
+        body=page, status_code=status, headers={"Content-Type": "text/html; charset=utf-8"}
+    )
+
+
 def no_content() -> Response:
     return Response(body="", status_code=204)
 

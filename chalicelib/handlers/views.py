@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import clock, config
+from chalicelib.models.appointments import Appointment
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import orgs
@@ -92,3 +94,43 @@ def signed_in_view(result: SignedIn) -> dict[str, Any]:
     if result.token:
         shown["token"] = result.token
     return shown
+
+
+def appointment_view(appointment: Appointment) -> dict[str, Any]:
+    return {
+        "id": appointment.appointment_id,
+        "provider_id": appointment.provider_id,
+        "client_ids": list(appointment.client_ids),
+        "starts_at": _time(appointment.starts_at),
+        "minutes": appointment.minutes,
+        "type": appointment.type,
+        "created_at": _time(appointment.created_at),
+    }
+
+
+def email_view(job: EmailJob) -> dict[str, Any]:
+    """The email log's line (R43): what, to whom, and how it ended."""
+    return {
+        "id": job.job_id,
+        "kind": job.kind,
+        "client_id": job.client_id,
+        "to": job.to,
+        "status": job.status,
+        "reason": job.reason,
+        "created_at": _time(job.created_at),
+        "sent_at": _time(job.sent_at),
+    }
+
+
+def outbox_view(job: EmailJob) -> dict[str, Any]:
+    """A sent email as the local outbox shows it (API.md "Local stage only")."""
+    return {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "org_id": job.branded_org_id or job.org_id,
+        "to": job.to,
+        "subject": job.subject,
+        "html": job.html,
+        "text": job.text,
+        "sent_at": _time(job.sent_at),
+    }

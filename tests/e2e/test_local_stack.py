@@ -97,6 +97,48 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def test_a_booking_reaches_the_local_outbox_without_anyone_draining(demo_stack: Stack) -> None:
+    """R34, R39, R40: `make run` feeds the queue to the worker as SQS would.
+
+    GIVEN the demo stack  WHEN Evergreen's admin books Maya  THEN within seconds her branded
+    confirmation is in the local outbox, without any call to /_local/drain.
+    """
+    admin = sign_in(demo_stack, "admin@evergreen.example")
+    org_id = admin["account"]["org"]["id"]
+    token = admin["token"]
+    clients = demo_stack.call("GET", f"/v1/orgs/{org_id}/clients", token=token).json()["clients"]
+    maya = next(c for c in clients if c["email"] == "maya@example.com")
+    provider = maya["primary_provider_id"]
+    booked = demo_stack.call(
+        "POST",
+        f"/v1/orgs/{org_id}/appointments",
+        {
+            "provider_id": provider,
+            "client_ids": [maya["id"]],
+            "minutes": 50,
+            "starts_at": "2099-03-01T15:00:00Z",
+            "type": "Follow-up",
+        },
+        token,
+    )
+    assert booked.status_code == 201, booked.text
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        sent = demo_stack.call("GET", "/_local/outbox.json").json()
+        if any(
+            e["to"] == "maya@example.com" and e["kind"] == "appointment_confirmation" for e in sent
+        ):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the confirmation never reached the outbox")
+    email = next(e for e in sent if e["to"] == "maya@example.com")
+    assert "Evergreen Wellness" in email["html"]
+    assert "Harbor" not in email["html"]
+    page = demo_stack.call("GET", "/_local/outbox")
+    assert email["subject"] in page.text
+
+
 def test_ctrl_c_stops_the_whole_stack_and_frees_its_ports(demo_stack: Stack) -> None:
     """`make run`: Ctrl-C stops the API server and moto; nothing is left running.
 

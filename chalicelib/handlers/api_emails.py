@@ -1,0 +1,30 @@
+"""The email log and previews (API.md, R43, B8)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import Response
+
+from chalicelib.handlers.http import actor, html, ok, parse_query
+from chalicelib.handlers.views import email_view
+from chalicelib.schemas import EmailLogQuery
+from chalicelib.services import emails
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/orgs/{org_id}/emails", methods=["GET"])
+def email_log(org_id: str) -> Response:
+    request = bp.current_request
+    jobs, cursor = emails.email_log(actor(request), org_id, parse_query(EmailLogQuery, request))
+    return ok({"emails": [email_view(job) for job in jobs], "next_cursor": cursor})
+
+
+@bp.route("/v1/orgs/{org_id}/email-previews", methods=["GET"])
+def email_preview_kinds(org_id: str) -> Response:
+    return ok({"kinds": emails.preview_kinds(actor(bp.current_request), org_id)})
+
+
+@bp.route("/v1/orgs/{org_id}/email-previews/{kind}", methods=["GET"])
+def email_preview(org_id: str, kind: str) -> Response:
+    return html(emails.preview(actor(bp.current_request), org_id, kind))

@@ -1,0 +1,28 @@
+"""The SQS-triggered email worker (R39–R42): a batch of job ids in, emails out.
+
+Succeeded records are deleted by `process_batch`; if any failed, raising makes Lambda return
+the batch, and since the others are gone only the failures come back (R42). After the queue's
+max receives a failing job moves to the dead-letter queue, where the sweep marks it dead.
+"""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import SQSEvent
+
+from chalicelib import config
+from chalicelib.services import delivery
+
+bp = Blueprint(__name__)
+
+
+class BatchPartlyFailed(Exception):
+    """Some jobs of the batch failed; their messages return to the queue."""
+
+
+@bp.on_sqs_message(queue=config.EMAIL_QUEUE, batch_size=10)
+def email_worker(event: SQSEvent) -> None:
+    records = [delivery.Record(r.to_dict()["messageId"], r.body, r.receipt_handle) for r in event]
+    _, failed = delivery.process_batch(records, delivery.SesSender())
+    if failed:
+        raise BatchPartlyFailed(f"{len(failed)} of {len(records)} jobs failed")

@@ -1,0 +1,155 @@
+"""Minimal appointments (R34) with their confirmations and reminders (R44)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import clock, config, db, ids, logs, paging
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict, field_error
+from chalicelib.models.appointments import Appointment, Reminder
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.orgs import Provider
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.schemas import CreateAppointment, PageQuery
+from chalicelib.services import access, orgs, outbox
+from chalicelib.services.sessions import Actor
+
+
+def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
+    """Book an appointment for one or more clients (R34): each gets its confirmation, and its
+    reminders are filed for the hours the organization sets (R44), all in one transaction."""
+    access.staff_of(actor, org_id)
+    org = orgs.load(org_id)
+    provider = orgs.clinical_provider(org_id, req.provider_id, "provider_id")
+    profiles = _clients(org_id, req.client_ids)
+    now = clock.now()
+    appointment_id = ids.new_id("ap")
+    appointment = Appointment(
+        org_id,
+        Appointment.sk_for(appointment_id),
+        appointment_id=appointment_id,
+        provider_id=provider.provider_id,
+        client_ids=list(req.client_ids),
+        starts_at=req.starts_at,
+        minutes=req.minutes,
+        type=req.type,
+        created_at=now,
+    )
+    tx = Tx()
+    tx.save(appointment, condition=Appointment.sk.does_not_exist())
+    for hours in sorted(set(orgs.settings(org)["reminder_hours"])):
+        due = req.starts_at - timedelta(hours=hours)
+        if due > now:
+            tx.save(
+                Reminder(
+                    org_id,
+                    Reminder.sk_for(appointment_id, hours),
+                    appointment_id=appointment_id,
+                    hours=hours,
+                    due_at=due,
+                    due_hour=Reminder.hour_of(due),
+                )
+            )
+    jobs = _queue_for_clients(tx, "appointment_confirmation", appointment, provider, profiles)
+    tx.commit()
+    outbox.dispatch(jobs)
+    logs.event(
+        "appointment.created", org_id=org_id, appointment_id=appointment_id, clients=len(profiles)
+    )
+    return appointment
+
+
+def list_appointments(
+    actor: Actor, org_id: str, q: PageQuery
+) -> tuple[list[Appointment], str | None]:
+    """The practice's appointments in booking order, a page at a time (one Query)."""
+    access.staff_of(actor, org_id)
+    start = paging.decode(q.cursor, {"org_id", "sk"}, {"org_id": org_id})
+    return paging.page(
+        lambda key: Appointment.query(
+            org_id, Appointment.sk.startswith("appt#"), limit=q.limit, last_evaluated_key=key
+        ),
+        start,
+    )
+
+
+def _clients(org_id: str, client_ids: list[str]) -> list[ClientProfile]:
+    if len(set(client_ids)) != len(client_ids):
+        raise field_error("client_ids", "Name each client once.")
+    found = {p.client_id: p for p in ClientProfile.batch_get([(org_id, c) for c in client_ids])}
+    for index, client_id in enumerate(client_ids):
+        profile = found.get(client_id)
+        if profile is None or profile.status != "active":
+            raise field_error(
+                f"client_ids.{index}", "No active client with this id in this practice."
+            )
+    return [found[c] for c in client_ids]
+
+
+def _queue_for_clients(
+    tx: Tx, kind: str, appointment: Appointment, provider: Provider, profiles: list[ClientProfile]
+) -> list[EmailJob]:
+    """R34: each client of the appointment gets its own email (copies follow the client's)."""
+    shown: dict[str, Any] = {
+        "starts_at": appointment.starts_at.isoformat(),
+        "minutes": appointment.minutes,
+        "type": appointment.type,
+        "provider": f"{provider.first_name} {provider.last_name}",
+    }
+    return [
+        outbox.queue(
+            tx,
+            org_id=appointment.org_id,
+            kind=kind,
+            client_id=profile.client_id,
+            to=profile.email,
+            context={"client": {"first_name": profile.first_name}, "appointment": shown},
+        )
+        for profile in profiles
+    ]
+
+
+class _AlreadySent(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This reminder has been sent.")
+
+
+def send_due_reminders(now: datetime | None = None) -> int:
+    """The reminder trigger (R44): Query the hours that may hold due reminders, send each once.
+
+    Each reminder leaves the index in the transaction that queues its emails, under the
+    condition that it is still in it, so overlapping or repeated ticks send nothing twice."""
+    now = now or clock.now()
+    sent = 0
+    for back in range(config.REMINDER_LOOKBACK_HOURS, -1, -1):
+        hour = Reminder.hour_of(now - timedelta(hours=back))
+        for reminder in Reminder.due.query(hour, Reminder.due_at <= now):
+            sent += _send_reminder(reminder, now)
+    return sent
+
+
+def _send_reminder(reminder: Reminder, now: datetime) -> int:
+    appointment = db.get(Appointment, reminder.org_id, Appointment.sk_for(reminder.appointment_id))
+    tx = Tx()
+    tx.update(
+        reminder,
+        [Reminder.due_hour.remove(), Reminder.sent_at.set(now)],
+        condition=Reminder.due_hour.exists(),
+        on_conflict=_AlreadySent,
+    )
+    jobs: list[EmailJob] = []
+    if appointment is not None and appointment.starts_at > now:
+        provider = db.get(Provider, reminder.org_id, Provider.sk_for(appointment.provider_id))
+        profiles = list(
+            ClientProfile.batch_get([(reminder.org_id, c) for c in appointment.client_ids])
+        )
+        if provider is not None:
+            jobs = _queue_for_clients(tx, "appointment_reminder", appointment, provider, profiles)
+    try:
+        tx.commit()
+    except _AlreadySent:
+        return 0
+    outbox.dispatch(jobs)
+    return 1

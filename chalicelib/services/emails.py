@@ -1,0 +1,42 @@
+"""What staff see of email: the log with each job's status and reason (R43), and previews of
+every kind in their own branding before it is ever sent (B8)."""
+
+from __future__ import annotations
+
+from chalicelib import paging
+from chalicelib.errors import NotFound
+from chalicelib.models.emails import EmailJob
+from chalicelib.schemas import EmailLogQuery
+from chalicelib.services import access, orgs, rendering
+from chalicelib.services.email_kinds import KINDS
+from chalicelib.services.sessions import Actor
+
+
+def email_log(actor: Actor, org_id: str, q: EmailLogQuery) -> tuple[list[EmailJob], str | None]:
+    """Newest first; one client's emails with `client_id`. One Query on an index."""
+    access.staff_of(actor, org_id)
+    if q.client_id:
+        index, attr, partition = EmailJob.by_client, "org_client", f"{org_id}#{q.client_id}"
+    else:
+        index, attr, partition = EmailJob.by_org, "org_id", org_id
+    start = paging.decode(q.cursor, {"job_id", "created_at", attr}, {attr: partition})
+    return paging.page(
+        lambda key: index.query(
+            partition, scan_index_forward=False, limit=q.limit, last_evaluated_key=key
+        ),
+        start,
+    )
+
+
+def preview_kinds(actor: Actor, org_id: str) -> list[str]:
+    access.staff_of(actor, org_id)
+    return sorted(KINDS)
+
+
+def preview(actor: Actor, org_id: str, kind_name: str) -> str:
+    """B8: the kind rendered in the organization's branding with sample data."""
+    access.staff_of(actor, org_id)
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise NotFound("No such kind of email.", code="email_kind_not_found")
+    return rendering.render(kind, kind.sample, orgs.branding(orgs.load(org_id))).html

@@ -1,0 +1,21 @@
+"""The scheduled triggers (R42, R44), one function each; EventBridge runs them on AWS and the
+local stage's tick runs them all at a chosen moment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.services import appointments, outbox
+
+
+def outbox_sweep(now: datetime | None = None) -> dict[str, int]:
+    """Send again the jobs left open; bury those the queue gave up on (R42)."""
+    return {"resent": outbox.resend_open(now), "dead": outbox.bury_dead_letters()}
+
+
+def reminders(now: datetime | None = None) -> dict[str, int]:
+    return {"reminders": appointments.send_due_reminders(now)}
+
+
+def run_all(now: datetime | None = None) -> dict[str, int]:
+    return {**reminders(now), **outbox_sweep(now)}

@@ -1,0 +1,265 @@
+"""The outbox and the worker (R39–R43): every job ends sent, suppressed or dead; none is lost
+and none is sent twice. Runs against moto's SQS and SES in process, with real queues that have
+the dead-letter redrive of the deployment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import aws, clock, config, db
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import delivery, local_stage, outbox
+from tests.conftest import Api, Practice
+from tests.email_support import (
+    RecordingSender,
+    add_client,
+    book,
+    email_log,
+    queue_depth,
+    ses_sent_count,
+)
+
+
+def test_booking_queues_one_confirmation_per_client_and_the_worker_sends_them(api, practice):
+    # R34, R39: the request writes the jobs and queues them; only the worker sends.
+    ids = [
+        add_client(api, practice, "Ana", "ana@example.com"),
+        add_client(api, practice, "Ben", "ben@example.com"),
+    ]
+    book(api, practice, ids)
+    assert ses_sent_count() == 0
+    assert queue_depth() == 2
+    assert {e["status"] for e in email_log(api, practice)} == {"queued"}
+    assert api.post("/_local/drain").body == {"sent": 2, "suppressed": 0, "dead": 0}
+    log = email_log(api, practice)
+    assert {(e["to"], e["status"]) for e in log} == {
+        ("ana@example.com", "sent"),
+        ("ben@example.com", "sent"),
+    }
+    assert ses_sent_count() == 2
+    assert queue_depth() == 0
+
+
+def test_a_lost_queue_message_is_sent_by_the_sweep_exactly_once(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R39, R42: SQS fails after the commit; the request still succeeds, the job stays queued,
+    # and the sweep sends it: once, however often it runs.
+    client_id = add_client(api, practice, "Ana", "ana@example.com")
+
+    def sqs_down(job_ids: list[str]) -> None:
+        raise aws.client("sqs").exceptions.QueueDoesNotExist({"Error": {"Code": "x"}}, "Send")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "send_to_queue", sqs_down)
+        book(api, practice, [client_id])
+    assert queue_depth() == 0
+    assert [e["status"] for e in email_log(api, practice)] == ["queued"]
+    assert outbox.resend_open() == 0  # too young: its own message may still be on the way
+    later = (clock.now() + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert api.post("/_local/tick", {"now": later}).body["sent"] == 1
+    assert api.post("/_local/tick", {"now": later}).body["sent"] == 0
+    assert ses_sent_count() == 1
+    assert [e["status"] for e in email_log(api, practice)] == ["sent"]
+
+
+def test_a_job_delivered_twice_is_sent_once(api: Api, practice: Practice) -> None:
+    # R41: a redelivered message (or one sent again by the sweep) finds the job ended.
+    book(api, practice, [add_client(api, practice, "Ana", "ana@example.com")])
+    job_id = email_log(api, practice)[0]["id"]
+    outbox.send_to_queue([job_id, job_id])
+    assert api.post("/_local/drain").body["sent"] == 1
+    assert ses_sent_count() == 1
+
+
+def test_two_workers_racing_on_one_job_send_once(api: Api, practice: Practice) -> None:
+    # R41: while one worker holds the job's claim and is sending, another delivery of the
+    # same job (another Lambda, the same moment) neither sends nor waits: it stands down.
+    book(api, practice, [add_client(api, practice, "Ana", "ana@example.com")])
+    job_id = email_log(api, practice)[0]["id"]
+    outcomes: list[str] = []
+
+    class RacingSender(RecordingSender):
+        def send(self, source, to, reply_to, message):
+            outcomes.append(delivery.deliver(job_id, self))  # the rival, mid-send
+            return super().send(source, to, reply_to, message)
+
+    sender = RacingSender()
+    outcomes.append(delivery.deliver(job_id, sender))
+    assert outcomes == ["in_flight", "sent"]
+    assert len(sender.sent) == 1
+    assert delivery.deliver(job_id, sender) == "duplicate"
+
+
+def test_a_worker_that_died_holding_a_claim_is_relieved_after_it_goes_stale(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R42: a claim whose worker died is claimed again once stale; the job is not lost.
+    book(api, practice, [add_client(api, practice, "Ana", "ana@example.com")])
+    job_id = email_log(api, practice)[0]["id"]
+    job = db.get(EmailJob, job_id)
+    delivery._claim(job, "dead-worker", clock.now())
+    sender = RecordingSender()
+    assert delivery.deliver(job_id, sender) == "in_flight"
+    later = clock.now() + timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS + 1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert outbox.resend_open() == 1
+    assert delivery.deliver(job_id, sender) == "sent"
+    assert len(sender.sent) == 1
+
+
+def _records(job_ids: list[str]) -> list[delivery.Record]:
+    """Receive the messages for these jobs from the real queue: distinct message ids."""
+    sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
+    outbox.send_to_queue(job_ids)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len({m["MessageId"] for m in received}) == len(job_ids)
+    return [delivery.Record(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in received]
+
+
+def test_one_bad_job_does_not_fail_its_batch(api: Api, practice: Practice) -> None:
+    # R42: the others are sent and deleted from the queue; only the failure returns.
+    ids = [add_client(api, practice, name, f"{name}@example.com") for name in ("ana", "bob", "cy")]
+    for client_id in ids:
+        book(api, practice, [client_id])
+    jobs = {e["to"]: e["id"] for e in email_log(api, practice)}
+    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
+    sender = RecordingSender(fail_for={"bob@example.com"})
+    outcomes, failed = delivery.process_batch(_records(list(jobs.values())), sender)
+    assert outcomes["sent"] == 2
+    assert [r.job_id for r in failed] == [jobs["bob@example.com"]]
+    assert queue_depth() == 1  # only bob's message is left, invisible until it is retried
+    bob = db.get(EmailJob, jobs["bob@example.com"])
+    assert bob.status == "queued"
+    assert "ConnectionError" in bob.last_error
+
+
+def test_the_sqs_trigger_raises_only_when_a_job_failed(api: Api, practice: Practice, monkeypatch):
+    # R42: through the Chalice handler itself, with distinct message ids per record.
+    from chalice.test import Client  # noqa: PLC0415
+
+    from app import app  # noqa: PLC0415
+
+    ids = [add_client(api, practice, name, f"{name}@example.com") for name in ("ana", "bob")]
+    book(api, practice, ids)
+    jobs = {e["to"]: e["id"] for e in email_log(api, practice)}
+    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
+    records = _records(list(jobs.values()))
+    event = {
+        "Records": [
+            {
+                "messageId": r.message_id,
+                "receiptHandle": r.receipt_handle,
+                "body": r.job_id,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for r in records
+        ]
+    }
+    monkeypatch.setattr(
+        delivery, "SesSender", lambda: RecordingSender(fail_for={"bob@example.com"})
+    )
+    with Client(app) as client, pytest.raises(Exception, match="1 of 2 jobs failed"):
+        client.lambda_.invoke("email_worker", event)
+    assert db.get(EmailJob, jobs["ana@example.com"]).status == "sent"
+    assert db.get(EmailJob, jobs["bob@example.com"]).status == "queued"
+    assert queue_depth() == 1
+
+
+def test_a_job_that_keeps_failing_is_dead_lettered_and_logged_dead(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R42: after the queue's max receives the job is in the dead-letter queue; the sweep ends
+    # it `dead` with its last error, and the log says so. Nothing stays open.
+    client_id = add_client(api, practice, "Bob", "bob@example.com")
+    book(api, practice, [client_id])
+    monkeypatch.setattr(
+        delivery, "SesSender", lambda: RecordingSender(fail_for={"bob@example.com"})
+    )
+    drained = local_stage.drain()
+    assert drained == {"sent": 0, "suppressed": 0, "dead": 1}
+    [entry] = email_log(api, practice)
+    assert entry["status"] == "dead"
+    assert f"failed {config.EMAIL_MAX_RECEIVES} deliveries" in entry["reason"]
+    assert "ConnectionError" in entry["reason"]
+    assert queue_depth() == 0
+    assert queue_depth(config.EMAIL_DEAD_LETTER_QUEUE) == 0
+    assert list(EmailJob.open_jobs.query("open")) == []
+
+
+# R43: suppression with a reason ------------------------------------------------------------
+
+
+def _set_portal(model: Organization | ClientProfile, settings: dict) -> None:
+    model.portal_settings = settings  # the settings routes arrive with issue #5
+    model.save()
+
+
+@pytest.mark.parametrize(
+    ("reason", "arrange"),
+    [
+        ("no_email", lambda api, p, cid: None),
+        (
+            "archived",
+            lambda api, p, cid: api.post(
+                f"/v1/orgs/{p.id}/clients/{cid}/archive", token=p.admin_token
+            ),
+        ),
+        (
+            "login_shut",
+            lambda api, p, cid: _set_portal(
+                db.get(ClientProfile, p.id, cid), {"login_enabled": False}
+            ),
+        ),
+        (
+            "feature_off",
+            lambda api, p, cid: _set_portal(
+                db.get(Organization, p.id, "org"), {"features": {"appointments": False}}
+            ),
+        ),
+    ],
+)
+def test_suppressed_emails_are_recorded_with_their_reason(
+    api: Api, practice: Practice, reason, arrange
+):
+    # R11, R36, R37, R38, R43: not sent, and the log says why.
+    email = None if reason == "no_email" else "ana@example.com"
+    client_id = add_client(api, practice, "Ana", email)
+    book(api, practice, [client_id])
+    arrange(api, practice, client_id)
+    assert api.post("/_local/drain").body == {"sent": 0, "suppressed": 1, "dead": 0}
+    [entry] = email_log(api, practice, client_id)
+    assert (entry["status"], entry["reason"]) == ("suppressed", reason)
+    assert ses_sent_count() == 0
+
+
+def test_a_feature_turned_on_for_the_client_overrides_the_organization(api: Api, practice):
+    # R35, R36: the most specific setting wins; the client's own "on" beats the org's "off".
+    client_id = add_client(api, practice, "Ana", "ana@example.com")
+    _set_portal(db.get(Organization, practice.id, "org"), {"features": {"appointments": False}})
+    _set_portal(db.get(ClientProfile, practice.id, client_id), {"features": {"appointments": True}})
+    book(api, practice, [client_id])
+    assert api.post("/_local/drain").body["sent"] == 1
+
+
+def test_the_email_log_is_per_organization_and_per_client(api: Api, practice: Practice) -> None:
+    # R43, R4: the log lists one organization's jobs; client_id narrows it to one client.
+    from tests.conftest import sign_up_practice  # noqa: PLC0415
+
+    other = sign_up_practice(api, "harbor")
+    ana = add_client(api, practice, "Ana", "ana@example.com")
+    ben = add_client(api, practice, "Ben", "ben@example.com")
+    book(api, practice, [ana, ben])
+    book(api, other, [add_client(api, other, "Zed", "zed@example.com")])
+    assert {e["to"] for e in email_log(api, practice)} == {"ana@example.com", "ben@example.com"}
+    assert [e["to"] for e in email_log(api, practice, ana)] == ["ana@example.com"]
+    assert email_log(api, practice, "cl_" + "0" * 24) == []
