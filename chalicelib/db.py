@@ -15,7 +15,7 @@ from functools import cache
 from typing import TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -33,23 +33,29 @@ def connection() -> Connection:
     return Connection(region=config.REGION, host=config.AWS_ENDPOINT_URL, max_retry_attempts=3)
 
 
+@dataclass(frozen=True)
+class _Write:
+    order: int  # PynamoDB sends condition checks, deletes, puts, then updates
+    in_transaction: Callable[[TransactWrite], None]
+    alone: Callable[[], object] | None  # the same write as one conditional call; None: a check
+    on_conflict: ErrorFactory | None
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict(
+        "This record was changed by someone else at the same time; reload it and try again.",
+        code="concurrent_change",
+    )
+
+
 @dataclass
 class Tx:
-    """Writes to commit together. PynamoDB sends condition checks, deletes, puts, then
-    updates; the cancellation reasons come back in that order, so each kind keeps its own list."""
+    """Writes to commit together, all or nothing.
 
-    _checks: list[tuple[Callable[[TransactWrite], None], ErrorFactory | None]] = field(
-        default_factory=list
-    )
-    _deletes: list[tuple[Callable[[TransactWrite], None], ErrorFactory | None]] = field(
-        default_factory=list
-    )
-    _puts: list[tuple[Callable[[TransactWrite], None], ErrorFactory | None]] = field(
-        default_factory=list
-    )
-    _updates: list[tuple[Callable[[TransactWrite], None], ErrorFactory | None]] = field(
-        default_factory=list
-    )
+    Several writes go as one TransactWriteItems; a single write goes as the plain conditional
+    PutItem, UpdateItem or DeleteItem it is, which is atomic by itself and costs half."""
+
+    _writes: list[_Write] = field(default_factory=list)
 
     def check(
         self,
@@ -59,8 +65,13 @@ class Tx:
         condition: Condition,
         on_conflict: ErrorFactory,
     ) -> None:
-        self._checks.append(
-            (lambda tw: tw.condition_check(model_cls, hash_key, range_key, condition), on_conflict)
+        self._writes.append(
+            _Write(
+                0,
+                lambda tw: tw.condition_check(model_cls, hash_key, range_key, condition),
+                None,
+                on_conflict,
+            )
         )
 
     def delete(
@@ -69,7 +80,14 @@ class Tx:
         condition: Condition | None = None,
         on_conflict: ErrorFactory | None = None,
     ) -> None:
-        self._deletes.append((lambda tw: tw.delete(model, condition), on_conflict))
+        self._writes.append(
+            _Write(
+                1,
+                lambda tw: tw.delete(model, condition),
+                lambda: model.delete(condition=condition),
+                on_conflict,
+            )
+        )
 
     def save(
         self,
@@ -80,7 +98,14 @@ class Tx:
         before_save = getattr(model, "before_save", None)
         if before_save:
             before_save()
-        self._puts.append((lambda tw: tw.save(model, condition), on_conflict))
+        self._writes.append(
+            _Write(
+                2,
+                lambda tw: tw.save(model, condition),
+                lambda: model.save(condition=condition),
+                on_conflict,
+            )
+        )
 
     def update(
         self,
@@ -89,34 +114,38 @@ class Tx:
         condition: Condition | None = None,
         on_conflict: ErrorFactory | None = None,
     ) -> None:
-        self._updates.append((lambda tw: tw.update(model, actions, condition), on_conflict))
+        self._writes.append(
+            _Write(
+                3,
+                lambda tw: tw.update(model, actions, condition),
+                lambda: model.update(actions=actions, condition=condition),
+                on_conflict,
+            )
+        )
 
     def __len__(self) -> int:
-        return len(self._checks) + len(self._deletes) + len(self._puts) + len(self._updates)
+        return len(self._writes)
 
     def commit(self, attempts: int = 5) -> None:
         """Write all or nothing. A failed condition raises its `on_conflict` error; a clash with
         another transaction in flight (DynamoDB's TransactionConflict, when many requests touch
         one item, e.g. one identity) is retried with exponential backoff and jitter, then
         answered 409."""
-        ops = [*self._checks, *self._deletes, *self._puts, *self._updates]
+        writes = sorted(self._writes, key=lambda write: write.order)  # stable: keeps our order
+        if len(writes) == 1 and writes[0].alone is not None:
+            _commit_alone(writes[0])
+            return
         for attempt in range(attempts):
             try:
                 with TransactWrite(connection=connection()) as tw:
-                    for write, _ in ops:
-                        write(tw)
+                    for write in writes:
+                        write.in_transaction(tw)
                 return
             except TransactWriteError as exc:
                 reasons = _reason_codes(exc)
-                for (_, on_conflict), code in zip(ops, reasons, strict=False):
+                for write, code in zip(writes, reasons, strict=False):
                     if code == "ConditionalCheckFailed":
-                        if on_conflict is None:
-                            raise Conflict(
-                                "This record was changed by someone else at the same time; "
-                                "reload it and try again.",
-                                code="concurrent_change",
-                            ) from exc
-                        raise on_conflict() from exc
+                        raise (write.on_conflict or _changed_meanwhile)() from exc
                 if "TransactionConflict" not in reasons or attempt == attempts - 1:
                     if "TransactionConflict" in reasons:
                         raise Conflict(
@@ -125,6 +154,16 @@ class Tx:
                         ) from exc
                     raise
                 time.sleep(random.uniform(0.01, 0.03) * 2**attempt)  # noqa: S311 (jitter, not a secret)
+
+
+def _commit_alone(write: _Write) -> None:
+    assert write.alone is not None
+    try:
+        write.alone()
+    except (PutError, UpdateError, DeleteError) as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise (write.on_conflict or _changed_meanwhile)() from exc
+        raise
 
 
 def _reason_codes(exc: TransactWriteError) -> list[str | None]:
