@@ -27,13 +27,19 @@ NEUTRAL: dict[str, Any] = {
 }
 
 
-def branding_org(kind: EmailKind, org_id: str, identity: Identity | None) -> Organization | None:
-    """The organization whose branding the email carries; None means the neutral branding."""
-    if kind.identity_level and identity is not None:
-        if config.NEUTRAL_IDENTITY_EMAILS and _in_several_organizations(identity.id):
-            return None
-        org_id = identity.last_org_id or org_id
-    return db.get(Organization, org_id, "org")
+def branding_org(
+    kind: EmailKind, own_org: Organization | None, identity: Identity | None
+) -> Organization | None:
+    """The organization whose branding the email carries; None means the neutral branding.
+
+    `own_org` is the organization of the email's business, already read by the caller."""
+    if not kind.identity_level or identity is None:
+        return own_org
+    if config.NEUTRAL_IDENTITY_EMAILS and _in_several_organizations(identity.id):
+        return None
+    if own_org is not None and identity.last_org_id in {None, own_org.org_id}:
+        return own_org
+    return db.get(Organization, identity.last_org_id, "org")
 
 
 def branding_of(org: Organization | None) -> dict[str, Any]:

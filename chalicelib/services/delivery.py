@@ -76,14 +76,15 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     if not _claim(job, claim, now):
         return "in_flight"
     kind = KINDS[job.kind]
-    address, reason = recipient(job, kind)
+    own_org = db.get(Organization, job.org_id, "org")
+    address, reason = recipient(job, kind, own_org)
     if reason:
         _end(job, claim, "suppressed", to=address, reason=reason)
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
         return "suppressed"
     assert address is not None
     identity = db.get(Identity, job.identity_id) if job.identity_id else None
-    org = branding.branding_org(kind, job.org_id, identity)
+    org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
     message = rendering.render(kind, job.context, brand)
     source = email.utils.formataddr((brand["sender_name"], config.MAIL_FROM_ADDRESS))
@@ -106,7 +107,9 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     return "sent"
 
 
-def recipient(job: EmailJob, kind: EmailKind) -> tuple[str | None, str | None]:
+def recipient(
+    job: EmailJob, kind: EmailKind, org: Organization | None
+) -> tuple[str | None, str | None]:
     """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
     if job.client_id is None:
         identity = db.get(Identity, job.identity_id) if job.identity_id else None
@@ -116,7 +119,6 @@ def recipient(job: EmailJob, kind: EmailKind) -> tuple[str | None, str | None]:
         return (profile.email if profile else None), "archived"
     if not profile.email:
         return None, "no_email"
-    org = db.get(Organization, job.org_id, "org")
     group = db.get(Group, job.org_id, Group.sk_for(profile.group_id)) if profile.group_id else None
     settings = portal_settings.effective(
         org.portal_settings if org else None,

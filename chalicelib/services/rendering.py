@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from chalicelib.services.email_kinds import EmailKind
 
@@ -40,9 +40,16 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code; never stat them per email
     )
     env.filters["when"] = _when
     return env
+
+
+@cache
+def _subject(source: str) -> Template:
+    """A kind's subject, compiled once (Jinja2 caches file templates, not strings)."""
+    return environment().from_string(source)
 
 
 def render(kind: EmailKind, context: dict[str, Any], brand: dict[str, Any]) -> Rendered:
@@ -50,7 +57,7 @@ def render(kind: EmailKind, context: dict[str, Any], brand: dict[str, Any]) -> R
 
     env = environment()
     values = {**context, "brand": brand}
-    subject = env.from_string(kind.subject).render(values)
+    subject = _subject(kind.subject).render(values)
     html = env.get_template(f"email/{kind.name}.html").render(values, subject=subject)
     text = env.get_template(f"email/{kind.name}.txt").render(values, subject=subject)
     return Rendered(" ".join(subject.split()), css_inline.inline(html), text)
