@@ -1,4 +1,5 @@
-# Two commands: `make run` (the local stack) and `make test` (lint and every test).
+# Two commands: `make run` (the local stack) and `make test` (lint and every test); `make bench`
+# measures the email worker (README "Benchmarks").
 # Each creates the virtual environment and installs what is missing first.
 
 VENV    := .venv
@@ -6,7 +7,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m scripts.bench_worker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,509 @@
+"""`make bench`: the email worker in process against bare Jinja2 and boto3, in one run.
+
+Both paths send the same N appointment confirmations to the same recipients, in the same
+branding, through moto in process. The worker goes the whole way (R39–R43): SQS receive, load
+the job, claim it, decide suppression, pick the branding, render, send with SES, mark it sent,
+delete the messages. The baseline only renders (Jinja2 over the same templates, css-inline) and
+calls `ses.send_email`: no DynamoDB, no queue. The DynamoDB, SES and SQS calls of each path
+are counted at botocore's one door, `BaseClient._make_api_call`.
+
+The run fails (exit 1) unless every job ended `sent`, SES counted exactly N sends for each
+path, and the baseline's emails are byte for byte the ones the worker sent.
+
+    .venv/bin/python -m scripts.bench_worker [--jobs N] [--json PATH] [--profile]
+"""
+
+from __future__ import annotations
+
+import os
+
+# As tests/conftest.py: configuration is read once, at chalicelib's import.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PORTICO_STAGE": "local",
+        "TABLE_PREFIX": "portico-bench",
+        "PASSWORD_HASH_COST": "low",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import argparse
+import cProfile
+import email.utils
+import json
+import platform
+import pstats
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.client
+import css_inline
+from chalice.test import Client
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from moto import mock_aws
+
+from app import app
+from chalicelib import aws, clock, config, infra
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.orgs import Organization
+from chalicelib.services import delivery, orgs
+from chalicelib.services.email_kinds import KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "chalicelib" / "templates"
+KIND = "appointment_confirmation"
+WARMUP = 10  # emails through each path before the clock starts (imports, first clients)
+SERVICES = ("dynamodb", "ses", "sqs")
+FIRST_NAMES = ("Maya", "Noah", "Amara", "Liam", "Sofia", "Kenji", "Zara", "Mateo", "Ines", "Omar")
+BRANDING = {
+    "display_name": "Evergreen Wellness",
+    "logo_url": "https://evergreen.example/logo.png",
+    "primary_color": "#1d6f5e",
+    "sender_name": "Evergreen Wellness Front Desk",
+    "reply_to": "frontdesk@evergreen.example",
+    "footer": "Evergreen Wellness · 12 Cedar Lane · Portland, OR",
+}
+
+
+class BenchFailed(Exception):
+    """The worker lost, doubled or changed an email: the figures mean nothing then."""
+
+
+# Counting AWS calls -----------------------------------------------------------------------------
+
+
+class CallCounter:
+    """Counts every AWS call, and the time spent in it, by service and operation while
+    `counting()` is active."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.seconds: Counter[tuple[str, str]] = Counter()
+        self._active = False
+        original = botocore.client.BaseClient._make_api_call
+        counter = self
+
+        def counted(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            if not counter._active:
+                return original(client, operation_name, api_params)
+            call = (client.meta.service_model.service_name, operation_name)
+            counter.calls[call] += 1
+            start = time.perf_counter()
+            try:
+                return original(client, operation_name, api_params)
+            finally:
+                counter.seconds[call] += time.perf_counter() - start
+
+        botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        self.calls, self.seconds = Counter(), Counter()
+        self._active = True
+        try:
+            yield
+        finally:
+            self._active = False
+
+
+@dataclass
+class Result:
+    name: str
+    emails: int
+    seconds: float
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    seconds_in: Counter[tuple[str, str]] = field(default_factory=Counter)  # inside AWS calls
+
+    @property
+    def per_second(self) -> float:
+        return self.emails / self.seconds
+
+    def per_email(self, service: str) -> float:
+        return sum(n for (s, _), n in self.calls.items() if s == service) / self.emails
+
+    def ms_per_email_in(self, service: str) -> float:
+        return 1000 * sum(t for (s, _), t in self.seconds_in.items() if s == service) / self.emails
+
+    def ms_per_email_outside(self) -> float:
+        """Outside every AWS call: the code itself, rendering and the SDK's model objects."""
+        return 1000 * (self.seconds - sum(self.seconds_in.values())) / self.emails
+
+    def _by_operation(self, service: str) -> dict[str, dict[str, float]]:
+        return {
+            op: {
+                "calls_per_email": round(n / self.emails, 3),
+                "ms_per_call": round(1000 * self.seconds_in[(svc, op)] / n, 3),
+            }
+            for (svc, op), n in sorted(self.calls.items())
+            if svc == service
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "emails": self.emails,
+            "seconds": round(self.seconds, 4),
+            "emails_per_second": round(self.per_second, 2),
+            "calls_per_email": {s: round(self.per_email(s), 3) for s in SERVICES},
+            "ms_per_email": {
+                **{f"in_{s}_calls": round(self.ms_per_email_in(s), 3) for s in SERVICES},
+                "outside_aws_calls": round(self.ms_per_email_outside(), 3),
+            },
+            "by_operation": {s: self._by_operation(s) for s in SERVICES},
+        }
+
+
+# Set-up through the app, as staff would -------------------------------------------------------
+
+
+class Api:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.token: str | None = None
+
+    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        headers = {"content-type": "application/json"}
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        payload = json.dumps(body) if body is not None else b""
+        answer = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)
+        if answer.status_code >= 400:
+            raise BenchFailed(
+                f"set-up: {method} {path} answered {answer.status_code} {answer.body!r}"
+            )
+        return json.loads(answer.body) if answer.body else {}
+
+
+@dataclass
+class Practice:
+    api: Api
+    org_id: str
+    provider_id: str
+    client_ids: list[str] = field(default_factory=list)
+
+
+def set_up_practice(api: Api, clients: int) -> Practice:
+    """One branded practice, one provider and `clients` clients with their own emails."""
+    answer = api.call(
+        "POST",
+        "/v1/orgs",
+        {
+            "name": "Evergreen Wellness",
+            "slug": "evergreen-bench",
+            "admin": {
+                "email": "admin@evergreen.example",
+                "password": "correct horse battery",
+                "first_name": "Ada",
+                "last_name": "Admin",
+            },
+        },
+    )
+    api.token = answer["token"]
+    org_id = answer["org"]["id"]
+    api.call("PATCH", f"/v1/orgs/{org_id}", {"branding": BRANDING})
+    provider = api.call(
+        "POST",
+        f"/v1/orgs/{org_id}/providers",
+        {"email": "jordan@evergreen.example", "first_name": "Jordan", "last_name": "Lee"},
+    )["provider"]
+    practice = Practice(api, org_id, provider["id"])
+    for n in range(clients):
+        practice.client_ids.append(
+            api.call(
+                "POST",
+                f"/v1/orgs/{org_id}/clients",
+                {
+                    "first_name": FIRST_NAMES[n % len(FIRST_NAMES)],
+                    "last_name": f"Client {n}",
+                    "email": f"client{n:05d}@bench.example",
+                    "primary_provider_id": practice.provider_id,
+                },
+            )["client"]["id"]
+        )
+    return practice
+
+
+def book_each(practice: Practice, client_ids: list[str]) -> None:
+    """One appointment a client: each queues one confirmation job and its SQS message."""
+    starts_at = (clock.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for client_id in client_ids:
+        practice.api.call(
+            "POST",
+            f"/v1/orgs/{practice.org_id}/appointments",
+            {
+                "provider_id": practice.provider_id,
+                "client_ids": [client_id],
+                "starts_at": starts_at,
+                "minutes": 50,
+                "type": "Initial consultation",
+            },
+        )
+
+
+def jobs_of(org_id: str, status: str) -> list[EmailJob]:
+    return [job for job in EmailJob.by_org.query(org_id) if job.status == status]
+
+
+def ses_sent() -> int:
+    return int(aws.client("ses").get_send_quota()["SentLast24Hours"])
+
+
+# The worker ------------------------------------------------------------------------------------
+
+
+def run_worker(jobs: int) -> tuple[Counter[str], int]:
+    """Feed the queue to the worker as the SQS trigger would, ten records a batch, until
+    `jobs` records were handled; the outcomes and the number of records that failed."""
+    sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
+    sender = delivery.SesSender()
+    outcomes: Counter[str] = Counter()
+    handled = failed = empty = 0
+    while handled < jobs and empty < 3:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        empty = 0 if messages else empty + 1
+        records = [delivery.Record(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in messages]
+        if records:
+            done, bad = delivery.process_batch(records, sender)
+            outcomes.update(done)
+            failed += len(bad)
+            handled += len(records)
+    return outcomes, failed
+
+
+# The bare baseline -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    html: str
+    text: str
+
+
+class Bare:
+    """What sending these emails takes without the product: Jinja2, css-inline and boto3."""
+
+    def __init__(self, brand: dict[str, Any]) -> None:
+        env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"], default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.filters["when"] = lambda value: datetime.fromisoformat(value).strftime(
+            "%A %d %B %Y, %H:%M UTC"
+        )
+        self.subject: Template = env.from_string(KINDS[KIND].subject)
+        self.html: Template = env.get_template(f"email/{KIND}.html")
+        self.text: Template = env.get_template(f"email/{KIND}.txt")
+        self.brand = brand
+        self.source = email.utils.formataddr((brand["sender_name"], config.MAIL_FROM_ADDRESS))
+        self.ses = boto3.client("ses", region_name=config.REGION)
+
+    def render(self, to: str, context: dict[str, Any]) -> Email:
+        values = {**context, "brand": self.brand}
+        subject = self.subject.render(values)
+        html = css_inline.inline(self.html.render(values, subject=subject))
+        return Email(to, " ".join(subject.split()), html, self.text.render(values, subject=subject))
+
+    def send(self, message: Email) -> None:
+        reply_to = self.brand.get("reply_to")
+        self.ses.send_email(
+            Source=self.source,
+            Destination={"ToAddresses": [message.to]},
+            ReplyToAddresses=[reply_to] if reply_to else [],
+            Message={
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Html": {"Data": message.html, "Charset": "UTF-8"},
+                    "Text": {"Data": message.text, "Charset": "UTF-8"},
+                },
+            },
+        )
+
+    def run(self, recipients: list[EmailJob]) -> list[Email]:
+        sent = []
+        for job in recipients:
+            message = self.render(job.to, job.context)
+            self.send(message)
+            sent.append(message)
+        return sent
+
+
+# The run ---------------------------------------------------------------------------------------
+
+
+def timed(
+    counter: CallCounter, name: str, emails: int, work: Callable[[], Any]
+) -> tuple[Result, Any]:
+    with counter.counting():
+        start = time.perf_counter()
+        value = work()
+        seconds = time.perf_counter() - start
+    return Result(name, emails, seconds, counter.calls, counter.seconds), value
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise BenchFailed(message)
+
+
+def bench(jobs: int, profile: bool = False) -> dict[str, Any]:
+    counter = CallCounter()
+    with mock_aws():
+        aws.reset()
+        infra.create_all()
+        with Client(app, stage_name="local") as client:
+            practice = set_up_practice(Api(client), WARMUP + jobs)
+        org = Organization.get(practice.org_id, "org")
+        brand = orgs.branding(org)
+        bare = Bare(brand)
+
+        # Warm-up: both paths send a batch before anything is measured.
+        book_each(practice, practice.client_ids[:WARMUP])
+        warm_outcomes, _ = run_worker(WARMUP)
+        check(warm_outcomes == Counter(sent=WARMUP), f"warm-up outcomes {dict(warm_outcomes)}")
+        bare.run(jobs_of(practice.org_id, "sent")[:WARMUP])
+
+        book_each(practice, practice.client_ids[WARMUP:])
+        queued = jobs_of(practice.org_id, "queued")
+        check(len(queued) == jobs, f"{len(queued)} jobs queued, expected {jobs}")
+
+        profiler = cProfile.Profile() if profile else None
+        sent_before = ses_sent()
+        if profiler:
+            profiler.enable()
+        worker, (outcomes, failed) = timed(counter, "worker", jobs, lambda: run_worker(jobs))
+        if profiler:
+            profiler.disable()
+        worker_sent = ses_sent() - sent_before
+
+        sent_before = ses_sent()
+        baseline, emails = timed(counter, "bare baseline", jobs, lambda: bare.run(queued))
+        baseline_sent = ses_sent() - sent_before
+
+        ended = {job.job_id: job for job in jobs_of(practice.org_id, "sent")}
+        check(failed == 0, f"the worker failed {failed} records")
+        check(outcomes == Counter(sent=jobs), f"worker outcomes {dict(outcomes)}, not {jobs} sent")
+        check(worker_sent == jobs, f"SES counted {worker_sent} worker sends for {jobs} jobs")
+        check(baseline_sent == jobs, f"SES counted {baseline_sent} baseline sends for {jobs}")
+        check(
+            all(job.job_id in ended for job in queued),
+            "a measured job did not end `sent`",
+        )
+        message_ids = {ended[job.job_id].ses_message_id for job in queued}
+        check(len(message_ids) == jobs, "two jobs share an SES message: an email was doubled")
+        for job, message in zip(queued, emails, strict=True):
+            sent = ended[job.job_id]
+            check(
+                (sent.to, sent.subject, sent.html, sent.text)
+                == (message.to, message.subject, message.html, message.text),
+                f"job {job.job_id}: the baseline's email differs from the worker's",
+            )
+    if profiler:
+        print("cProfile of the worker loop (timings above include the profiler's overhead):")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return {
+        "jobs": jobs,
+        "warmup_emails": WARMUP,
+        "kind": KIND,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "worker": worker.as_json(),
+        "baseline": baseline.as_json(),
+        "ratio_worker_to_baseline": round(worker.per_second / baseline.per_second, 4),
+        "checks": {
+            "every_job_sent_once": True,
+            "ses_sends_worker": worker_sent,
+            "ses_sends_baseline": baseline_sent,
+            "same_emails": True,
+        },
+    }
+
+
+def table(figures: dict[str, Any]) -> str:
+    head = ("", "emails", "seconds", "emails/s", "DynamoDB/email", "SES/email", "SQS/email")
+    rows = [head]
+    for key, name in (("worker", "worker"), ("baseline", "bare baseline")):
+        row = figures[key]
+        calls = row["calls_per_email"]
+        rows.append(
+            (
+                name,
+                str(row["emails"]),
+                f"{row['seconds']:.2f}",
+                f"{row['emails_per_second']:.1f}",
+                f"{calls['dynamodb']:g}",
+                f"{calls['ses']:g}",
+                f"{calls['sqs']:g}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    by_op = figures["worker"]["by_operation"]
+    lines.append("worker calls per email (ms per call in moto):")
+    lines += [
+        f"  {s} {op}: {n['calls_per_email']:g} ({n['ms_per_call']:.1f} ms)"
+        for s in SERVICES
+        for op, n in by_op[s].items()
+    ]
+    for key in ("worker", "baseline"):
+        ms = figures[key]["ms_per_email"]
+        lines.append(
+            f"{key} ms per email: "
+            + ", ".join(f"{s} calls {ms[f'in_{s}_calls']:.2f}" for s in SERVICES)
+            + f", outside AWS calls {ms['outside_aws_calls']:.2f}"
+        )
+    lines += [
+        f"ratio worker/baseline emails/s: {figures['ratio_worker_to_baseline']:.3f}",
+        f"checks: every job sent exactly once ({figures['checks']['ses_sends_worker']} SES sends), "
+        "baseline emails identical to the worker's",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=300, help="emails per path (default 300)")
+    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench_worker.json")
+    parser.add_argument("--profile", action="store_true", help="cProfile the worker loop")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    try:
+        figures = bench(args.jobs, args.profile)
+    except BenchFailed as exc:
+        print(f"bench_worker FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(table(figures))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
