@@ -98,16 +98,21 @@ class Stack:
             method, self.base_url + path, json=body, headers=headers, timeout=60
         )
 
+    def client(self, service: str) -> Any:
+        """A boto3 client of this stack's moto server (to look behind the API)."""
+        return boto3.client(service, **self._moto())
+
     def table(self, name: str) -> Any:
         """A boto3 Table of this stack, read straight from moto's server."""
-        dynamodb = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        return dynamodb.Table(f"{TABLE_PREFIX}-{name}")
+        return boto3.resource("dynamodb", **self._moto()).Table(f"{TABLE_PREFIX}-{name}")
+
+    def _moto(self) -> dict[str, str]:
+        return {
+            "endpoint_url": self.moto_url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "local",
+            "aws_secret_access_key": "local",
+        }
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -271,13 +270,7 @@ def test_workers_racing_on_redelivered_jobs_send_each_email_once(stack: Stack) -
     practice = sign_up(stack)
     provider = stack.call("GET", f"/v1/orgs/{practice.id}/providers", token=practice.token)
     provider_id = provider.json()["providers"][0]["id"]
-    ses = boto3.client(
-        "ses",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    ses = stack.client("ses")
 
     def ses_sent() -> int:
         return int(ses.get_send_quota()["SentLast24Hours"])
@@ -304,13 +297,7 @@ def test_workers_racing_on_redelivered_jobs_send_each_email_once(stack: Stack) -
     log = stack.call("GET", f"/v1/orgs/{practice.id}/emails?limit=100", token=practice.token)
     job_ids = [e["id"] for e in log.json()["emails"]]
     assert len(job_ids) == 10
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs = stack.client("sqs")
     url = sqs.get_queue_url(QueueName="portico-local-email")["QueueUrl"]
     for job_id in job_ids * 2:
         sqs.send_message(QueueUrl=url, MessageBody=job_id)
