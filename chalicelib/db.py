@@ -123,9 +123,6 @@ class Tx:
             )
         )
 
-    def __len__(self) -> int:
-        return len(self._writes)
-
     def commit(self, attempts: int = 5) -> None:
         """Write all or nothing. A failed condition raises its `on_conflict` error; a clash with
         another transaction in flight (DynamoDB's TransactionConflict, when many requests touch

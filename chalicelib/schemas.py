@@ -32,16 +32,6 @@ Phone = Annotated[
 Role = Literal["admin", "provider", "staff"]
 Plan = Literal["starter", "plus", "enterprise"]
 ClientType = Literal["adult", "minor"]
-Relationship = Literal[
-    "caregiver",
-    "child",
-    "dependent",
-    "family_member",
-    "legal_guardian",
-    "parent",
-    "spouse",
-    "other",
-]
 
 
 def normalize_email(value: str) -> str:

@@ -25,7 +25,6 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta
 
 TABLE = config.table("profiles")
-CLIENT_PREFIX = "cl_"
 
 
 class ProfilesByIdentity(GlobalSecondaryIndex):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.orgs import Provider
-from chalicelib.models.profiles import ClientProfile
 from chalicelib.services.sessions import Actor, require_account
 
 ADMIN = ("admin",)
@@ -35,11 +34,3 @@ def staff_of(actor: Actor, org_id: str, roles: tuple[str, ...] = STAFF) -> Provi
             code="role_not_allowed",
         )
     return actor.provider
-
-
-def own_profile(actor: Actor) -> ClientProfile:
-    """The profile of a session inside a client account (the Client Portal's subject)."""
-    account = require_account(actor)
-    if account.kind != "client" or actor.profile is None:
-        raise Forbidden("This needs a client account.", code="client_only")
-    return actor.profile
