@@ -451,3 +451,33 @@ def test_only_admins_change_the_practice(api: Api, practice: Practice, method, p
     answer = api.call(method, path.format(org=practice.id), body, token)
     assert answer.status == 403
     assert answer.error_code() == "role_not_allowed"
+
+
+def test_an_email_change_that_races_a_new_login_is_retried_from_the_start(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R1, R19: another request creates the login of the new email between our read and our
+    # write; the change runs again, joins that login, and the profile ends on it.
+    client = create(api, practice, email=MAYA).body["client"]
+    real_find = identities.find_by_email
+    raced = []
+
+    def find_then_lose_the_race(email: str):
+        found = real_find(email)
+        if email == "new@example.com" and not raced:
+            raced.append(email)
+            other = sign_up_practice(api, "racer", admin_email=email)  # creates the login now
+            assert other.id
+        return found
+
+    monkeypatch.setattr(identities, "find_by_email", find_then_lose_the_race)
+    answer = api.patch(
+        f"{clients_path(practice)}/{client['id']}",
+        {"email": "new@example.com"},
+        practice.admin_token,
+    )
+    assert answer.status == 200, answer.body
+    profile = db.get(ClientProfile, practice.id, client["id"])
+    assert profile.email == "new@example.com"
+    assert profile.identity_id == real_find("new@example.com").id
+    assert db.get(ClientProfile, practice.id, client["id"]).shared_email is False

@@ -219,7 +219,11 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
     if "dob" in changes:
         profile.dob = req.dob.isoformat() if req.dob else None
 
+    before = (profile.email, profile.identity_id, profile.shared_email)
+
     def attempt() -> ClientProfile:
+        # A retry after an email race starts again from the profile as it was read.
+        profile.email, profile.identity_id, profile.shared_email = before
         tx = Tx()
         if "email" in changes or "shared_email" in changes:
             _change_email(tx, profile, changes)
