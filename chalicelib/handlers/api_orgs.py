@@ -68,4 +68,5 @@ def update_group(org_id: str, group_id: str) -> Response:
 @bp.route("/v1/orgs/{org_id}/groups/{group_id}/invite-link", methods=["POST"])
 def rotate_group_link(org_id: str, group_id: str) -> Response:
     group = orgs.rotate_group_link(actor(bp.current_request), org_id, group_id)
-    return ok({"group": group_view(group), "invite_url": group_view(group)["invite_url"]})
+    shown = group_view(group)
+    return ok({"group": shown, "invite_url": shown["invite_url"]})

@@ -77,13 +77,13 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
         return "in_flight"
     kind = KINDS[job.kind]
     own_org = db.get(Organization, job.org_id, "org")
-    address, reason = recipient(job, kind, own_org)
+    identity = db.get(Identity, job.identity_id) if job.identity_id else None
+    address, reason = recipient(job, kind, own_org, identity)
     if reason:
         _end(job, claim, "suppressed", to=address, reason=reason)
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
         return "suppressed"
     assert address is not None
-    identity = db.get(Identity, job.identity_id) if job.identity_id else None
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
     message = rendering.render(kind, job.context, brand)
@@ -108,11 +108,10 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
 
 
 def recipient(
-    job: EmailJob, kind: EmailKind, org: Organization | None
+    job: EmailJob, kind: EmailKind, org: Organization | None, identity: Identity | None
 ) -> tuple[str | None, str | None]:
     """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
     if job.client_id is None:
-        identity = db.get(Identity, job.identity_id) if job.identity_id else None
         return (identity.email, None) if identity else (None, "no_email")
     profile = db.get(ClientProfile, job.org_id, job.client_id)
     if profile is None or profile.status != "active":
