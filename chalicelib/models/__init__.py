@@ -5,11 +5,14 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.models.appointments import Reminder
+from chalicelib.models.audit import AuditEvent
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity, SignInFailures
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.records import PortalRecord
 from chalicelib.models.sessions import Session
+from chalicelib.models.tokens import Token
 
 # The model of each table that declares its key schema and every index (used to create
 # tables locally and, later, to check the deployment template against the code).
@@ -20,6 +23,9 @@ TABLE_OWNERS: tuple[type[Model], ...] = (
     Session,
     EmailJob,
     Reminder,
+    Token,
+    AuditEvent,
+    PortalRecord,
 )
 # Models with a TTLAttribute, one per table that expires items.
-TTL_MODELS: tuple[type[Model], ...] = (SignInFailures, Session)
+TTL_MODELS: tuple[type[Model], ...] = (SignInFailures, Session, Token)

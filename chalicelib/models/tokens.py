@@ -1,0 +1,74 @@
+"""The tokens table: secret links and codes (R13, R20, R22, R30), stored only as hashes.
+
+Each token belongs to a *subject* (a profile's invite, an identity's reset, a grant's caregiver
+invite). The subject's `LiveToken` item names its one live token, so issuing a new token and
+killing the old one is one transaction (DESIGN "Supersede, atomically"). Ended tokens stay, with
+their status, until `purge_at`, so an old link can say why it is dead (R15) and an invite's
+history is visible (B1).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import config
+from chalicelib.models.base import BaseMeta
+
+TABLE = config.table("tokens")
+
+
+class TokensBySubject(GlobalSecondaryIndex):
+    """A subject's tokens, newest last: invite history (B1) and the send limit (R20)."""
+
+    class Meta:
+        index_name = "tokens_by_subject"
+        projection = AllProjection()
+
+    subject = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Token(Model):
+    """One secret. `status` is live, used, superseded or revoked; a live token past
+    `expires_at` is expired (derived, never written)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # invite | reset | otp | caregiver_invite
+    subject = UnicodeAttribute()
+    org_id = UnicodeAttribute(null=True)
+    client_id = UnicodeAttribute(null=True)
+    identity_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="live")
+    data = JSONAttribute(default=dict)
+    attempts = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    ended_at = UTCDateTimeAttribute(null=True)
+    purge_at = TTLAttribute()
+    by_subject = TokensBySubject()
+
+
+class LiveToken(Model):
+    """The pointer from a subject to its one live token (R13: a newer one kills the older)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    key = UnicodeAttribute(hash_key=True, attr_name="token_hash")
+    live_hash = UnicodeAttribute()
+    issued_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key_for(subject: str) -> str:
+        return f"live#{subject}"

@@ -1,0 +1,56 @@
+"""Audit events (R47, B6): every sensitive action, its actor and on whose behalf.
+
+Services add the event to the change's own transaction, so an action and its audit record
+exist together or not at all. Details carry ids and flags only (R48).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import clock, ids
+from chalicelib.db import Tx
+from chalicelib.models.audit import AuditEvent
+from chalicelib.services.sessions import Actor
+
+SYSTEM = "system"
+
+
+def actor_ref(actor: Actor | None) -> str:
+    """Who acts, as the audit log names them: a provider, a client, or the identity alone."""
+    if actor is None:
+        return SYSTEM
+    account = actor.account
+    if account is None:
+        return f"identity:{actor.identity.id}"
+    if account.kind == "staff":
+        return f"provider:{account.provider_id}"
+    return f"client:{account.client_id}"
+
+
+def record(
+    tx: Tx,
+    *,
+    org_id: str,
+    action: str,
+    actor: str,
+    client_id: str | None = None,
+    on_behalf_of: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    moment = clock.now()
+    event_id = ids.new_id("ev")
+    event = AuditEvent(
+        AuditEvent.subject_for(org_id, client_id),
+        f"{clock.iso(moment)}#{event_id}",
+        event_id=event_id,
+        org_id=org_id,
+        client_id=client_id,
+        action=action,
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        details=details or {},
+        at=moment,
+    )
+    tx.save(event, condition=AuditEvent.sk.does_not_exist())
+    return event

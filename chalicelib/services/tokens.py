@@ -1,0 +1,147 @@
+"""Secret links and codes (R13, R20, R22, R30): issue, read, consume, revoke.
+
+A token is random (256 bits), shown once and stored only as its SHA-256. Its subject's
+`LiveToken` pointer names the one live token: issuing writes the new token, moves the pointer
+and ends the old token in one transaction, so the older link dies the moment the newer one
+exists. Consuming ends the token under the condition that it is still live, in the caller's
+transaction, so two tabs redeeming one link end with exactly one success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib import clock, db, ids
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict
+from chalicelib.models.tokens import LiveToken, Token
+
+# Ended tokens are kept this long after they expire, so an old link still says why it is dead.
+KEEP_AFTER_EXPIRY = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Issued:
+    secret: str  # goes into the link or email once; never stored, never logged (R48)
+    token: Token
+
+
+def status_of(token: Token, now: datetime | None = None) -> str:
+    """live, used, superseded, revoked, or expired (a live token past its time, B1)."""
+    if token.status == "live" and token.expires_at <= (now or clock.now()):
+        return "expired"
+    return token.status
+
+
+def live(subject: str) -> Token | None:
+    """The subject's live token, if one is live and unexpired."""
+    pointer = db.get(LiveToken, LiveToken.key_for(subject))
+    if pointer is None:
+        return None
+    token = db.get(Token, pointer.live_hash)
+    return token if token is not None and status_of(token) == "live" else None
+
+
+def find(secret: str, kind: str) -> Token | None:
+    """The token behind a secret from a link, of this kind, whatever its status; else None."""
+    if not secret or len(secret) > 200:
+        return None
+    token = db.get(Token, ids.token_hash(secret))
+    return token if token is not None and token.kind == kind else None
+
+
+def issue(
+    tx: Tx,
+    kind: str,
+    subject: str,
+    *,
+    ttl: timedelta,
+    org_id: str | None = None,
+    client_id: str | None = None,
+    identity_id: str | None = None,
+    data: dict[str, object] | None = None,
+    secret: str | None = None,
+) -> Issued:
+    """Add a new live token for `subject` to `tx`; the subject's live one dies with it (R13).
+
+    `secret` lets a caller choose the secret's form (a 6-digit code, R22); it is then hashed
+    with the subject so equal codes of different subjects never collide."""
+    moment = clock.now()
+    secret = secret or ids.new_token()
+    key = ids.token_hash(f"{subject}:{secret}") if kind == "otp" else ids.token_hash(secret)
+    token = Token(
+        key,
+        kind=kind,
+        subject=subject,
+        org_id=org_id,
+        client_id=client_id,
+        identity_id=identity_id,
+        data=data or {},
+        created_at=moment,
+        expires_at=moment + ttl,
+        purge_at=moment + ttl + KEEP_AFTER_EXPIRY,
+    )
+    tx.save(token, condition=Token.token_hash.does_not_exist())
+    pointer = db.get(LiveToken, LiveToken.key_for(subject))
+    old = db.get(Token, pointer.live_hash) if pointer is not None else None
+    if old is not None and status_of(old, moment) == "live":
+        # The old link dies in this transaction; if it is used meanwhile, the issue fails whole.
+        _end(tx, old.token_hash, "superseded", moment, on_conflict=_raced)
+    tx.save(
+        LiveToken(LiveToken.key_for(subject), live_hash=key, issued_at=moment),
+        # Two issues racing: the second sees the pointer moved and fails whole.
+        condition=(
+            LiveToken.live_hash == pointer.live_hash
+            if pointer is not None
+            else LiveToken.key.does_not_exist()
+        ),
+        on_conflict=_raced,
+    )
+    return Issued(secret, token)
+
+
+def consume(tx: Tx, token: Token, on_conflict: Callable[[], Conflict] | None = None) -> None:
+    """End a live token as used, in the caller's transaction: it succeeds once (R13)."""
+    _end(tx, token.token_hash, "used", clock.now(), on_conflict=on_conflict)
+
+
+def revoke(tx: Tx, subject: str) -> Token | None:
+    """End the subject's live token (B1), if it has one; returns it."""
+    token = live(subject)
+    if token is not None:
+        _end(tx, token.token_hash, "revoked", clock.now())
+    return token
+
+
+def history(subject: str, since: datetime | None = None) -> list[Token]:
+    """The subject's tokens, oldest first (B1); `since` bounds it to a recent window (R20)."""
+    condition = Token.created_at >= since if since else None
+    return list(Token.by_subject.query(subject, range_key_condition=condition))
+
+
+def _end(
+    tx: Tx,
+    token_hash: str,
+    status: str,
+    moment: datetime,
+    on_conflict: Callable[[], Conflict] | None = None,
+) -> None:
+    tx.update(
+        Token(token_hash),
+        [Token.status.set(status), Token.ended_at.set(moment)],
+        condition=(Token.status == "live") & (Token.expires_at > moment),
+        on_conflict=on_conflict or _gone,
+    )
+
+
+def _raced() -> Conflict:
+    return Conflict(
+        "Another link was sent at the same moment; the newest one is the one that works.",
+        code="concurrent_change",
+    )
+
+
+def _gone() -> Conflict:
+    return Conflict("This link has already been used or has ended.", code="token_not_live")
