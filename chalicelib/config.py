@@ -16,6 +16,13 @@ TABLE_PREFIX: str = os.environ.get("TABLE_PREFIX", f"portico-{STAGE}")
 PUBLIC_URL: str = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 PORTAL_URL: str = os.environ.get("PORTAL_URL", f"{PUBLIC_URL}/portal").rstrip("/")
 
+# Signs the landing pages' CSRF tokens. The local stage has a fixed one; every other stage must
+# set its own (a missing one makes the pages refuse every form rather than sign with a known key).
+PAGE_SECRET: str = os.environ.get("PAGE_SECRET") or (
+    "local-page-secret" if STAGE == "local" else ""
+)
+MAX_FORM_BODY_BYTES: int = 64_000
+
 SESSION_TTL_HOURS: int = int(os.environ.get("SESSION_TTL_HOURS", "12"))
 
 # Argon2id cost (R45). "standard" is argon2-cffi's RFC 9106 low-memory profile; "low" keeps the

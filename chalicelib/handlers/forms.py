@@ -1,0 +1,136 @@
+"""What every landing page shares (API.md "HTML pages"): branded rendering, CSRF protection,
+form bodies, and headers that keep a link's secret out of Referers and caches.
+
+CSRF is a double-submit cookie: the page sets a random cookie (HttpOnly, SameSite=Strict) and
+embeds an HMAC of it and the page's path in the form; a POST must bring both, matching. No
+server-side state, so any Lambda can check any form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+from chalice.app import Request, Response
+
+from chalicelib import config
+from chalicelib.errors import Invalid, TooLarge
+from chalicelib.models.orgs import Organization
+from chalicelib.services import branding, rendering
+
+FORM = "application/x-www-form-urlencoded"
+CSRF_COOKIE = "portico_csrf"
+CSRF_FIELD = "csrf_token"
+
+HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    # The token in the path must never leave in a Referer, nor stay in a shared cache.
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Csrf:
+    """The cookie a page sets and the matching token its form carries."""
+
+    cookie: str
+    token: str
+
+
+def _path(request: Request) -> str:
+    context = request.context or {}
+    return str(context.get("resourcePath") or context.get("path") or "")
+
+
+def _sign(cookie: str, path: str) -> str:
+    key = config.PAGE_SECRET.encode() or secrets.token_bytes(32)  # no secret: nothing verifies
+    return hmac.new(key, f"{cookie}|{path}".encode(), hashlib.sha256).hexdigest()
+
+
+def _cookie_of(request: Request) -> str | None:
+    raw = request.headers.get("cookie")
+    if not raw:
+        return None
+    try:
+        jar = SimpleCookie(raw)
+    except CookieError:
+        return None
+    morsel = jar.get(CSRF_COOKIE)
+    return morsel.value if morsel and 20 <= len(morsel.value) <= 100 else None
+
+
+def csrf(request: Request) -> Csrf:
+    """The CSRF pair for a page: the visitor's cookie if it has one, else a new one."""
+    cookie = _cookie_of(request) or secrets.token_urlsafe(24)
+    return Csrf(cookie, _sign(cookie, _path(request)))
+
+
+def csrf_valid(request: Request, fields: dict[str, str]) -> bool:
+    cookie = _cookie_of(request)
+    sent = fields.get(CSRF_FIELD, "")
+    return cookie is not None and hmac.compare_digest(sent, _sign(cookie, _path(request)))
+
+
+def form(request: Request, allowed: set[str]) -> dict[str, str]:
+    """The posted form's fields (one value each, only the `allowed` ones and the CSRF token);
+    413 past the size limit, 400 when it is not a form."""
+    raw = request.raw_body or b""
+    if len(raw) > config.MAX_FORM_BODY_BYTES:
+        raise TooLarge("The form is larger than it can be.", code="body_too_large")
+    try:
+        parsed = parse_qs(
+            raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=50
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise Invalid("The form could not be read.", code="invalid_form") from None
+    return {
+        name: values[0]
+        for name, values in parsed.items()
+        if name in allowed | {CSRF_FIELD} and values
+    }
+
+
+def page(
+    template: str,
+    *,
+    org: Organization | None,
+    status: int = 200,
+    pair: Csrf | None = None,
+    headers: dict[str, str] | None = None,
+    **values: Any,
+) -> Response:
+    """A landing page in the organization's branding (neutral when there is none: an unknown
+    link must not reveal which practice, B2), with its CSRF cookie when it has a form."""
+    brand = branding.branding_of(org)
+    token = pair.token if pair else ""
+    body = rendering.render_page(
+        template, brand=brand, csrf_field=CSRF_FIELD, csrf_token=token, **values
+    )
+    sent = {**HEADERS, **(headers or {})}
+    if pair is not None:
+        secure = "" if config.is_local() else "; Secure"
+        sent["Set-Cookie"] = (
+            f"{CSRF_COOKIE}={pair.cookie}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        )
+    return Response(body=body, status_code=status, headers=sent)
+
+
+def redirect(location: str, headers: dict[str, str] | None = None) -> Response:
+    """303 See Other: after a successful form, the browser GETs the next page (API.md)."""
+    return Response(
+        body="",
+        status_code=303,
+        headers={"Location": location, "Referrer-Policy": "no-referrer", **(headers or {})},
+    )
