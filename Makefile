@@ -1,5 +1,6 @@
-# Two commands: `make run` (the local stack) and `make test` (lint and every test); `make bench`
-# measures the email worker (README "Benchmarks").
+# Two commands: `make run` (the local stack) and `make test` (lint and every test). Also:
+# `make package` (the prod template and zip, linted), `make bench` (round trips, cold import,
+# the email worker: README "Benchmarks"), `make fuzz` (schemathesis, a longer run).
 # Each creates the virtual environment and installs what is missing first.
 
 VENV    := .venv
@@ -7,7 +8,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench package fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,14 @@ test: lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
+	$(PY) -m scripts.bench
 	$(PY) -m scripts.bench_worker
 
+package: $(STAMP)
+	$(PY) -m scripts.package
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -m fuzz tests/e2e/test_fuzz.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts build

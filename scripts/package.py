@@ -1,0 +1,68 @@
+"""`make package`: the prod deployment as one SAM/CloudFormation template and its zip, linted.
+
+1. writes deploy/resources.json and .chalice/policy-prod.json from the code
+   (scripts/deploy_template.py);
+2. `chalice package --stage prod --merge-template deploy/resources.json build/`: build/sam.json
+   and build/deployment.zip (needs a region and PyPI or PIP_FIND_LINKS, DESIGN "Known traps";
+   chalice caches under .chalice/deployments, which git ignores);
+3. `cfn-lint build/sam.json`: the template must pass it.
+
+    .venv/bin/python -m scripts.package [--out build] [--no-lint]
+
+Deploy with `sam deploy --template-file build/sam.json` or `aws cloudformation package` then
+`deploy` (README "Deployment").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from scripts import deploy_template
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def package(out: Path, *, lint: bool = True) -> Path:
+    """Build the template and zip into `out`; return the template's path."""
+    for path, text in deploy_template.rendered().items():
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    subprocess.run(
+        [
+            str(BIN / "chalice"),
+            "package",
+            "--stage",
+            deploy_template.STAGE,
+            "--merge-template",
+            str(deploy_template.MERGE_TEMPLATE.relative_to(ROOT)),
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    template = out / "sam.json"
+    if lint:
+        subprocess.run([str(BIN / "cfn-lint"), str(template)], cwd=ROOT, check=True)
+        print(f"cfn-lint: {template} passes")
+    return template
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "build")
+    parser.add_argument("--no-lint", action="store_true")
+    args = parser.parse_args()
+    package(args.out.resolve(), lint=not args.no_lint)
+
+
+if __name__ == "__main__":
+    main()
