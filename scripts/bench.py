@@ -1,0 +1,422 @@
+"""`make bench`: DynamoDB round trips and items read per API call, small organization vs large,
+and the cold import of `app` against a bare Chalice app with the same libraries.
+
+Round trips (DESIGN "Data"): each call in `CALLS` runs through the app (chalice.test.Client,
+moto in process) in an organization of N clients, for each N of `--sizes` (10 and 10,000 by
+default). The large organization is seeded straight into the profiles table with batch writes,
+not through the API. DynamoDB calls are counted at botocore's one door
+(`BaseClient._make_api_call`, as tests/conftest.py's `dynamo_calls`), and items read are counted
+from the answers: GetItem's Item, BatchGetItem's Responses, Query's ScannedCount. The run exits 1
+if any call makes more round trips or reads more items in a larger organization.
+
+Cold import: `import app` in fresh interpreters against a bare `Chalice()` app that imports
+the same libraries (`--imports` repetitions each, median, one ratio from one run).
+
+To measure a new route, add a `Call` to `CALLS`: its name, what it sends, and (optionally) what
+it needs prepared outside the count.
+
+    .venv/bin/python -m scripts.bench [--sizes 10 10000] [--reps 3] [--imports 7] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import os
+
+# As tests/conftest.py: configuration is read once, at chalicelib's import.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PORTICO_STAGE": "local",
+        "TABLE_PREFIX": "portico-bench",
+        "PASSWORD_HASH_COST": "low",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import argparse
+import itertools
+import json
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+from chalice.test import Client
+from moto import mock_aws
+
+from app import app
+from chalicelib import aws, clock, ids, infra
+from chalicelib.models.profiles import ClientProfile
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"  # noqa: S105 (the bench's own practice)
+ADMIN = "admin@evergreen.example"
+
+
+class BenchFailed(Exception):
+    """A call failed or grew with the organization: the figures mean nothing then."""
+
+
+# Counting DynamoDB round trips and items read ---------------------------------------------------
+
+
+def items_read(operation: str, answer: dict[str, Any]) -> int:
+    if operation == "GetItem":
+        return 1 if "Item" in answer else 0
+    if operation == "BatchGetItem":
+        return sum(len(items) for items in answer.get("Responses", {}).values())
+    if operation in ("Query", "Scan"):
+        return int(answer.get("ScannedCount", answer.get("Count", 0)))
+    if operation == "TransactGetItems":
+        return len(answer.get("Responses", []))
+    return 0
+
+
+@dataclass
+class Counted:
+    round_trips: int = 0
+    items_read: int = 0
+    operations: list[str] = field(default_factory=list)
+
+
+class DynamoCounter:
+    def __init__(self) -> None:
+        self.now: Counted | None = None
+        original = botocore.client.BaseClient._make_api_call
+        counter = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            answer = original(client, operation, params)
+            if counter.now is not None and client.meta.service_model.service_name == "dynamodb":
+                counter.now.round_trips += 1
+                counter.now.items_read += items_read(operation, answer)
+                counter.now.operations.append(operation)
+            return answer
+
+        botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+
+    @contextmanager
+    def counting(self) -> Iterator[Counted]:
+        self.now = Counted()
+        try:
+            yield self.now
+        finally:
+            self.now = None
+
+
+# The organization under test -------------------------------------------------------------------
+
+
+class Api:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        payload = json.dumps(body) if body is not None else b""
+        answer = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)
+        if answer.status_code >= 400:
+            raise BenchFailed(f"{method} {path} answered {answer.status_code} {answer.body!r}")
+        return json.loads(answer.body) if answer.body else {}
+
+
+@dataclass
+class Org:
+    """A practice whose admin is also admin of a second practice (so switching is real), with
+    `size` clients; `spare` lists seeded clients not yet used by a call that changes one."""
+
+    api: Api
+    org_id: str
+    provider_id: str
+    account_id: str
+    size: int
+    spare: list[str] = field(default_factory=list)
+    made: int = 0
+
+    def token(self) -> str:
+        """A fresh session entered in the practice's staff account."""
+        chooser = self.api.call("POST", "/v1/auth/login", {"email": ADMIN, "password": PASSWORD})
+        switched = self.api.call(
+            "POST", "/v1/auth/switch", {"account_id": self.account_id}, chooser["token"]
+        )
+        return switched["token"]
+
+    def chooser(self) -> str:
+        """A fresh session that has not entered an account yet (two accounts: R2)."""
+        return self.api.call("POST", "/v1/auth/login", {"email": ADMIN, "password": PASSWORD})[
+            "token"
+        ]
+
+    def next_email(self) -> str:
+        self.made += 1
+        return f"new{self.made:04d}@bench.example"
+
+
+def sign_up(api: Api, slug: str) -> dict[str, Any]:
+    return api.call(
+        "POST",
+        "/v1/orgs",
+        {
+            "name": f"Practice {slug}",
+            "slug": slug,
+            "admin": {"email": ADMIN, "password": PASSWORD, "first_name": "A", "last_name": "B"},
+        },
+    )
+
+
+def seed_clients(org_id: str, provider_id: str, count: int) -> list[str]:
+    """`count` active client profiles written straight to the table, 25 a BatchWriteItem."""
+    moment = clock.now()
+    client_ids = []
+    with ClientProfile.batch_write() as batch:
+        for n in range(count):
+            profile = ClientProfile(
+                org_id,
+                ids.new_id("cl"),
+                email=f"client{n:05d}@bench.example",
+                first_name=f"First{n % 97}",
+                last_name=f"Client {n:05d}",
+                primary_provider_id=provider_id,
+                created_at=moment,
+                updated_at=moment,
+                version=1,
+            )
+            profile.before_save()
+            batch.save(profile)
+            client_ids.append(profile.client_id)
+    return client_ids
+
+
+def set_up(api: Api, size: int) -> Org:
+    first = sign_up(api, "evergreen")
+    sign_up(api, "harbor")  # the admin now has two staff accounts: sign-in lists, switch enters
+    org_id = first["org"]["id"]
+    me = api.call("GET", "/v1/me", token=first["token"])
+    providers = api.call("GET", f"/v1/orgs/{org_id}/providers", token=first["token"])
+    provider_id = providers["providers"][0]["id"]
+    spare = seed_clients(org_id, provider_id, size)
+    return Org(api, org_id, provider_id, me["account"]["account_id"], size, spare)
+
+
+# The calls measured: extend this table as routes arrive ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    # Run outside the count: sessions, a record to act on. Returns what `run` needs.
+    prepare: Callable[[Org], dict[str, Any]]
+    run: Callable[[Org, dict[str, Any]], Any]
+
+
+def _staff(org: Org) -> dict[str, Any]:
+    return {"token": org.token()}
+
+
+def _staff_and_client(org: Org) -> dict[str, Any]:
+    return {"token": org.token(), "client_id": org.spare.pop()}
+
+
+CALLS: tuple[Call, ...] = (
+    Call(
+        "sign-in",
+        lambda org: {},
+        lambda org, p: org.api.call(
+            "POST", "/v1/auth/login", {"email": ADMIN, "password": PASSWORD}
+        ),
+    ),
+    Call(
+        "switch",
+        lambda org: {"token": org.chooser()},
+        lambda org, p: org.api.call(
+            "POST", "/v1/auth/switch", {"account_id": org.account_id}, p["token"]
+        ),
+    ),
+    Call("me", _staff, lambda org, p: org.api.call("GET", "/v1/me", token=p["token"])),
+    Call(
+        "client list (a page of 10)",
+        _staff,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients?limit=10", None, p["token"]
+        ),
+    ),
+    Call(
+        "client get",
+        _staff_and_client,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}", None, p["token"]
+        ),
+    ),
+    Call(
+        "client create",
+        _staff,
+        lambda org, p: org.api.call(
+            "POST",
+            f"/v1/orgs/{org.org_id}/clients",
+            {"first_name": "New", "last_name": "Client", "email": org.next_email()},
+            p["token"],
+        ),
+    ),
+    Call(
+        "archive",
+        _staff_and_client,
+        lambda org, p: org.api.call(
+            "POST", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}/archive", None, p["token"]
+        ),
+    ),
+)
+
+
+def measure(size: int, reps: int, counter: DynamoCounter) -> dict[str, dict[str, Any]]:
+    """Each call `reps` times in a fresh organization of `size` clients; the most it took."""
+    with mock_aws():
+        aws.reset()
+        infra.create_all()
+        with Client(app, stage_name="local") as client:
+            org = set_up(Api(client), size)
+            figures: dict[str, dict[str, Any]] = {}
+            for call in CALLS:
+                runs = []
+                for _ in range(reps):
+                    prepared = call.prepare(org)
+                    with counter.counting() as counted:
+                        call.run(org, prepared)
+                    runs.append(counted)
+                worst = max(runs, key=lambda c: (c.round_trips, c.items_read))
+                figures[call.name] = {
+                    "round_trips": worst.round_trips,
+                    "items_read": worst.items_read,
+                    "operations": worst.operations,
+                    "same_every_time": len({(c.round_trips, c.items_read) for c in runs}) == 1,
+                }
+    return figures
+
+
+# Cold import ------------------------------------------------------------------------------------
+
+MEASURE_IMPORT = (
+    "import time; start = time.perf_counter(); {body}; print(time.perf_counter() - start)"
+)
+APP_IMPORT = "import app"
+# A Chalice app with nothing of Portico: the libraries its code imports, as a bare app would.
+BARE_IMPORT = (
+    "from chalice import Chalice; import boto3, pynamodb.models, pynamodb.transactions, "
+    "pydantic, email_validator, jinja2, css_inline, argon2; Chalice(app_name='bare')"
+)
+
+
+def import_seconds(body: str) -> float:
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE_IMPORT.format(body=body)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return float(run.stdout.strip().splitlines()[-1])
+
+
+def cold_imports(repetitions: int) -> dict[str, Any]:
+    app_runs, bare_runs = [], []
+    for _ in range(repetitions):  # interleaved, so a busy moment hits both alike
+        app_runs.append(import_seconds(APP_IMPORT))
+        bare_runs.append(import_seconds(BARE_IMPORT))
+    app_ms, bare_ms = 1000 * statistics.median(app_runs), 1000 * statistics.median(bare_runs)
+    return {
+        "repetitions": repetitions,
+        "app_ms_median": round(app_ms, 1),
+        "bare_ms_median": round(bare_ms, 1),
+        "ratio_app_to_bare": round(app_ms / bare_ms, 3),
+    }
+
+
+# The run ---------------------------------------------------------------------------------------
+
+
+def grown(by_size: dict[int, dict[str, dict[str, Any]]]) -> list[str]:
+    sizes = sorted(by_size)
+    problems = []
+    for name in by_size[sizes[0]]:
+        for small, large in itertools.pairwise(sizes):
+            a, b = by_size[small][name], by_size[large][name]
+            for key in ("round_trips", "items_read"):
+                if b[key] > a[key]:
+                    problems.append(
+                        f"{name}: {key} {a[key]} at {small} clients, {b[key]} at {large}"
+                    )
+    return problems
+
+
+def table(figures: dict[str, Any]) -> str:
+    sizes = figures["sizes"]
+    by_size = figures["calls"]
+    head = ["call"] + [f"round trips @{s}" for s in sizes] + [f"items read @{s}" for s in sizes]
+    rows = [head]
+    for name in by_size[str(sizes[0])]:
+        rows.append(
+            [name]
+            + [str(by_size[str(s)][name]["round_trips"]) for s in sizes]
+            + [str(by_size[str(s)][name]["items_read"]) for s in sizes]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    imports = figures.get("cold_import")
+    if imports:
+        lines.append("")
+        lines.append(
+            f"cold import (median of {imports['repetitions']}): app {imports['app_ms_median']} ms,"
+            f" bare Chalice + same libraries {imports['bare_ms_median']} ms,"
+            f" ratio app/bare {imports['ratio_app_to_bare']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 10_000])
+    parser.add_argument("--reps", type=int, default=3, help="runs of each call per size")
+    parser.add_argument("--imports", type=int, default=7, help="cold imports of each (0: none)")
+    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench.json")
+    args = parser.parse_args(argv)
+    counter = DynamoCounter()
+    by_size: dict[int, dict[str, dict[str, Any]]] = {}
+    try:
+        for size in sorted(args.sizes):
+            by_size[size] = measure(size, args.reps, counter)
+    except BenchFailed as exc:
+        print(f"bench FAILED: {exc}", file=sys.stderr)
+        return 1
+    figures: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
+        "sizes": sorted(args.sizes),
+        "calls": {str(size): calls for size, calls in by_size.items()},
+        "grown": grown(by_size),
+    }
+    if args.imports:
+        figures["cold_import"] = cold_imports(args.imports)
+    print(table(figures))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"figures written to {args.json}")
+    if figures["grown"]:
+        print("bench FAILED: calls grew with the organization:", file=sys.stderr)
+        for problem in figures["grown"]:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Round trips do not grow with the organization (DESIGN "Data"), for every call `make bench`
+measures: a bounded slice of it, 10 against 200 clients seeded straight into the table.
+
+A subprocess, as tests/test_bench_worker.py: the script sets its own environment and patches
+botocore before importing chalicelib."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_benchmarked_call_costs_the_same_round_trips_at_10_and_200_clients(
+    tmp_path: Path,
+) -> None:
+    # DESIGN "Data": the number of round trips of a call must not grow with the size of a table
+    out = tmp_path / "bench.json"
+    run = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [
+            sys.executable,
+            "-m",
+            "scripts.bench",
+            "--sizes",
+            "10",
+            "200",
+            "--reps",
+            "2",
+            "--imports",
+            "0",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(out.read_text())
+    small, large = figures["calls"]["10"], figures["calls"]["200"]
+    assert set(small) == set(large)
+    assert {"sign-in", "switch", "me", "client get", "client create", "archive"} <= set(small)
+    for name, call in small.items():
+        assert call["round_trips"] == large[name]["round_trips"], name
+        assert call["items_read"] >= large[name]["items_read"], name
+        assert "Scan" not in call["operations"] + large[name]["operations"], name
+        assert call["round_trips"] > 0, name
+    assert figures["grown"] == []
