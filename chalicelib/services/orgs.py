@@ -159,6 +159,12 @@ def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
             clinical_provider(
                 org_id, changes["default_provider_id"], "settings.default_provider_id"
             )
+        if changes.get("welcome_message") is not None:
+            # A partial welcome message changes only what it names (R21 reads both fields).
+            changes["welcome_message"] = {
+                **settings(org)["welcome_message"],
+                **changes["welcome_message"],
+            }
         org.settings = _merge(org.settings, changes)
     org.updated_at = clock.now()
     org.save()

@@ -1,0 +1,49 @@
+"""What fuzzing openapi.yaml against the local stack found (tests/e2e/test_fuzz.py), each kept
+as a plain regression test so it stays fixed without the fuzzer's luck."""
+
+from __future__ import annotations
+
+from chalicelib import db
+from chalicelib.models.orgs import Organization
+from chalicelib.services import orgs
+from tests.conftest import PASSWORD, Api, Practice
+
+
+def test_a_partial_welcome_message_changes_only_the_fields_it_names(
+    api: Api, practice: Practice
+) -> None:
+    # R21, API.md PATCH /v1/orgs/{org_id}: a partial object changes only what it names. Found:
+    # `{"welcome_message": {"text": ""}}` replaced the whole message, dropping `enabled`; the
+    # answer broke the schema and the welcome post (R21) would fail on the missing flag.
+    org = f"/v1/orgs/{practice.id}"
+    on = {"settings": {"welcome_message": {"enabled": True, "text": "Welcome!"}}}
+    assert api.patch(org, on, practice.admin_token).status == 200
+    answer = api.patch(
+        org, {"settings": {"welcome_message": {"text": "Hello"}}}, practice.admin_token
+    )
+    assert answer.status == 200
+    assert answer.body["org"]["settings"]["welcome_message"] == {"enabled": True, "text": "Hello"}
+    stored = orgs.settings(db.get(Organization, practice.id, "org"))
+    assert stored["welcome_message"] == {"enabled": True, "text": "Hello"}
+
+
+def test_practice_sign_up_with_a_wrong_password_for_an_existing_login_is_throttled(
+    api: Api, practice: Practice
+) -> None:
+    # R45: found undocumented: POST /v1/orgs answers 429 like a sign-in once an existing login's
+    # email has failed too often; openapi.yaml now lists it.
+    body = {
+        "name": "Second",
+        "slug": "second",
+        "admin": {
+            "email": practice.admin_email,
+            "password": "not the password",
+            "first_name": "A",
+            "last_name": "B",
+        },
+    }
+    statuses = [api.post("/v1/orgs", body).status for _ in range(7)]
+    assert statuses[0] == 409
+    assert statuses[-1] == 429
+    body["admin"]["password"] = PASSWORD
+    assert api.post("/v1/orgs", body).status == 429  # the window has not passed
