@@ -40,6 +40,9 @@ MAX_JSON_BODY_BYTES: int = 1_000_000
 EMAIL_QUEUE: str = os.environ.get("EMAIL_QUEUE", f"portico-{STAGE}-email")
 EMAIL_DEAD_LETTER_QUEUE: str = os.environ.get("EMAIL_DEAD_LETTER_QUEUE", f"{EMAIL_QUEUE}-dead")
 EMAIL_MAX_RECEIVES: int = int(os.environ.get("EMAIL_MAX_RECEIVES", "5"))
+# Set by the deployment template, which turns on the SQS event source's ReportBatchItemFailures
+# (Chalice cannot): the worker then names its failed records instead of raising (R42).
+EMAIL_WORKER_REPORTS_FAILURES: bool = os.environ.get("EMAIL_WORKER_REPORTS_FAILURES") == "true"
 MAIL_FROM_ADDRESS: str = os.environ.get("MAIL_FROM_ADDRESS", "notifications@portico.example")
 # A job still queued this long after it was written is sent to the queue again (outbox sweep);
 # one claimed by a worker this long ago without an outcome is claimed again.

@@ -176,11 +176,13 @@ def merge_template() -> dict[str, Any]:
             # The queue exists before Lambda maps it to the function.
             "DependsOn": ["EmailQueue"],
             "Properties": {
+                # Tells the worker to answer its failures rather than raise (config.py).
+                "Environment": {"Variables": {"EMAIL_WORKER_REPORTS_FAILURES": "true"}},
                 "Events": {
                     f"{function}SqsEventSource": {
                         "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
                     }
-                }
+                },
             },
         }
     return {"Resources": resources}

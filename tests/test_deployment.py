@@ -185,6 +185,12 @@ def test_the_email_queue_dead_letters_and_its_worker_reports_batch_failures(
         if event["Type"] == "SQS"
     ]
     assert sqs_events
+    for function in functions.values():
+        answers_failures = function["Properties"]["Environment"]["Variables"].get(
+            "EMAIL_WORKER_REPORTS_FAILURES"
+        )
+        has_sqs = any(e["Type"] == "SQS" for e in function["Properties"].get("Events", {}).values())
+        assert answers_failures == ("true" if has_sqs else None)  # the worker answers, not raises
     for event in sqs_events:
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert event["Queue"]["Fn::Sub"].endswith(":" + email["QueueName"])

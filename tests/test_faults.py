@@ -250,3 +250,47 @@ def test_a_throttled_outcome_write_after_sending_is_retried_and_not_sent_again(
     assert delivery.process_batch(records, delivery.SesSender())[0]["duplicate"] == 1
     assert ses_sent_count() == 1
     assert queue_depth() == 0
+
+
+def test_with_batch_failure_reports_on_the_worker_names_only_the_failed_record(
+    api: Api, practice: Practice, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Injected: SES refuses one of two emails (MessageRejected), the worker deployed by
+    # `make package` (ReportBatchItemFailures on). Checked: the invocation succeeds and names
+    # that record alone; the other is sent and deleted; redelivering the failed one sends it
+    # once (R41, R42, DESIGN "Known traps").
+    from chalice.test import Client  # noqa: PLC0415
+
+    from app import app  # noqa: PLC0415
+
+    ids = [add_client(api, practice, n, f"{n}@example.com") for n in ("ana", "bob")]
+    assert book(api, practice, ids).status == 201
+    records = _records()
+    monkeypatch.setattr(config, "EMAIL_WORKER_REPORTS_FAILURES", True)
+    faults.inject("SendEmail", "MessageRejected", times=1)
+    event = {
+        "Records": [
+            {
+                "messageId": r.message_id,
+                "receiptHandle": r.receipt_handle,
+                "body": r.job_id,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for r in records
+        ]
+    }
+    with Client(app) as client:
+        answer = client.lambda_.invoke("email_worker", event).payload
+    [failure] = answer["batchItemFailures"]
+    assert failure["itemIdentifier"] in {r.message_id for r in records}
+    assert ses_sent_count() == 1
+    assert queue_depth() == 1
+    [retry] = [r for r in records if r.message_id == failure["itemIdentifier"]]
+    assert delivery.process_batch([retry], delivery.SesSender())[0]["sent"] == 1
+    assert ses_sent_count() == 2
+    assert {e["status"] for e in email_log(api, practice)} == {"sent"}

@@ -1,8 +1,10 @@
 """The SQS-triggered email worker (R39–R42): a batch of job ids in, emails out.
 
-Succeeded records are deleted by `process_batch`; if any failed, raising makes Lambda return
-the batch, and since the others are gone only the failures come back (R42). After the queue's
-max receives a failing job moves to the dead-letter queue, where the sweep marks it dead.
+Succeeded records are deleted by `process_batch`. Where the deployment template turned on
+ReportBatchItemFailures (`make package`), the answer names the failed records and only they
+return to the queue; elsewhere (`chalice deploy`) raising makes Lambda return the batch, and
+since the others are gone only the failures come back (R42). After the queue's max receives a
+failing job moves to the dead-letter queue, where the sweep marks it dead.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ class BatchPartlyFailed(Exception):
 
 
 @bp.on_sqs_message(queue=config.EMAIL_QUEUE, batch_size=10)
-def email_worker(event: SQSEvent) -> None:
+def email_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     records = [delivery.Record(r.to_dict()["messageId"], r.body, r.receipt_handle) for r in event]
     _, failed = delivery.process_batch(records, delivery.SesSender())
-    if failed:
+    if failed and not config.EMAIL_WORKER_REPORTS_FAILURES:
         raise BatchPartlyFailed(f"{len(failed)} of {len(records)} jobs failed")
+    return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in failed]}
