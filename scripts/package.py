@@ -7,7 +7,7 @@
    chalice caches under .chalice/deployments, which git ignores);
 3. `cfn-lint build/sam.json`: the template must pass it.
 
-    .venv/bin/python -m scripts.package [--out build] [--no-lint]
+    .venv/bin/python -m scripts.package [--out build] [--no-lint] [--no-write]
 
 Deploy with `sam deploy --template-file build/sam.json` or `aws cloudformation package` then
 `deploy` (README "Deployment").
@@ -27,10 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def package(out: Path, *, lint: bool = True) -> Path:
-    """Build the template and zip into `out`; return the template's path."""
+def package(out: Path, *, lint: bool = True, write: bool = True) -> Path:
+    """Build the template and zip into `out`; return the template's path. With `write` false,
+    stale generated files stop the build instead of being rewritten (the tests' mode)."""
     for path, text in deploy_template.rendered().items():
         if not path.exists() or path.read_text() != text:
+            if not write:
+                raise SystemExit(f"{path.relative_to(ROOT)} is stale: run `make package`")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
@@ -60,8 +63,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--no-lint", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="fail on stale generated files")
     args = parser.parse_args()
-    package(args.out.resolve(), lint=not args.no_lint)
+    package(args.out.resolve(), lint=not args.no_lint, write=not args.no_write)
 
 
 if __name__ == "__main__":

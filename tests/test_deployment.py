@@ -46,7 +46,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`python -m scripts.package` (generate, chalice package, cfn-lint) into a temporary dir."""
     out = tmp_path_factory.mktemp("package")
     run = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, "-m", "scripts.package", "--out", str(out)],
+        [sys.executable, "-m", "scripts.package", "--out", str(out), "--no-write"],
         cwd=ROOT,
         capture_output=True,
         text=True,
