@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import clock, ids
+from chalicelib import clock, ids, paging
 from chalicelib.db import Tx
 from chalicelib.models.audit import AuditEvent
+from chalicelib.schemas import AuditQuery
+from chalicelib.services import access
 from chalicelib.services.sessions import Actor
 
 SYSTEM = "system"
@@ -54,3 +56,25 @@ def record(
     )
     tx.save(event, condition=AuditEvent.sk.does_not_exist())
     return event
+
+
+def events(actor: Actor, org_id: str, q: AuditQuery) -> tuple[list[AuditEvent], str | None]:
+    """R47: the organization's audit log for its staff, newest first; one client's with
+    `client_id`. One Query on the table or its index."""
+    access.may(actor, org_id)
+    if q.client_id:
+        subject = AuditEvent.subject_for(org_id, q.client_id)
+        start = paging.decode(q.cursor, {"subject", "sk"}, {"subject": subject})
+        return paging.page(
+            lambda key: AuditEvent.query(
+                subject, scan_index_forward=False, limit=q.limit, last_evaluated_key=key
+            ),
+            start,
+        )
+    start = paging.decode(q.cursor, {"subject", "sk", "org_id"}, {"org_id": org_id})
+    return paging.page(
+        lambda key: AuditEvent.by_org.query(
+            org_id, scan_index_forward=False, limit=q.limit, last_evaluated_key=key
+        ),
+        start,
+    )
