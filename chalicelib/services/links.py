@@ -634,7 +634,12 @@ def accept_caregiver_invite(
         action="grant.accepted",
         actor=f"client:{link.linked_client_id}",
         client_id=link.client_id,
-        details={"link_id": link.link_id, "identity_id": identity.id},
+        # R47: a password set here is a password change of the login, audited with it.
+        details={
+            "link_id": link.link_id,
+            "identity_id": identity.id,
+            "password_set": not invite.has_password,
+        },
     )
     tx.commit()
     logs.event("grant.accepted", org_id=link.org_id, link_id=link.link_id)
