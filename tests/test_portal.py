@@ -200,3 +200,26 @@ def test_r21_the_welcome_message_is_in_the_chat(api: Api, practice: Practice) ->
 def test_staff_sessions_are_not_portal_sessions(api: Api, practice: Practice) -> None:
     answer = api.get("/v1/portal/profile", practice.admin_token)
     assert (answer.status, answer.error_code()) == (403, "portal_only")
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("GET", "/contacts", None),
+        ("POST", "/links", {"client_id": "cl_" + "1" * 24, "relationship": "parent"}),
+        ("PUT", "/portal-settings", {"login_enabled": True}),
+        ("GET", "/portal-settings", None),
+    ],
+)
+def test_a_client_cannot_use_the_staff_routes_on_their_own_record(
+    api: Api, practice: Practice, method: str, suffix: str, body: dict | None
+) -> None:
+    # DESIGN "Authorization": clients act through the portal only; contacts, links, grants and
+    # settings are staff's (R24, R25, R30, R35).
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    give_password("sam@example.com")
+    token = client_session(api, "sam@example.com")
+    answer = api.call(method, f"/v1/orgs/{practice.id}/clients/{sam}{suffix}", body, token)
+    assert (answer.status, answer.error_code()) == (403, "staff_only")
+    audit = api.get(f"/v1/orgs/{practice.id}/audit?client_id={sam}", token)
+    assert (audit.status, audit.error_code()) == (403, "staff_only")

@@ -61,15 +61,17 @@ def may(
     feature: str | None = None,
     roles: tuple[str, ...] = STAFF,
     holder_only: bool = False,
+    portal: bool = False,
 ) -> Permit:
     """The one answer to "may this session do this to this client's records" (DESIGN
     "Authorization"): staff of the organization by role; the client in their own account; a
     caregiver in the care receiver's account within their grant's scopes and the receiver's
     age tier today (R30, R33, B4). A feature that is off for the client is refused to both
-    (R36); `holder_only` keeps an action to the account's own client (B6). Another
-    organization's or another client's records answer as missing (R4)."""
+    (R36); `holder_only` keeps an action to the account's own client (B6). Clients and
+    caregivers act only through the portal (`portal=True`); every other action is staff's.
+    Another organization's or another client's records answer as missing (R4)."""
     account = require_account(actor)
-    if account.kind == "staff":
+    if account.kind == "staff" or not portal:
         provider = staff_of(actor, org_id, roles)
         return Permit(org_id, client_id, f"provider:{provider.provider_id}")
     if account.org_id != org_id or (client_id is not None and client_id != account.client_id):
@@ -113,4 +115,11 @@ def portal(actor: Actor, feature: str | None = None, *, holder_only: bool = Fals
         raise Forbidden(
             "This is the Client Portal: enter a client account first.", code="portal_only"
         )
-    return may(actor, account.org_id, account.client_id, feature=feature, holder_only=holder_only)
+    return may(
+        actor,
+        account.org_id,
+        account.client_id,
+        feature=feature,
+        holder_only=holder_only,
+        portal=True,
+    )
