@@ -221,3 +221,26 @@ def test_b5_a_grant_past_its_end_date_gives_no_access(
     monkeypatch.setattr(clock, "now", lambda: later)
     kinds = [a["kind"] for a in login(api, fam.caregiver_email).body["accounts"]]
     assert kinds == ["client"]
+
+
+def test_b6_the_access_log_costs_the_same_however_long_the_clients_history(
+    api: Api, practice: Practice, dynamo_calls
+) -> None:
+    # DESIGN "Data": one Query on the sparse on-behalf index, not a filter over the history.
+    fam = family(api, practice)
+    caregiver_session(api, fam)
+    give_password("sam@example.com")
+    token = client_session(api, "sam@example.com")
+    counts = []
+    for _ in range(2):
+        dynamo_calls.clear()
+        events = api.get("/v1/portal/access-log", token).body["events"]
+        counts.append(len(dynamo_calls.operations))
+        assert [e["action"] for e in events] == ["account.entered"]
+        for n in range(5):  # staff history of the same client, not on anyone's behalf
+            api.post(
+                f"/v1/orgs/{practice.id}/clients/{fam.receiver}/contacts",
+                {"first_name": f"C{n}", "last_name": "R", "relationship": "other"},
+                practice.admin_token,
+            )
+    assert counts[0] == counts[1], counts

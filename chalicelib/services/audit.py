@@ -42,8 +42,9 @@ def record(
 ) -> AuditEvent:
     moment = clock.now()
     event_id = ids.new_id("ev")
+    subject = AuditEvent.subject_for(org_id, client_id)
     event = AuditEvent(
-        AuditEvent.subject_for(org_id, client_id),
+        subject,
         f"{clock.iso(moment)}#{event_id}",
         event_id=event_id,
         org_id=org_id,
@@ -51,6 +52,7 @@ def record(
         action=action,
         actor=actor,
         on_behalf_of=on_behalf_of,
+        behalf_subject=subject if on_behalf_of else None,
         details=details or {},
         at=moment,
     )

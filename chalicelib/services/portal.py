@@ -85,11 +85,4 @@ def access_log(actor: Actor, limit: int = 100) -> list[AuditEvent]:
     Only the account's own client sees it."""
     permit = access.portal(actor, holder_only=True)
     subject = AuditEvent.subject_for(permit.org_id, permit.client_id)
-    return list(
-        AuditEvent.query(
-            subject,
-            filter_condition=AuditEvent.on_behalf_of.exists(),
-            scan_index_forward=False,
-            limit=limit,
-        )
-    )
+    return list(AuditEvent.on_behalf.query(subject, scan_index_forward=False, limit=limit))
