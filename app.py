@@ -13,7 +13,10 @@ from chalicelib.handlers import (
     api_auth,
     api_clients,
     api_emails,
+    api_families,
     api_orgs,
+    api_portal,
+    caregiver_pages,
     email_worker,
     local,
     schedules,
@@ -26,6 +29,9 @@ app.register_blueprint(api_orgs.bp)
 app.register_blueprint(api_clients.bp)
 app.register_blueprint(api_appointments.bp)
 app.register_blueprint(api_emails.bp)
+app.register_blueprint(api_families.bp)
+app.register_blueprint(api_portal.bp)
+app.register_blueprint(caregiver_pages.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(local.bp)

@@ -11,7 +11,15 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 NAME_MAX = 100
 TEXT_MAX = 10_000
@@ -124,9 +132,54 @@ class Branding(Body):
     footer: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+FEATURES = (
+    "bills",
+    "appointments",
+    "goals",
+    "journal",
+    "documents",
+    "forms",
+    "care_plans",
+    "programs",
+    "packages",
+)
+
+
+# R33: what a caregiver grant may be limited to: the portal features, and the chat.
+SCOPES = (*FEATURES, "chat")
+Scope = Literal[
+    "bills",
+    "appointments",
+    "goals",
+    "journal",
+    "documents",
+    "forms",
+    "care_plans",
+    "programs",
+    "packages",
+    "chat",
+]
+
+
+def _each_once(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("Name each scope once.")
+    return values
+
+
+Scopes = Annotated[list[Scope], Field(max_length=10), AfterValidator(_each_once)]
+
+
 class WelcomeMessage(Body):
     enabled: bool = False
     text: Text = ""
+
+
+class AgeTier(Body):
+    """B4: caregiver access to a minor below `until_age` is limited to `scopes` (null: all)."""
+
+    until_age: Annotated[int, Field(ge=1, le=18)]
+    scopes: Scopes | None = None
 
 
 class OrgSettings(Body):
@@ -140,20 +193,8 @@ class OrgSettings(Body):
     welcome_message: WelcomeMessage | None = None
     otp_login: bool | None = None
     caregiver_access: bool | None = None
+    caregiver_age_tiers: Annotated[list[AgeTier], Field(max_length=5)] | None = None
     default_provider_id: Id | None = None
-
-
-FEATURES = (
-    "bills",
-    "appointments",
-    "goals",
-    "journal",
-    "documents",
-    "forms",
-    "care_plans",
-    "programs",
-    "packages",
-)
 
 
 class Features(Body):
@@ -264,6 +305,85 @@ class UpdateClient(Body):
     shared_email: bool | None = None
 
 
+# Families, contacts and caregivers (R24–R33) ------------------------------------------------
+
+Relationship = Literal[
+    "caregiver",
+    "child",
+    "dependent",
+    "family_member",
+    "legal_guardian",
+    "parent",
+    "spouse",
+    "other",
+]
+
+
+class CreateContact(Body):
+    first_name: Name
+    last_name: Name
+    email: Email | None = None
+    phone: Phone | None = None
+    relationship: Relationship
+    emergency_contact: bool = False
+    notify: bool = False
+
+
+class UpdateContact(Body):
+    """PATCH: a field left out keeps its value; `null` clears email and phone."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    relationship: Relationship | None = None
+    emergency_contact: bool | None = None
+    notify: bool | None = None
+
+
+def _future_day(value: date) -> date:
+    if value <= date.today():
+        raise ValueError("An end date is a day after today.")
+    if value.year >= 2100:
+        raise ValueError("An end date before 2100.")
+    return value
+
+
+class PortalAccess(Body):
+    """R30: the staff member acknowledges that the caregiver will see the account's sensitive
+    information; R33: the grant may be limited to some features; B5: it may end on a day."""
+
+    acknowledged: Literal[True]
+    scopes: Scopes | None = None
+    ends_on: Annotated[date, AfterValidator(_future_day)] | None = None
+
+
+class CreateLink(Body):
+    client_id: Id | None = None
+    new_client: CreateClient | None = None
+    relationship: Relationship
+    client_type: ClientType | None = None
+    emergency_contact: bool = False
+    notify: bool = False
+    portal_access: PortalAccess | None = None
+
+    @model_validator(mode="after")
+    def _one_client(self) -> CreateLink:
+        if (self.client_id is None) == (self.new_client is None):
+            raise ValueError("Name an existing client (client_id) or a new one (new_client).")
+        return self
+
+
+class UpdateLink(Body):
+    """PATCH: a field left out keeps its value; `portal_access: null` removes the grant."""
+
+    relationship: Relationship | None = None
+    client_type: ClientType | None = None
+    emergency_contact: bool | None = None
+    notify: bool | None = None
+    portal_access: PortalAccess | None = None
+
+
 class SetPassword(Body):
     password: Password
 
@@ -303,6 +423,18 @@ class EmailLogQuery(BaseModel):
     client_id: Id | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class JournalEntry(Body):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
 
 
 class TickBody(Body):

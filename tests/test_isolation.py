@@ -31,6 +31,19 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/orgs/{org_id}/clients"): {"first_name": "New", "last_name": "Client"},
     ("PATCH", "/v1/orgs/{org_id}/clients/{client_id}"): {"first_name": "Renamed"},
     ("POST", "/v1/orgs/{org_id}/clients/{client_id}/password"): {"password": "a long password"},
+    ("POST", "/v1/orgs/{org_id}/clients/{client_id}/contacts"): {
+        "first_name": "Ana",
+        "last_name": "Contact",
+        "relationship": "parent",
+    },
+    ("PATCH", "/v1/orgs/{org_id}/clients/{client_id}/contacts/{contact_id}"): {"notify": True},
+    ("POST", "/v1/orgs/{org_id}/clients/{client_id}/links"): {
+        "client_id": "cl_" + "2" * 24,
+        "relationship": "parent",
+    },
+    ("PATCH", "/v1/orgs/{org_id}/clients/{client_id}/links/{link_id}"): {"notify": True},
+    ("PUT", "/v1/orgs/{org_id}/clients/{client_id}/portal-settings"): {"login_enabled": True},
+    ("PUT", "/v1/orgs/{org_id}/portal-settings"): {"features": {"bills": True}},
     ("POST", "/v1/orgs/{org_id}/appointments"): {
         "provider_id": "pr_" + "1" * 24,
         "client_ids": ["cl_" + "1" * 24],
@@ -47,7 +60,7 @@ BODILESS_POSTS = {
     "/v1/orgs/{org_id}/clients/{client_id}/archive",
     "/v1/orgs/{org_id}/clients/{client_id}/unarchive",
 }
-IDS = re.compile(rb"(org|cl|grp|pr|id|ap|em)_[0-9a-f]{24}")
+IDS = re.compile(rb"(org|cl|grp|pr|id|ap|em|ct|lk|ev)_[0-9a-f]{24}")
 
 
 def org_scoped_routes() -> list[tuple[str, str]]:
@@ -81,10 +94,29 @@ def world(api: Api) -> dict[str, Any]:
             {"first_name": "C", "last_name": "L", "primary_provider_id": provider["id"]},
             practice.admin_token,
         )
+        client_id = client.body["client"]["id"]
+        other = api.post(
+            f"/v1/orgs/{practice.id}/clients",
+            {"first_name": "O", "last_name": "L", "primary_provider_id": provider["id"]},
+            practice.admin_token,
+        )
+        family = f"/v1/orgs/{practice.id}/clients/{client_id}"
+        contact = api.post(
+            f"{family}/contacts",
+            {"first_name": "Ana", "last_name": "C", "relationship": "parent"},
+            practice.admin_token,
+        )
+        link = api.post(
+            f"{family}/links",
+            {"client_id": other.body["client"]["id"], "relationship": "spouse"},
+            practice.admin_token,
+        )
         made[name] = {
             "practice": practice,
             "org_id": practice.id,
-            "client_id": client.body["client"]["id"],
+            "client_id": client_id,
+            "contact_id": contact.body["contact"]["id"],
+            "link_id": link.body["link"]["id"],
             "group_id": group.body["group"]["id"],
             "provider_id": provider["id"],
             "kind": KIND,
@@ -96,6 +128,8 @@ MISSING = {
     "org_id": "org_" + "0" * 24,
     "client_id": "cl_" + "0" * 24,
     "group_id": "grp_" + "0" * 24,
+    "contact_id": "ct_" + "0" * 24,
+    "link_id": "lk_" + "0" * 24,
     "kind": KIND,
 }
 

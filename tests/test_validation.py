@@ -185,6 +185,25 @@ ROUTES = [
     ),
     BodyRoute(
         "POST",
+        "/v1/orgs/{org_id}/clients/{client_id}/contacts",
+        lambda _: {"first_name": "Ana", "last_name": "Chen", "relationship": "parent"},
+        ("first_name", "last_name", "relationship"),
+        "first_name",
+        "notify",
+    ),
+    BodyRoute(
+        "POST",
+        "/v1/orgs/{org_id}/clients/{client_id}/links",
+        lambda _: {
+            "new_client": {"first_name": "Lee", "last_name": "Chen", "send_invite": False},
+            "relationship": "spouse",
+        },
+        ("relationship",),
+        "new_client.first_name",
+        "notify",
+    ),
+    BodyRoute(
+        "POST",
         "/_local/tick",
         lambda _: {"now": "2031-03-01T09:00:00Z"},
         (),

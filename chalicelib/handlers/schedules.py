@@ -1,4 +1,5 @@
-"""Scheduled triggers (EventBridge): the outbox sweep and appointment reminders (R42, R44)."""
+"""Scheduled triggers (EventBridge): the outbox sweep, appointment reminders, and reminders
+before caregiver grants end (R42, R44, B5)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ def outbox_sweep(event: CloudWatchEvent) -> None:
 @bp.schedule(Rate(5, unit=Rate.MINUTES))
 def appointment_reminders(event: CloudWatchEvent) -> None:
     triggers.reminders()
+
+
+@bp.schedule(Rate(1, unit=Rate.HOURS))
+def caregiver_grants_ending(event: CloudWatchEvent) -> None:
+    triggers.grants_ending()

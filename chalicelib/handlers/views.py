@@ -6,13 +6,18 @@ from typing import Any
 
 from chalicelib import clock, config
 from chalicelib.models.appointments import Appointment
+from chalicelib.models.audit import AuditEvent
 from chalicelib.models.emails import EmailJob
+from chalicelib.models.links import Contact, Link
 from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.records import PortalRecord
 from chalicelib.services import orgs
 from chalicelib.services.accounts import view as account_view
 from chalicelib.services.auth import SignedIn
 from chalicelib.services.invites import InviteOutcome
+from chalicelib.services.portal_levels import Levelled
+from chalicelib.services.portal_settings import Effective
 
 
 def _time(moment: Any) -> str | None:
@@ -80,6 +85,10 @@ def client_view(profile: ClientProfile, invite: InviteOutcome | None = None) -> 
         "created_at": _time(profile.created_at),
         "updated_at": _time(profile.updated_at),
         "archived_at": _time(profile.archived_at),
+        # R26: the profile's links, either side, with whom and how (kept on the profile).
+        "links": sorted(
+            (profile.link_summary or {}).values(), key=lambda link: str(link["link_id"])
+        ),
     }
     if invite is not None:
         shown["invite"] = {"status": invite.status, "reason": invite.reason}
@@ -133,4 +142,97 @@ def outbox_view(job: EmailJob) -> dict[str, Any]:
         "html": job.html,
         "text": job.text,
         "sent_at": _time(job.sent_at),
+    }
+
+
+def contact_view(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.contact_id,
+        "client_id": contact.client_id,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "relationship": contact.relationship,
+        "emergency_contact": contact.emergency_contact,
+        "notify": contact.notify,
+        "created_at": _time(contact.created_at),
+        "updated_at": _time(contact.updated_at),
+    }
+
+
+def link_view(link: Link, side: str = "origin") -> dict[str, Any]:
+    """R25-R27: the link from one side; `origin_client_id` is where it is edited."""
+    grant = link.portal_access
+    return {
+        "id": link.link_id,
+        "side": side,
+        "origin_client_id": link.client_id,
+        "linked_client_id": link.linked_client_id,
+        "relationship": link.relationship,
+        "client_type": link.client_type,
+        "emergency_contact": link.emergency_contact,
+        "notify": link.notify,
+        "portal_access": (
+            {
+                "status": grant["status"],
+                "scopes": grant.get("scopes"),
+                "ends_on": grant.get("ends_on"),
+                "acknowledged": True,
+                "acknowledged_by": grant["acknowledged_by"],
+                "acknowledged_at": grant["acknowledged_at"],
+                "accepted_at": grant.get("accepted_at"),
+            }
+            if grant
+            else None
+        ),
+        "created_at": _time(link.created_at),
+        "updated_at": _time(link.updated_at),
+    }
+
+
+def audit_view(event: AuditEvent) -> dict[str, Any]:
+    """R47, B6: who did what to which record, when, on whose behalf (ids and flags only)."""
+    return {
+        "id": event.event_id,
+        "action": event.action,
+        "actor": event.actor,
+        "on_behalf_of": event.on_behalf_of,
+        "subject": event.client_id or "org",
+        "details": event.details,
+        "at": _time(event.at),
+    }
+
+
+def levelled_view(levelled: Levelled) -> dict[str, Any]:
+    """R35: a level's own values (null: not set) and the effective ones."""
+    return {"own": levelled.own, "effective": effective_view(levelled.effective)}
+
+
+def effective_view(effective: Effective) -> dict[str, Any]:
+    return {"features": dict(effective.features), "login_enabled": effective.login_enabled}
+
+
+def record_view(record: PortalRecord) -> dict[str, Any]:
+    """A journal entry or chat message of one profile (R6)."""
+    return {
+        "id": record.record_id,
+        "client_id": record.client_id,
+        "author": record.author,
+        "on_behalf_of": record.on_behalf_of,
+        "text": record.text,
+        "created_at": _time(record.created_at),
+    }
+
+
+def portal_profile_view(profile: ClientProfile) -> dict[str, Any]:
+    """The portal's own profile: what the client sees of themselves (no staff-only fields)."""
+    return {
+        "id": profile.client_id,
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "email": profile.email,
+        "phone": profile.phone,
+        "dob": profile.dob,
+        "client_type": profile.client_type,
     }

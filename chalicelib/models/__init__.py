@@ -8,6 +8,7 @@ from chalicelib.models.appointments import Reminder
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity, SignInFailures
+from chalicelib.models.links import Link
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
@@ -26,6 +27,7 @@ TABLE_OWNERS: tuple[type[Model], ...] = (
     Token,
     AuditEvent,
     PortalRecord,
+    Link,
 )
 # Models with a TTLAttribute, one per table that expires items.
 TTL_MODELS: tuple[type[Model], ...] = (SignInFailures, Session, Token)

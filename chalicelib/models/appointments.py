@@ -52,6 +52,28 @@ class Appointment(Model):
         return f"appt#{appointment_id}"
 
 
+class ClientAppointment(Model):
+    """An appointment filed under each of its clients, in start order: a client's appointments
+    (the portal's list) are one Query, never a filter over the practice's (R34, R6)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    appointment_id = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    starts_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def prefix_for(client_id: str) -> str:
+        return f"client#{client_id}#"
+
+    @staticmethod
+    def sk_for(client_id: str, starts_at: datetime, appointment_id: str) -> str:
+        return f"client#{client_id}#{starts_at.astimezone(UTC).isoformat()}#{appointment_id}"
+
+
 class Reminder(Model):
     """One reminder of one appointment, `hours` before it (per organization, R44)."""
 

@@ -1,8 +1,8 @@
 """The audit table (R47, B6): who did what to which record, when, on whose behalf.
 
 Events of one client live in one partition (`org_id#client_id`), in time order, so a client's
-history and "who entered my account" (B6) are one Query; the organization's log is a Query on
-`audit_by_org`.
+history is one Query; "who entered my account on my behalf" (B6) one Query on the sparse
+`audit_on_behalf`; the organization's log a Query on `audit_by_org`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,17 @@ class AuditByOrg(GlobalSecondaryIndex):
     sk = UnicodeAttribute(range_key=True)
 
 
+class AuditOnBehalf(GlobalSecondaryIndex):
+    """Events done in a client's account on their behalf (B6), newest last (sparse)."""
+
+    class Meta:
+        index_name = "audit_on_behalf"
+        projection = AllProjection()
+
+    behalf_subject = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
 class AuditEvent(Model):
     class Meta(BaseMeta):
         table_name = config.table("audit")
@@ -36,9 +47,11 @@ class AuditEvent(Model):
     action = UnicodeAttribute()  # e.g. invite.issued, link.created, account.entered
     actor = UnicodeAttribute()  # "provider:pr_…", "client:cl_…", "identity:id_…", "system"
     on_behalf_of = UnicodeAttribute(null=True)  # the care receiver's client id (R30)
+    behalf_subject = UnicodeAttribute(null=True)  # `subject`, set only with `on_behalf_of`
     details = JSONAttribute(default=dict)  # ids and flags only (R48)
     at = UTCDateTimeAttribute()
     by_org = AuditByOrg()
+    on_behalf = AuditOnBehalf()
 
     @staticmethod
     def subject_for(org_id: str, client_id: str | None) -> str:

@@ -79,6 +79,10 @@ class EmailJob(Model):
     identity_id = UnicodeAttribute(null=True)
     to = UnicodeAttribute(null=True)
     context = JSONAttribute(default=dict)
+    # R29: a copy of the job `copy_of` for one copy holder of the client ("contact:ct_…" or
+    # "link:lk_…"); its id is derived from both, so a redelivered parent adds no second copy.
+    copy_of = UnicodeAttribute(null=True)
+    copy_holder = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="queued")
     reason = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)

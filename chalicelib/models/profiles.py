@@ -96,6 +96,9 @@ class ClientProfile(Model):
     status = UnicodeAttribute(default="active")
     source = UnicodeAttribute(default="staff")
     portal_settings = JSONAttribute(default=dict)
+    # R26: a summary of each link of this profile, either side, by link id (written with the
+    # link), so the client list shows links without a read per client.
+    link_summary = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     archived_at = UTCDateTimeAttribute(null=True)

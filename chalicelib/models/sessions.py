@@ -17,7 +17,8 @@ from chalicelib.models.base import BaseMeta
 class Session(Model):
     """A signed-in identity and, once entered, the one account it acts in (R2).
 
-    `kind` is "none" before an account is entered, then "client" or "staff"; `epoch` must equal
+    `kind` is "none" before an account is entered, then "client", "caregiver" or "staff";
+    `epoch` must equal
     the identity's `session_epoch`, so a password change ends every older session at once.
     """
 
@@ -31,5 +32,6 @@ class Session(Model):
     org_id = UnicodeAttribute(null=True)
     client_id = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)
+    link_id = UnicodeAttribute(null=True)  # a caregiver session: the link holding the grant
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()

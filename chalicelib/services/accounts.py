@@ -12,36 +12,47 @@ from typing import Any
 
 from chalicelib import db
 from chalicelib.models.identities import Identity
+from chalicelib.models.links import Link, owner_for
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import grants as grants_rules
+from chalicelib.services import portal_settings
+from chalicelib.services.portal_settings import Effective, Levels
 
 
 @dataclass(frozen=True)
 class Account:
-    kind: str  # "client" | "staff"
+    """One account an identity may enter. A caregiver account is the care receiver's
+    (`client_id`), entered by the caregiver's own profile (`caregiver_client_id`) through the
+    link that holds the grant (R30)."""
+
+    kind: str  # "client" | "caregiver" | "staff"
     org_id: str
     client_id: str | None = None
     provider_id: str | None = None
     role: str | None = None
+    link_id: str | None = None
+    caregiver_client_id: str | None = None
 
     @property
     def account_id(self) -> str:
+        if self.kind == "caregiver":
+            return f"caregiver:{self.org_id}:{self.client_id}:{self.link_id}"
         return f"{self.kind}:{self.org_id}:{self.client_id or self.provider_id}"
 
 
-def client_account_open(profile: ClientProfile | None, identity_id: str) -> bool:
-    """R2/R37/R38: the identity owns the profile, which is active and may log in."""
+def client_account_open(
+    profile: ClientProfile | None, identity_id: str, settings: Effective | None
+) -> bool:
+    """R2/R37/R38: the identity owns the profile, which is active and whose effective login
+    (organization, group and client levels, R35) is open."""
     return (
         profile is not None
         and profile.identity_id == identity_id
         and profile.status == "active"
-        and login_enabled(profile)
+        and settings is not None
+        and settings.login_enabled
     )
-
-
-def login_enabled(profile: ClientProfile) -> bool:
-    """R37: staff may shut a client's portal login; until then it is open."""
-    return profile.portal_settings.get("login_enabled") is not False
 
 
 def staff_account_open(provider: Provider | None, identity_id: str) -> bool:
@@ -54,23 +65,118 @@ def client_account(profile: ClientProfile) -> Account:
     return Account("client", profile.org_id, client_id=profile.client_id)
 
 
+def caregiver_account(link: Link) -> Account:
+    return Account(
+        "caregiver",
+        link.org_id,
+        client_id=link.client_id,
+        link_id=link.link_id,
+        caregiver_client_id=link.linked_client_id,
+    )
+
+
 def staff_account(provider: Provider) -> Account:
     return Account("staff", provider.org_id, provider_id=provider.provider_id, role=provider.role)
 
 
 def list_for(identity: Identity) -> list[Account]:
-    """Every account the identity may enter, in a fixed number of round trips (R2, DESIGN)."""
+    """Every account the identity may enter, in a fixed number of round trips (R2, DESIGN):
+    one Query each for its profiles, its caregiver grants and its staff memberships, one
+    BatchGetItem for the care receivers, one per organization for its settings' levels."""
+    own = list(ClientProfile.by_identity.query(identity.id))
+    grants = list(Link.by_caregiver.query(identity.id))
+    receivers = _profiles({(link.org_id, link.client_id) for link in grants})
+    levels = _levels([*own, *receivers.values()])
     accounts = [
         client_account(profile)
-        for profile in ClientProfile.by_identity.query(identity.id)
-        if client_account_open(profile, identity.id)
+        for profile in own
+        if client_account_open(profile, identity.id, _settings(profile, levels))
     ]
+    by_id = {(p.org_id, p.client_id): p for p in own}
+    for link in grants:
+        caregiver = by_id.get((link.org_id, link.linked_client_id))
+        receiver = receivers.get((link.org_id, link.client_id))
+        org = levels.get(link.org_id, (None, {}))[0]
+        if grants_rules.is_open(
+            link,
+            identity.id,
+            caregiver=caregiver,
+            caregiver_settings=_settings(caregiver, levels),
+            receiver=receiver,
+            receiver_settings=_settings(receiver, levels),
+            org=org,
+        ):
+            accounts.append(caregiver_account(link))
     accounts += [
         staff_account(provider)
         for provider in Provider.by_identity.query(identity.id)
         if staff_account_open(provider, identity.id)
     ]
     return accounts
+
+
+def _profiles(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ClientProfile]:
+    if not keys:
+        return {}
+    return {(p.org_id, p.client_id): p for p in ClientProfile.batch_get(sorted(keys))}
+
+
+def _levels(profiles: list[ClientProfile]) -> Levels:
+    """The organizations and groups above these profiles, in one BatchGetItem."""
+    wanted: dict[str, set[str]] = {}
+    for profile in profiles:
+        groups = wanted.setdefault(profile.org_id, set())
+        if profile.group_id:
+            groups.add(profile.group_id)
+    return portal_settings.levels_of(wanted) if wanted else {}
+
+
+def _settings(profile: ClientProfile | None, levels: Levels) -> Effective | None:
+    if profile is None:
+        return None
+    org, groups = levels.get(profile.org_id, (None, {}))
+    return portal_settings.of_profile(profile, org, groups)
+
+
+def settings_of(profile: ClientProfile | None) -> Effective | None:
+    """One profile's effective settings, its levels read in one BatchGetItem."""
+    if profile is None:
+        return None
+    return _settings(profile, _levels([profile]))
+
+
+def open_grant(identity_id: str, org_id: str, client_id: str, link_id: str) -> CaregiverView:
+    """The grant behind a caregiver account, read afresh (R31): the link, both profiles and the
+    levels above them; `open` says whether the identity may act through it now."""
+    link = db.get(Link, owner_for(org_id, client_id), Link.sk_for(link_id))
+    if link is None:
+        return CaregiverView(None, None, None, None, None, False)
+    found = _profiles({(org_id, link.client_id), (org_id, link.linked_client_id)})
+    receiver = found.get((org_id, link.client_id))
+    caregiver = found.get((org_id, link.linked_client_id))
+    levels = _levels([p for p in (receiver, caregiver) if p is not None])
+    org = levels.get(org_id, (None, {}))[0]
+    receiver_settings = _settings(receiver, levels)
+    is_open = grants_rules.is_open(
+        link,
+        identity_id,
+        caregiver=caregiver,
+        caregiver_settings=_settings(caregiver, levels),
+        receiver=receiver,
+        receiver_settings=receiver_settings,
+        org=org,
+    )
+    return CaregiverView(link, receiver, caregiver, org, receiver_settings, is_open)
+
+
+@dataclass(frozen=True)
+class CaregiverView:
+    link: Link | None
+    receiver: ClientProfile | None
+    caregiver: ClientProfile | None
+    org: Organization | None
+    settings: Effective | None
+    open: bool
 
 
 def resolve(identity: Identity, account_id: str) -> Account | None:
@@ -81,11 +187,24 @@ def resolve(identity: Identity, account_id: str) -> Account | None:
         return None
     if kind == "client":
         profile = db.get(ClientProfile, org_id, record_id)
-        return client_account(profile) if client_account_open(profile, identity.id) else None
+        if client_account_open(profile, identity.id, settings_of(profile)):
+            assert profile is not None
+            return client_account(profile)
+        return None
+    if kind == "caregiver":
+        return _resolve_caregiver(identity, org_id, record_id)
     if kind == "staff":
         provider = db.get(Provider, org_id, Provider.sk_for(record_id))
         return staff_account(provider) if staff_account_open(provider, identity.id) else None
     return None
+
+
+def _resolve_caregiver(identity: Identity, org_id: str, record_id: str) -> Account | None:
+    client_id, _, link_id = record_id.partition(":")
+    if not client_id.startswith("cl_") or not link_id.startswith("lk_"):
+        return None
+    grant = open_grant(identity.id, org_id, client_id, link_id)
+    return caregiver_account(grant.link) if grant.open and grant.link else None
 
 
 def organizations(org_ids: set[str]) -> dict[str, Organization]:
@@ -106,6 +225,10 @@ def view(account: Account | None, orgs: dict[str, Organization]) -> dict[str, An
     }
     if account.client_id:
         shown["client_id"] = account.client_id
+    if account.kind == "caregiver":
+        # R30: the caregiver acts in the care receiver's account, on their behalf.
+        shown["on_behalf_of"] = account.client_id
+        shown["caregiver_client_id"] = account.caregiver_client_id
     if account.role:
         shown["role"] = account.role
     return shown

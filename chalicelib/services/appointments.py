@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib import clock, config, db, ids, logs, paging
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
-from chalicelib.models.appointments import Appointment, Reminder
+from chalicelib.models.appointments import Appointment, ClientAppointment, Reminder
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
@@ -39,6 +39,16 @@ def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
     )
     tx = Tx()
     tx.save(appointment, condition=Appointment.sk.does_not_exist())
+    for profile in profiles:
+        tx.save(
+            ClientAppointment(
+                org_id,
+                ClientAppointment.sk_for(profile.client_id, req.starts_at, appointment_id),
+                appointment_id=appointment_id,
+                client_id=profile.client_id,
+                starts_at=req.starts_at,
+            )
+        )
     for hours in sorted(set(orgs.settings(org)["reminder_hours"])):
         due = req.starts_at - timedelta(hours=hours)
         if due > now:
@@ -153,3 +163,17 @@ def _send_reminder(reminder: Reminder, now: datetime) -> int:
         return 0
     outbox.dispatch(jobs)
     return 1
+
+
+def of_client(org_id: str, client_id: str, limit: int = 100) -> list[Appointment]:
+    """One client's appointments in start order: one Query, one BatchGetItem."""
+    filed = ClientAppointment.query(
+        org_id,
+        ClientAppointment.sk.startswith(ClientAppointment.prefix_for(client_id)),
+        limit=limit,
+    )
+    keys = [(org_id, Appointment.sk_for(item.appointment_id)) for item in filed]
+    if not keys:
+        return []
+    found = {a.appointment_id: a for a in Appointment.batch_get(keys)}
+    return [found[sk.removeprefix("appt#")] for _, sk in keys if sk.removeprefix("appt#") in found]

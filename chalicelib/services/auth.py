@@ -10,7 +10,7 @@ from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.schemas import Login, Switch
-from chalicelib.services import accounts, identities, passwords, sessions, throttle
+from chalicelib.services import accounts, audit, identities, passwords, sessions, throttle
 from chalicelib.services.accounts import Account
 from chalicelib.services.sessions import Actor
 
@@ -44,7 +44,7 @@ def sign_in(req: Login, source: str) -> SignedIn:
     found = accounts.list_for(identity)
     entered = found[0] if len(found) == 1 else None
     if entered:
-        _record_last_org(tx, identity, entered)
+        _record_entry(tx, identity, entered)
     token = sessions.start(tx, identity, entered)
     tx.commit()
     logs.event("identity.signed_in", identity_id=identity.id, accounts=len(found))
@@ -62,7 +62,7 @@ def switch(actor: Actor, req: Switch) -> SignedIn:
         )
     tx = Tx()
     sessions.end(tx, actor)
-    _record_last_org(tx, actor.identity, target)
+    _record_entry(tx, actor.identity, target)
     token = sessions.start(tx, actor.identity, target)
     tx.commit()
     logs.event("identity.switched", identity_id=actor.identity.id, org_id=target.org_id)
@@ -81,11 +81,29 @@ def sign_out(actor: Actor) -> None:
     tx.commit()
 
 
-def _record_last_org(tx: Tx, identity: Identity, account: Account) -> None:
-    """R3 (and R8, R9 after it): the organization last entered."""
+def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
+    """R3 (and R8, R9 after it): the organization last entered. R47: the entry is audited; a
+    caregiver's as done by their own profile on behalf of the care receiver (R30, B6)."""
     if identity.last_org_id != account.org_id:
         identity.last_org_id = account.org_id
         tx.update(identity, [Identity.last_org_id.set(account.org_id)])
+    if account.kind == "staff":
+        actor, client_id = f"provider:{account.provider_id}", None
+    elif account.kind == "caregiver":
+        actor, client_id = f"client:{account.caregiver_client_id}", account.client_id
+    else:
+        actor, client_id = f"client:{account.client_id}", account.client_id
+    audit.record(
+        tx,
+        org_id=account.org_id,
+        action="account.entered",
+        actor=actor,
+        client_id=client_id,
+        on_behalf_of=account.client_id if account.kind == "caregiver" else None,
+        details={"identity_id": identity.id, "link_id": account.link_id}
+        if account.link_id
+        else {"identity_id": identity.id},
+    )
 
 
 def _org_ids(found: list[Account | None]) -> set[str]:

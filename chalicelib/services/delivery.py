@@ -21,7 +21,7 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import branding, portal_settings, rendering
+from chalicelib.services import branding, copies, portal_settings, rendering
 from chalicelib.services.email_kinds import KINDS, EmailKind
 from chalicelib.services.rendering import Rendered
 
@@ -79,11 +79,15 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     own_org = db.get(Organization, job.org_id, "org")
     identity = db.get(Identity, job.identity_id) if job.identity_id else None
     address, reason = recipient(job, kind, own_org, identity)
+    if reason is None and job.copy_holder:
+        address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
     if reason:
         _end(job, claim, "suppressed", to=address, reason=reason)
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
         return "suppressed"
     assert address is not None
+    if kind.copies and not job.copy_holder:
+        copies.queue_for(job)  # R29: the client's email is sent, so its copies are
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
     message = rendering.render(kind, job.context, brand)

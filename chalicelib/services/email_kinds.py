@@ -14,6 +14,7 @@ class EmailKind:
     subject: str  # a Jinja2 expression over the same context as the body
     feature: str | None = None  # R36: off for the client means not sent
     identity_level: bool = False  # R9: branded by the identity's last organization
+    copies: bool = False  # R29: copy holders of the client receive a copy when it is sent
     sample: dict[str, Any] = field(default_factory=dict)
 
 
@@ -34,13 +35,44 @@ KINDS: dict[str, EmailKind] = {
             "appointment_confirmation",
             "Your appointment on {{ appointment.starts_at | when }} is confirmed",
             feature="appointments",
+            copies=True,
             sample=_APPOINTMENT_SAMPLE,
         ),
         EmailKind(
             "appointment_reminder",
             "Reminder: your appointment on {{ appointment.starts_at | when }}",
             feature="appointments",
+            copies=True,
             sample=_APPOINTMENT_SAMPLE,
+        ),
+        EmailKind(
+            "caregiver_invite",
+            "Accept access to {{ receiver.first_name }}'s account at {{ brand.display_name }}",
+            sample={
+                "client": {"first_name": "Jordan"},
+                "receiver": {"first_name": "Sam"},
+                "accept_url": "https://portal.example/caregiver-invite/sample-token",
+                "days": 30,
+            },
+        ),
+        EmailKind(
+            "caregiver_notice",
+            "Notifications you may receive about {{ receiver.first_name }}",
+            sample={
+                "client": {"first_name": "Jordan"},
+                "receiver": {"first_name": "Sam"},
+                "copies": True,
+            },
+        ),
+        EmailKind(
+            "caregiver_access_ending",
+            "Caregiver access to {{ receiver.first_name }}'s account ends on {{ ends_on }}",
+            sample={
+                "client": {"first_name": "Jordan"},
+                "receiver": {"first_name": "Sam"},
+                "caregiver": {"first_name": "Jordan"},
+                "ends_on": "2027-01-31",
+            },
         ),
         EmailKind(
             "password_reset",

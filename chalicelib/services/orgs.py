@@ -30,6 +30,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "welcome_message": {"enabled": False, "text": ""},
     "otp_login": False,
     "caregiver_access": False,
+    # B4: caregiver access to a minor by the minor's age: everything under 12, the practical
+    # features from 12 to 17 (not the journal nor the chat), nothing from 18.
+    "caregiver_age_tiers": [
+        {"until_age": 12, "scopes": None},
+        {"until_age": 18, "scopes": ["appointments", "bills", "forms", "packages"]},
+    ],
     "default_provider_id": None,
 }
 

@@ -14,16 +14,20 @@ from chalicelib import clock, config, db, ids
 from chalicelib.db import Tx
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.identities import Identity
-from chalicelib.models.orgs import Provider
+from chalicelib.models.links import Link
+from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.sessions import Session
+from chalicelib.services import accounts, portal_settings
 from chalicelib.services.accounts import (
     Account,
+    caregiver_account,
     client_account,
     client_account_open,
     staff_account,
     staff_account_open,
 )
+from chalicelib.services.portal_settings import Effective
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,14 @@ class Actor:
     identity: Identity
     account: Account | None
     provider: Provider | None = None
+    # Client and caregiver accounts: the account's profile (the care receiver's for a
+    # caregiver), its organization and effective portal settings (R35), read on this request.
     profile: ClientProfile | None = None
+    org: Organization | None = None
+    settings: Effective | None = None
+    # Caregiver accounts: the link holding the grant and the caregiver's own profile (R30).
+    link: Link | None = None
+    caregiver: ClientProfile | None = None
 
 
 def _dead() -> Unauthenticated:
@@ -54,6 +65,7 @@ def start(tx: Tx, identity: Identity, account: Account | None) -> str:
             org_id=account.org_id if account else None,
             client_id=account.client_id if account else None,
             provider_id=account.provider_id if account else None,
+            link_id=account.link_id if account else None,
             created_at=moment,
             expires_at=moment + timedelta(hours=config.SESSION_TTL_HOURS),
         ),
@@ -75,9 +87,34 @@ def authenticate(token: str | None) -> Actor:
         raise _dead()
     if session.kind == "client":
         profile = db.get(ClientProfile, session.org_id, session.client_id)
-        if not client_account_open(profile, identity.id):
+        if profile is None:
             raise _dead()
-        return Actor(session, identity, client_account(profile), profile=profile)
+        org, groups = portal_settings.levels(
+            profile.org_id, {profile.group_id} if profile.group_id else set()
+        )
+        settings = portal_settings.of_profile(profile, org, groups)
+        if not client_account_open(profile, identity.id, settings):
+            raise _dead()
+        account = client_account(profile)
+        return Actor(session, identity, account, profile=profile, org=org, settings=settings)
+    if session.kind == "caregiver":
+        # R31: the grant is read afresh on every request, so removing the link or the grant,
+        # an end date passing or an age tier closing ends the session at once.
+        grant = accounts.open_grant(
+            identity.id, session.org_id, session.client_id, session.link_id or ""
+        )
+        if not grant.open or grant.link is None:
+            raise _dead()
+        return Actor(
+            session,
+            identity,
+            caregiver_account(grant.link),
+            profile=grant.receiver,
+            org=grant.org,
+            settings=grant.settings,
+            link=grant.link,
+            caregiver=grant.caregiver,
+        )
     if session.kind == "staff":
         provider = db.get(Provider, session.org_id, Provider.sk_for(session.provider_id))
         if not staff_account_open(provider, identity.id):

@@ -1,11 +1,11 @@
-"""The scheduled triggers (R42, R44), one function each; EventBridge runs them on AWS and the
+"""The scheduled triggers (R42, R44, B5), one function each; EventBridge runs them on AWS and the
 local stage's tick runs them all at a chosen moment."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.services import appointments, outbox
+from chalicelib.services import appointments, links, outbox
 
 
 def outbox_sweep(now: datetime | None = None) -> dict[str, int]:
@@ -17,5 +17,10 @@ def reminders(now: datetime | None = None) -> dict[str, int]:
     return {"reminders": appointments.send_due_reminders(now)}
 
 
+def grants_ending(now: datetime | None = None) -> dict[str, int]:
+    """B5: caregiver grants about to end: the caregiver and the client are told, once."""
+    return {"grant_reminders": links.remind_ending_grants(now)}
+
+
 def run_all(now: datetime | None = None) -> dict[str, int]:
-    return {**reminders(now), **outbox_sweep(now)}
+    return {**reminders(now), **grants_ending(now), **outbox_sweep(now)}

@@ -1,0 +1,117 @@
+"""Copies of a client's emails for its copy holders (R29, R34, R36).
+
+When the worker has decided that a client's email is sent (not suppressed), it adds one child
+job per copy holder: contacts with `notify` and linked clients whose link (made on this client)
+has `notify`. Each child's id is derived from the parent's and the holder's, written under a
+`does_not_exist` condition in one transaction, so a parent delivered twice adds nothing twice
+(R41). A child is claimed and sent once like any job; it re-checks the client (a notification
+suppressed for the client is suppressed for its copies) and the holder (removed, or no longer
+wanting copies) when it is delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from chalicelib import clock, db, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict
+from chalicelib.models.emails import OPEN, EmailJob
+from chalicelib.models.links import Contact, Link, owner_for
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import outbox
+
+
+class _AlreadyCopied(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The copies of this email exist already.")
+
+
+def _holders(org_id: str, client_id: str) -> list[tuple[str, str, str]]:
+    """(holder ref, address, first name) of each copy holder: two Queries, one BatchGetItem."""
+    holders: list[tuple[str, str, str]] = []
+    linked: list[Link] = []
+    for item in _partition(owner_for(org_id, client_id)):
+        if isinstance(item, Contact) and item.notify and item.email:
+            holders.append((f"contact:{item.contact_id}", item.email, item.first_name))
+        elif isinstance(item, Link) and item.notify:
+            linked.append(item)
+    if linked:
+        profiles = {
+            p.client_id: p
+            for p in ClientProfile.batch_get([(org_id, link.linked_client_id) for link in linked])
+        }
+        for link in linked:
+            profile = profiles.get(link.linked_client_id)
+            if profile is not None and profile.status == "active" and profile.email:
+                holders.append((f"link:{link.link_id}", profile.email, profile.first_name))
+    return holders
+
+
+def _partition(owner: str) -> list[Contact | Link]:
+    """Contacts and links of one profile: two Queries on its partition."""
+    contacts = Contact.query(owner, Contact.sk.startswith("contact#"), consistent_read=True)
+    links = Link.query(owner, Link.sk.startswith("link#"), consistent_read=True)
+    return [*contacts, *links]
+
+
+def queue_for(parent: EmailJob) -> int:
+    """Add and dispatch the copies of a client's email that is being sent (R29)."""
+    if parent.client_id is None:
+        return 0
+    holders = _holders(parent.org_id, parent.client_id)
+    if not holders:
+        return 0
+    moment = clock.now()
+    client_name = (parent.context.get("client") or {}).get("first_name")
+    jobs = []
+    tx = Tx()
+    for holder, address, first_name in holders:
+        context: dict[str, Any] = {
+            **parent.context,
+            "copy_of": {"holder_first_name": first_name, "client_first_name": client_name},
+        }
+        job = EmailJob(
+            f"{parent.job_id}.{holder.partition(':')[2]}",
+            org_id=parent.org_id,
+            kind=parent.kind,
+            client_id=parent.client_id,
+            to=address,
+            context=context,
+            copy_of=parent.job_id,
+            copy_holder=holder,
+            created_at=moment,
+            updated_at=moment,
+            org_client=f"{parent.org_id}#{parent.client_id}",
+            open_shard=OPEN,
+        )
+        tx.save(job, condition=EmailJob.job_id.does_not_exist(), on_conflict=_AlreadyCopied)
+        jobs.append(job)
+    # A redelivery finds the copies written: sending them again is harmless (claimed once).
+    with contextlib.suppress(_AlreadyCopied):
+        tx.commit()
+    outbox.dispatch(jobs)
+    logs.event("email.copies", job_id=parent.job_id, org_id=parent.org_id, copies=len(jobs))
+    return len(jobs)
+
+
+def holder_address(job: EmailJob) -> tuple[str | None, str | None]:
+    """Where a copy goes now, or why it is suppressed: its holder removed or not wanting
+    copies any more, or a linked client archived or without email."""
+    kind, _, holder_id = (job.copy_holder or "").partition(":")
+    owner = owner_for(job.org_id, job.client_id or "")
+    if kind == "contact":
+        contact = db.get(Contact, owner, Contact.sk_for(holder_id))
+        if contact is None or not contact.notify or not contact.email:
+            return job.to, "copy_holder_removed"
+        return contact.email, None
+    link = db.get(Link, owner, Link.sk_for(holder_id))
+    if link is None or not link.notify:
+        return job.to, "copy_holder_removed"
+    profile = db.get(ClientProfile, job.org_id, link.linked_client_id)
+    if profile is None or profile.status != "active":
+        return job.to, "archived"
+    if not profile.email:
+        return None, "no_email"
+    return profile.email, None

@@ -1,0 +1,230 @@
+"""Contacts and links (R24–R29, R34, R36): every field, both sides, origin-only edits, copies
+of exactly the client's emails."""
+
+from __future__ import annotations
+
+from chalicelib.services import delivery
+from tests.conftest import Api, Practice
+from tests.email_support import RecordingSender, book
+from tests.family_support import add_client, link
+
+
+def contacts_path(practice: Practice, client_id: str) -> str:
+    return f"/v1/orgs/{practice.id}/clients/{client_id}/contacts"
+
+
+def drain(sender: RecordingSender) -> None:
+    """Deliver every open job until none is left (copies are added while delivering)."""
+    from chalicelib.models.emails import OPEN, EmailJob  # noqa: PLC0415
+
+    for _ in range(5):
+        open_jobs = list(EmailJob.open_jobs.query(OPEN))
+        if not open_jobs:
+            return
+        for job in open_jobs:
+            delivery.deliver(job.job_id, sender)
+
+
+def test_r24_a_contact_keeps_every_field_and_shows_emergency(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    body = {
+        "first_name": "Ana",
+        "last_name": "Rivera",
+        "email": "ana@example.com",
+        "phone": "+1 415 555 0100",
+        "relationship": "parent",
+        "emergency_contact": True,
+        "notify": True,
+    }
+    made = api.post(contacts_path(practice, sam), body, practice.admin_token)
+    assert made.status == 201, made.body
+    listed = api.get(contacts_path(practice, sam), practice.admin_token).body["contacts"]
+    assert [{k: c[k] for k in body} for c in listed] == [body]
+
+
+def test_r24_staff_edit_and_remove_a_contact(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    body = {"first_name": "Ana", "last_name": "Rivera", "relationship": "other"}
+    contact = api.post(contacts_path(practice, sam), body, practice.admin_token).body["contact"]
+    path = f"{contacts_path(practice, sam)}/{contact['id']}"
+    edited = api.patch(path, {"emergency_contact": True, "phone": None}, practice.admin_token)
+    assert edited.body["contact"]["emergency_contact"] is True
+    assert api.call("DELETE", path, token=practice.admin_token).status == 204
+    assert api.get(contacts_path(practice, sam), practice.admin_token).body["contacts"] == []
+    assert api.call("DELETE", path, token=practice.admin_token).status == 404
+
+
+def test_r25_a_link_records_type_relationship_and_flags(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    lee = add_client(api, practice, "Lee", None, client_type="minor")
+    made = link(
+        api,
+        practice,
+        sam,
+        {"client_id": lee, "relationship": "child", "emergency_contact": True, "notify": True},
+    )
+    assert made.status == 201, made.body
+    shown = made.body["link"]
+    assert (shown["client_type"], shown["relationship"]) == ("minor", "child")
+    assert (shown["emergency_contact"], shown["notify"], shown["portal_access"]) == (
+        True,
+        True,
+        None,
+    )
+
+
+def test_r25_a_client_created_on_the_spot_is_linked(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    body = {
+        "new_client": {"first_name": "Lee", "last_name": "Rivera", "email": "lee@example.com"},
+        "relationship": "spouse",
+    }
+    made = link(api, practice, sam, body)
+    assert made.status == 201, made.body
+    new_id = made.body["link"]["linked_client_id"]
+    client = api.get(f"/v1/orgs/{practice.id}/clients/{new_id}", practice.admin_token).body
+    assert client["client"]["email"] == "lee@example.com"
+
+
+def test_r25_a_link_needs_one_client_and_no_self_link(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    assert link(api, practice, sam, {"relationship": "spouse"}).status == 400
+    itself = link(api, practice, sam, {"client_id": sam, "relationship": "spouse"})
+    assert itself.status == 400
+
+
+def test_r26_both_sides_and_the_client_list_show_the_link(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    lee = add_client(api, practice, "Lee", None)
+    link_id = link(api, practice, sam, {"client_id": lee, "relationship": "parent"}).body["link"][
+        "id"
+    ]
+    base = f"/v1/orgs/{practice.id}/clients"
+    from_lee = api.get(f"{base}/{lee}/links", practice.admin_token).body["links"]
+    assert [(x["id"], x["side"], x["origin_client_id"]) for x in from_lee] == [
+        (link_id, "linked", sam)
+    ]
+    listed = {c["id"]: c["links"] for c in api.get(base, practice.admin_token).body["clients"]}
+    assert [(x["client_id"], x["side"], x["relationship"]) for x in listed[sam]] == [
+        (lee, "origin", "parent")
+    ]
+    assert [(x["client_id"], x["side"]) for x in listed[lee]] == [(sam, "linked")]
+
+
+def test_r26_the_client_list_reads_no_item_per_client(
+    api: Api, practice: Practice, dynamo_calls
+) -> None:
+    base = f"/v1/orgs/{practice.id}/clients"
+    counts = []
+    for n in range(2):
+        a, b = add_client(api, practice, f"A{n}", None), add_client(api, practice, f"B{n}", None)
+        link(api, practice, a, {"client_id": b, "relationship": "spouse"})
+        dynamo_calls.clear()
+        assert api.get(base, practice.admin_token).status == 200
+        counts.append(len(dynamo_calls.operations))
+    assert counts[0] == counts[1], counts
+
+
+def test_r27_the_other_side_cannot_edit_and_is_told_where(api: Api, practice: Practice) -> None:
+    sam = add_client(api, practice, "Sam", None)
+    lee = add_client(api, practice, "Lee", None)
+    link_id = link(api, practice, sam, {"client_id": lee, "relationship": "parent"}).body["link"][
+        "id"
+    ]
+    wrong = f"/v1/orgs/{practice.id}/clients/{lee}/links/{link_id}"
+    for answer in (
+        api.patch(wrong, {"notify": True}, practice.admin_token),
+        api.call("DELETE", wrong, token=practice.admin_token),
+    ):
+        assert answer.status == 403
+        assert answer.error_code() == "not_link_origin"
+        assert sam in answer.body["error"]["message"]
+    right = f"/v1/orgs/{practice.id}/clients/{sam}/links/{link_id}"
+    assert api.patch(right, {"notify": True}, practice.admin_token).status == 200
+    assert api.call("DELETE", right, token=practice.admin_token).status == 204
+    listed = api.get(f"/v1/orgs/{practice.id}/clients", practice.admin_token).body["clients"]
+    assert all(c["links"] == [] for c in listed)
+
+
+def test_r29_r34_copy_holders_receive_exactly_the_clients_emails(
+    api: Api, practice: Practice
+) -> None:
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    lee = add_client(api, practice, "Lee", "lee@example.com")
+    api.post(
+        contacts_path(practice, sam),
+        {
+            "first_name": "Ana",
+            "last_name": "R",
+            "email": "ana@example.com",
+            "relationship": "parent",
+            "notify": True,
+        },
+        practice.admin_token,
+    )
+    api.post(
+        contacts_path(practice, sam),
+        {"first_name": "Bo", "last_name": "R", "email": "bo@example.com", "relationship": "other"},
+        practice.admin_token,
+    )
+    link(api, practice, sam, {"client_id": lee, "relationship": "parent", "notify": True})
+    book(api, practice, [sam])
+    sender = RecordingSender()
+    drain(sender)
+    sent = sorted(message["to"] for message in sender.sent)
+    assert sent == ["ana@example.com", "lee@example.com", "sam@example.com"]
+    copy = next(m for m in sender.sent if m["to"] == "ana@example.com")["message"]
+    assert "A copy for Ana" in copy.text
+
+
+def test_r41_a_redelivered_email_adds_no_second_copy(api: Api, practice: Practice) -> None:
+    from chalicelib.models.emails import EmailJob  # noqa: PLC0415
+    from chalicelib.services import copies  # noqa: PLC0415
+
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    api.post(
+        contacts_path(practice, sam),
+        {
+            "first_name": "Ana",
+            "last_name": "R",
+            "email": "ana@example.com",
+            "relationship": "parent",
+            "notify": True,
+        },
+        practice.admin_token,
+    )
+    book(api, practice, [sam])
+    (parent,) = list(EmailJob.by_client.query(f"{practice.id}#{sam}"))
+    assert copies.queue_for(parent) == 1
+    assert copies.queue_for(parent) == 1  # the same child, not a second one
+    sender = RecordingSender()
+    drain(sender)
+    assert sorted(m["to"] for m in sender.sent) == ["ana@example.com", "sam@example.com"]
+
+
+def test_r29_r36_a_feature_off_for_the_client_is_off_for_the_copies(
+    api: Api, practice: Practice
+) -> None:
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    api.post(
+        contacts_path(practice, sam),
+        {
+            "first_name": "Ana",
+            "last_name": "R",
+            "email": "ana@example.com",
+            "relationship": "parent",
+            "notify": True,
+        },
+        practice.admin_token,
+    )
+    settings = f"/v1/orgs/{practice.id}/clients/{sam}/portal-settings"
+    assert (
+        api.call(
+            "PUT", settings, {"features": {"appointments": False}}, practice.admin_token
+        ).status
+        == 200
+    )
+    book(api, practice, [sam])
+    sender = RecordingSender()
+    drain(sender)
+    assert sender.sent == []
