@@ -12,6 +12,7 @@ from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import orgs
 from chalicelib.services.accounts import view as account_view
 from chalicelib.services.auth import SignedIn
+from chalicelib.services.imports import RowOutcome
 from chalicelib.services.invites import InviteOutcome
 
 
@@ -134,3 +135,19 @@ def outbox_view(job: EmailJob) -> dict[str, Any]:
         "text": job.text,
         "sent_at": _time(job.sent_at),
     }
+
+
+def import_view(outcomes: list[RowOutcome]) -> dict[str, Any]:
+    """R18: each line's outcome, and the counts."""
+    rows = []
+    for outcome in outcomes:
+        row: dict[str, Any] = {"line": outcome.line, "status": outcome.status}
+        if outcome.reason:
+            row["reason"] = outcome.reason
+        if outcome.client_id:
+            row["client_id"] = outcome.client_id
+        rows.append(row)
+    counts = dict.fromkeys(("created", "skipped", "rejected"), 0)
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+    return {"rows": rows, **counts}

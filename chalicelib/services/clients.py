@@ -53,6 +53,8 @@ LOOK_UP = _LookUp()
 
 # R10 sources: how the client arrived; shown on the profile and in its audit event (R47).
 SOURCES = ("staff", "group_link", "booking", "package", "import")
+# The audit actor of a client who arrives by themselves (link, booking, purchase).
+SELF = "self"
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,11 @@ def admit(
             identity, is_new = _attach_email(
                 tx, profile, arrival.email, shared=arrival.shared_email, known=known[0]
             )
-            if is_new and arrival.password_hash:
+            if arrival.password_hash:
+                if not is_new:  # a sign-up never takes over a login, even one made meanwhile
+                    raise Conflict(
+                        "This email already has a login; sign in with it.", code="email_has_login"
+                    )
                 identity.password_hash = arrival.password_hash
         tx.save(profile, condition=ClientProfile.client_id.does_not_exist())
         if arrival.import_key:
