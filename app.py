@@ -15,6 +15,7 @@ from chalicelib.handlers import (
     api_emails,
     api_imports,
     api_orgs,
+    api_public,
     email_worker,
     local,
     pages_join,
@@ -29,6 +30,7 @@ app.register_blueprint(api_clients.bp)
 app.register_blueprint(api_appointments.bp)
 app.register_blueprint(api_emails.bp)
 app.register_blueprint(api_imports.bp)
+app.register_blueprint(api_public.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(local.bp)

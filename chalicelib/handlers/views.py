@@ -14,6 +14,7 @@ from chalicelib.services.accounts import view as account_view
 from chalicelib.services.auth import SignedIn
 from chalicelib.services.imports import RowOutcome
 from chalicelib.services.invites import InviteOutcome
+from chalicelib.services.public import Purchase
 
 
 def _time(moment: Any) -> str | None:
@@ -151,3 +152,22 @@ def import_view(outcomes: list[RowOutcome]) -> dict[str, Any]:
     for outcome in outcomes:
         counts[outcome.status] += 1
     return {"rows": rows, **counts}
+
+
+def booking_view(appointment: Appointment) -> dict[str, Any]:
+    """R17, R4: what the anonymous booker learns, alike whether their email was known."""
+    return {
+        "id": appointment.appointment_id,
+        "provider_id": appointment.provider_id,
+        "starts_at": _time(appointment.starts_at),
+        "minutes": appointment.minutes,
+        "type": appointment.type,
+    }
+
+
+def purchase_view(bought: Purchase) -> dict[str, Any]:
+    return {
+        "id": bought.purchase_id,
+        "package": bought.package,
+        "created_at": _time(bought.created_at),
+    }
