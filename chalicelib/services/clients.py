@@ -115,6 +115,7 @@ def admit(
     condition fails it all, with its product error. An identity created meanwhile by another
     request is found on a second attempt.
     """
+    assert arrival.source in SOURCES, arrival.source
     known: list[Identity | _LookUp | None] = [arrival.identity]
 
     def attempt() -> Admitted:
