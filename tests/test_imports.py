@@ -414,3 +414,11 @@ def test_a_5000_row_file_is_imported_in_bounded_round_trips(
     profile = db.get(ClientProfile, practice.id, answer.body["rows"][-1]["client_id"])
     assert profile is not None
     assert profile.source == "import"
+
+
+def test_the_import_logs_ids_and_counts_only(api: Api, practice: Practice, caplog) -> None:
+    # R48: no name, email or date of birth of a row reaches the logs.
+    send_csv(api, practice, f"{HEADER}\nMaya,Chen,maya@example.com,+1 415 555 0134,1988-04-12\n")
+    assert "clients.imported" in caplog.text
+    for secret in ("Maya", "Chen", "maya@example.com", "1988-04-12", "555 0134"):
+        assert secret not in caplog.text
