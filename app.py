@@ -14,11 +14,14 @@ from chalicelib.handlers import (
     api_clients,
     api_emails,
     api_families,
+    api_imports,
     api_orgs,
     api_portal,
+    api_public,
     caregiver_pages,
     email_worker,
     local,
+    pages_join,
     schedules,
 )
 from chalicelib.handlers.http import contract_shape, error_response
@@ -32,9 +35,12 @@ app.register_blueprint(api_emails.bp)
 app.register_blueprint(api_families.bp)
 app.register_blueprint(api_portal.bp)
 app.register_blueprint(caregiver_pages.bp)
+app.register_blueprint(api_imports.bp)
+app.register_blueprint(api_public.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(local.bp)
+app.register_blueprint(pages_join.bp)
 
 
 @app.middleware("http")

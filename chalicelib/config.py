@@ -35,6 +35,14 @@ LOGIN_FAILURES_PER_EMAIL: int = 5
 LOGIN_FAILURES_PER_SOURCE: int = 100
 
 MAX_JSON_BODY_BYTES: int = 1_000_000
+MAX_CSV_BODY_BYTES: int = 5 * 1024 * 1024
+# R18: a CSV import's rows are written this many at a time (each its own transaction), so a
+# 5,000-row file finishes well inside API Gateway's 29 seconds on AWS.
+IMPORT_WORKERS: int = int(os.environ.get("IMPORT_WORKERS", "16"))
+# R17: anonymous bookings and purchases allowed per source address and per email in one window.
+PUBLIC_WINDOW_SECONDS: int = 15 * 60
+PUBLIC_ACTIONS_PER_SOURCE: int = 20
+PUBLIC_ACTIONS_PER_EMAIL: int = 5
 
 # Email (R39–R44). The queue's dead-letter queue receives a job after this many receives.
 EMAIL_QUEUE: str = os.environ.get("EMAIL_QUEUE", f"portico-{STAGE}-email")

@@ -18,6 +18,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -382,6 +384,59 @@ class UpdateLink(Body):
     emergency_contact: bool | None = None
     notify: bool | None = None
     portal_access: PortalAccess | None = None
+
+
+class ImportQuery(BaseModel):
+    """R18: invites are off unless the request asks (`?send_invites=true`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    send_invites: bool = False
+
+
+class JoinSignUp(Body):
+    """R16: the group link's sign-up form (a form body, not JSON)."""
+
+    first_name: Name
+    last_name: Name
+    email: Email
+    password: Password
+    password_confirm: Annotated[str, StringConstraints(max_length=256)]
+
+    @field_validator("password_confirm")
+    @classmethod
+    def _same_password(cls, value: str, info: ValidationInfo) -> str:
+        if value != info.data.get("password"):
+            raise ValueError("The two passwords differ; type the same one twice.")
+        return value
+
+
+class JoinSignIn(Body):
+    """R16, R23: an email with a login signs in with that login's password to join."""
+
+    first_name: Name
+    last_name: Name
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class PublicBooking(Body):
+    """R17: an anonymous booking through the practice's public page."""
+
+    email: Email
+    first_name: Name
+    last_name: Name
+    starts_at: FutureMoment
+    provider_id: Id | None = None
+
+
+class PublicPurchase(Body):
+    """R17: an anonymous package purchase through the practice's public page."""
+
+    email: Email
+    first_name: Name
+    last_name: Name
+    package: Name
 
 
 class SetPassword(Body):

@@ -32,6 +32,7 @@ from tests.conftest import (
     login,
     sign_up_practice,
 )
+from tests.test_join import Browser, code_of, make_group, sign_up_fields
 
 DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 DOCUMENT: dict[str, Any] = yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
@@ -44,14 +45,23 @@ LOCAL = {
     if path.startswith("/_local/")
     for method in methods
 }
-# API.md "HTML pages": landing pages reached from an email's link, with no session.
-PAGES = {
+# API.md "Public" and "HTML pages": anonymous visitors, no session.
+ANONYMOUS = {
     (method, path)
     for path, methods in app.routes.items()
-    if not path.startswith(("/v1/", "/_local/"))
+    if path.startswith("/v1/public/") or not path.startswith(("/v1/", "/_local/"))
     for method in methods
 }
-PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | PAGES
+PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | ANONYMOUS
+# Bodies other than JSON (API.md conventions): the CSV import and the pages' forms.
+MEDIA_TYPES = {
+    ("POST", "/v1/orgs/{org_id}/imports"): "text/csv",
+    **{
+        (method, path): "application/x-www-form-urlencoded"
+        for method, path in ANONYMOUS
+        if not path.startswith("/v1/") and method == "POST"
+    },
+}
 URI = "urn:portico:openapi"
 
 
@@ -68,7 +78,7 @@ OPERATIONS = _operations()
 WITH_BODY = [
     (m, p, op)
     for m, p, op in OPERATIONS
-    if "requestBody" in op and "application/json" in op["requestBody"]["content"]
+    if "application/json" in op.get("requestBody", {}).get("content", {})
 ]
 
 
@@ -175,7 +185,7 @@ def test_each_operation_id_names_its_chalice_view() -> None:
     assert not wrong, f"operationId differs from the view's name (documented, view): {wrong}"
 
 
-def test_only_sign_up_login_and_the_local_stage_are_documented_as_public() -> None:
+def test_only_sign_up_login_public_pages_and_the_local_stage_are_documented_as_public() -> None:
     # API.md: `Authorization: Bearer <token>` on every call but the public ones
     assert DOCUMENT["security"] == [{"bearerAuth": []}]
     public = {(method, path) for method, path, op in OPERATIONS if op.get("security") == []}
@@ -198,8 +208,8 @@ def test_the_local_routes_are_documented_as_local_only() -> None:
 
 @pytest.mark.parametrize(
     ("method", "template"),
-    [(m, p) for m, p, _ in OPERATIONS if (m, p) not in PAGES],
-    ids=[f"{m} {p}" for m, p, _ in OPERATIONS if (m, p) not in PAGES],
+    [(m, p) for m, p, _ in OPERATIONS],
+    ids=[f"{m} {p}" for m, p, _ in OPERATIONS],
 )
 def test_signed_in_operations_answer_401_without_a_token(
     api: Api, method: str, template: str
@@ -212,12 +222,21 @@ def test_signed_in_operations_answer_401_without_a_token(
         contact_id="ct_x",
         link_id="lk_x",
         kind="appointment_confirmation",
+        slug="no-such-practice",
+        code="no-such-code",
+        token="no-such-token",
     )
-    answer = api.call(method, path, {} if method in ("POST", "PATCH", "PUT") else None)
+    media = MEDIA_TYPES.get((method, template))
+    if media:
+        answer = api.call(method, path, raw="", headers={"content-type": media})
+    else:
+        answer = api.call(method, path, {} if method in ("POST", "PATCH", "PUT") else None)
     if (method, template) in LOCAL:
         assert answer.status == 200, answer.body  # the local stage's routes take no session
     elif (method, template) in SIGN_UP_AND_LOGIN:
         assert answer.status == 400, answer.body  # an empty body, not a missing session
+    elif (method, template) in ANONYMOUS:
+        assert answer.status in (400, 403, 404), answer.raw[:300]  # no session is asked for
     else:
         assert answer.status == 401, answer.body
         assert answer.error_code() == "unauthenticated"
@@ -361,12 +380,15 @@ QUERIES = [
     ("/v1/orgs/{org_id}/emails", schemas.EmailLogQuery),
     # API.md: GET /v1/orgs/{org_id}/audit ?client_id=, paged
     ("/v1/orgs/{org_id}/audit", schemas.AuditQuery),
+    # API.md: POST /v1/orgs/{org_id}/imports ?send_invites= (R18)
+    ("/v1/orgs/{org_id}/imports", schemas.ImportQuery),
 ]
 
 
 @pytest.mark.parametrize(("template", "model"), QUERIES, ids=[t for t, _ in QUERIES])
 def test_list_query_parameters_are_the_pydantic_ones(template: str, model: type) -> None:
-    parameters = DOCUMENT["paths"][template]["get"]["parameters"]
+    item = DOCUMENT["paths"][template]
+    parameters = item["get" if "get" in item else "post"]["parameters"]
     documented = {
         "properties": {p["name"]: p["schema"] for p in parameters if p["in"] == "query"},
         "required": [p["name"] for p in parameters if p["in"] == "query" and p.get("required")],
@@ -661,3 +683,68 @@ def test_the_tick_with_a_bad_body_answers_404_in_every_other_stage(
     monkeypatch.setattr(config, "STAGE", "prod")
     answer = api.post("/_local/tick", {"now": "tomorrow"})
     assert answer.status == 404, answer.body
+
+
+def test_import_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md "Clients": POST /v1/orgs/{org_id}/imports, text/csv (R18)
+    template = "/v1/orgs/{org_id}/imports"
+    path = template.format(org_id=practice.id)
+    example = DOCUMENT["paths"][template]["post"]["requestBody"]["content"]["text/csv"]["example"]
+    add_provider(api, practice, "grace")
+    api.post(f"/v1/orgs/{practice.id}/groups", {"name": "Back pain"}, practice.admin_token)
+    csv_headers = {"content-type": "text/csv"}
+
+    def send(body: str, query: str = "") -> Answer:
+        return api.call(
+            "POST", path + query, raw=body, token=practice.admin_token, headers=csv_headers
+        )
+
+    imported = send(example, "?send_invites=false")
+    assert imported.status == 200, imported.body
+    assert imported.body["created"] == 1, imported.body  # Noor names no provider, of two
+    assert_documented("POST", template, imported)
+    assert_documented("POST", template, send(example))  # again: skipped, with client ids
+    assert_documented("POST", template, send("first_name\nMaya\n"))  # missing columns
+    assert_documented("POST", template, send("x" * (5 * 1024 * 1024 + 1)))  # 413
+    as_json = api.call("POST", path, {}, practice.admin_token)
+    assert as_json.status == 415
+    assert_documented("POST", template, as_json)
+
+
+def test_public_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md "Public": bookings and purchases (R17)
+    for template in ("/v1/public/orgs/{slug}/bookings", "/v1/public/orgs/{slug}/purchases"):
+        path = template.format(slug=practice.org["slug"])
+        answer = api.post(path, _example("POST", template))
+        assert answer.status == 201, answer.body
+        assert_documented("POST", template, answer)
+        assert_documented("POST", template, api.post(path, {"email": "x"}))
+        unknown = api.post(template.format(slug="nowhere"), _example("POST", template))
+        assert unknown.status == 404
+        assert_documented("POST", template, unknown)
+        staff = api.post(path, {**_example("POST", template), "email": practice.admin_email})
+        assert staff.status == 409
+        assert_documented("POST", template, staff)
+
+
+def test_join_page_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md "HTML pages": GET, POST /join/{code} and the page after it (R16, B3)
+    code = code_of(make_group(api, practice))
+    page, submit, welcome = "/join/{code}", "/join/{code}", "/join/{code}/welcome"
+    browser = Browser(api)
+    assert_documented("GET", page, browser.get(f"/join/{code}"))
+    assert_documented("GET", page, browser.get("/join/unknown-code-here"))
+    bad = browser.post(f"/join/{code}", sign_up_fields(email="nope"))
+    assert bad.status == 400
+    assert_documented("POST", submit, bad)
+    forged = browser.post(f"/join/{code}", sign_up_fields(), token="forged")
+    assert forged.status == 403
+    assert_documented("POST", submit, forged)
+    joined = browser.post(f"/join/{code}", sign_up_fields())
+    assert joined.status == 303
+    assert_documented("POST", submit, joined)
+    again = Browser(api).post(f"/join/{code}", sign_up_fields())
+    assert again.status == 200  # the email has a login now: asked for its password
+    assert_documented("POST", submit, again)
+    assert_documented("GET", welcome, browser.get(f"/join/{code}/welcome"))
+    assert_documented("GET", welcome, browser.get("/join/unknown-code-here/welcome"))

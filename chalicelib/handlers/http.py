@@ -87,7 +87,10 @@ def error_response(error: PorticoError) -> Response:
 # turns an unexpected exception into its own 500; those answers get the contract's shape.
 _CHALICE_ERRORS = {
     "MethodNotAllowedError": ("method_not_allowed", "This path does not take that method."),
-    "UnsupportedMediaType": ("unsupported_media_type", "Send the body as application/json."),
+    "UnsupportedMediaType": (
+        "unsupported_media_type",
+        "Send the body as this path takes it: application/json (text/csv for an import).",
+    ),
     "InternalServerError": ("internal_error", "Something went wrong on our side; try again."),
 }
 

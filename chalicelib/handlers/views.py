@@ -15,9 +15,11 @@ from chalicelib.models.records import PortalRecord
 from chalicelib.services import orgs
 from chalicelib.services.accounts import view as account_view
 from chalicelib.services.auth import SignedIn
+from chalicelib.services.imports import RowOutcome
 from chalicelib.services.invites import InviteOutcome
 from chalicelib.services.portal_levels import Levelled
 from chalicelib.services.portal_settings import Effective
+from chalicelib.services.public import Purchase
 
 
 def _time(moment: Any) -> str | None:
@@ -235,4 +237,39 @@ def portal_profile_view(profile: ClientProfile) -> dict[str, Any]:
         "phone": profile.phone,
         "dob": profile.dob,
         "client_type": profile.client_type,
+    }
+
+
+def import_view(outcomes: list[RowOutcome]) -> dict[str, Any]:
+    """R18: each line's outcome, and the counts."""
+    rows = []
+    for outcome in outcomes:
+        row: dict[str, Any] = {"line": outcome.line, "status": outcome.status}
+        if outcome.reason:
+            row["reason"] = outcome.reason
+        if outcome.client_id:
+            row["client_id"] = outcome.client_id
+        rows.append(row)
+    counts = dict.fromkeys(("created", "skipped", "rejected"), 0)
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+    return {"rows": rows, **counts}
+
+
+def booking_view(appointment: Appointment) -> dict[str, Any]:
+    """R17, R4: what the anonymous booker learns, alike whether their email was known."""
+    return {
+        "id": appointment.appointment_id,
+        "provider_id": appointment.provider_id,
+        "starts_at": _time(appointment.starts_at),
+        "minutes": appointment.minutes,
+        "type": appointment.type,
+    }
+
+
+def purchase_view(bought: Purchase) -> dict[str, Any]:
+    return {
+        "id": bought.purchase_id,
+        "package": bought.package,
+        "created_at": _time(bought.created_at),
     }

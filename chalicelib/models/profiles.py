@@ -102,6 +102,8 @@ class ClientProfile(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     archived_at = UTCDateTimeAttribute(null=True)
+    # R21: the first activation (group sign-up, invite acceptance) posts the welcome message.
+    activated_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
     # Derived list keys: set by `before_save` (called by every save and Tx.save), never by hand.
@@ -147,3 +149,19 @@ class OrgEmailClaim(Model):
     @staticmethod
     def key_for(email: str) -> str:
         return f"email#{email}"
+
+
+class ImportKey(Model):
+    """R18: a client imported without an email, known by name and date of birth, so that
+    importing the same file again does not add them twice."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    org_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True, attr_name="client_id")
+    imported_client_id = UnicodeAttribute()
+
+    @staticmethod
+    def key_for(fingerprint: str) -> str:
+        return f"import#{fingerprint}"

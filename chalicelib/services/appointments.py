@@ -10,7 +10,7 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.appointments import Appointment, ClientAppointment, Reminder
 from chalicelib.models.emails import EmailJob
-from chalicelib.models.orgs import Provider
+from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.schemas import CreateAppointment, PageQuery
 from chalicelib.services import access, orgs, outbox
@@ -24,6 +24,35 @@ def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
     org = orgs.load(org_id)
     provider = orgs.clinical_provider(org_id, req.provider_id, "provider_id")
     profiles = _clients(org_id, req.client_ids)
+    tx = Tx()
+    appointment, jobs = book(
+        tx, org, provider, profiles, starts_at=req.starts_at, minutes=req.minutes, type_=req.type
+    )
+    tx.commit()
+    outbox.dispatch(jobs)
+    logs.event(
+        "appointment.created",
+        org_id=org_id,
+        appointment_id=appointment.appointment_id,
+        clients=len(profiles),
+    )
+    return appointment
+
+
+def book(
+    tx: Tx,
+    org: Organization,
+    provider: Provider,
+    profiles: list[ClientProfile],
+    *,
+    starts_at: datetime,
+    minutes: int,
+    type_: str,
+) -> tuple[Appointment, list[EmailJob]]:
+    """Add an appointment to `tx` with its reminders (R44) and each client's confirmation
+    (R34): staff booking and a public booking (R17) both come here. The caller commits, then
+    dispatches the returned jobs."""
+    org_id = org.org_id
     now = clock.now()
     appointment_id = ids.new_id("ap")
     appointment = Appointment(
@@ -31,26 +60,25 @@ def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
         Appointment.sk_for(appointment_id),
         appointment_id=appointment_id,
         provider_id=provider.provider_id,
-        client_ids=list(req.client_ids),
-        starts_at=req.starts_at,
-        minutes=req.minutes,
-        type=req.type,
+        client_ids=[p.client_id for p in profiles],
+        starts_at=starts_at,
+        minutes=minutes,
+        type=type_,
         created_at=now,
     )
-    tx = Tx()
     tx.save(appointment, condition=Appointment.sk.does_not_exist())
     for profile in profiles:
         tx.save(
             ClientAppointment(
                 org_id,
-                ClientAppointment.sk_for(profile.client_id, req.starts_at, appointment_id),
+                ClientAppointment.sk_for(profile.client_id, starts_at, appointment_id),
                 appointment_id=appointment_id,
                 client_id=profile.client_id,
-                starts_at=req.starts_at,
+                starts_at=starts_at,
             )
         )
     for hours in sorted(set(orgs.settings(org)["reminder_hours"])):
-        due = req.starts_at - timedelta(hours=hours)
+        due = starts_at - timedelta(hours=hours)
         if due > now:
             tx.save(
                 Reminder(
@@ -63,12 +91,7 @@ def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
                 )
             )
     jobs = _queue_for_clients(tx, "appointment_confirmation", appointment, provider, profiles)
-    tx.commit()
-    outbox.dispatch(jobs)
-    logs.event(
-        "appointment.created", org_id=org_id, appointment_id=appointment_id, clients=len(profiles)
-    )
-    return appointment
+    return appointment, jobs
 
 
 def list_appointments(

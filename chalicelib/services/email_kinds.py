@@ -75,6 +75,18 @@ KINDS: dict[str, EmailKind] = {
             },
         ),
         EmailKind(
+            # R17: to the primary provider of a client added by a public booking or purchase.
+            "new_client_notification",
+            "New client: {{ client.first_name }} {{ client.last_name }}",
+            sample={
+                "provider": {"first_name": "Jordan"},
+                "client": {"first_name": "Maya", "last_name": "Chen"},
+                "how": "by booking an appointment online",
+                "appointment": _APPOINTMENT_SAMPLE["appointment"],
+                "package": None,
+            },
+        ),
+        EmailKind(
             "password_reset",
             "Reset your password",
             identity_level=True,

@@ -45,6 +45,12 @@ def find_or_add(tx: Tx, email: str, *, first_org_id: str | None) -> tuple[Identi
     existing = find_by_email(email)
     if existing is not None:
         return existing, False
+    return add(tx, email, first_org_id=first_org_id), True
+
+
+def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
+    """A new identity of `email`, written by `tx` with its email claim (R1); for callers that
+    looked the email up already (a CSV import reads every row's claim in one batch)."""
     moment = clock.now()
     identity = Identity(
         ids.new_id("id"),
@@ -59,7 +65,7 @@ def find_or_add(tx: Tx, email: str, *, first_org_id: str | None) -> tuple[Identi
         condition=EmailClaim.key.does_not_exist(),  # R1: an email belongs to one identity
         on_conflict=EmailClaimedMeanwhile,
     )
-    return identity, True
+    return identity
 
 
 def retrying_email_race(operation: Callable[[], T]) -> T:

@@ -69,3 +69,32 @@ def forgive(email: str) -> None:
     """A successful sign-in clears the email's current window."""
     window = int(clock.now().timestamp() // WINDOW)
     SignInFailures(_keys("email", email, window)[0]).delete()
+
+
+def public_action(action: str, source: str, email: str) -> None:
+    """Anonymous sign-ups, bookings and purchases (R16, R17), counted per source address and
+    per email in fixed windows: one conditional write for both counts; 429 past either limit,
+    until the window passes. A flood from one address, or at one person's mailbox, stops."""
+    now = clock.now().timestamp()
+    window, into = divmod(now, config.PUBLIC_WINDOW_SECONDS)
+    expires = datetime.fromtimestamp((window + 2) * config.PUBLIC_WINDOW_SECONDS, UTC)
+
+    def throttled() -> Throttled:
+        return Throttled(
+            "Too many requests from here in a short time. Wait a few minutes and try again.",
+            retry_after=max(1, math.ceil(config.PUBLIC_WINDOW_SECONDS - into)),
+        )
+
+    tx = Tx()
+    for scope, value, limit in (
+        ("source", source, config.PUBLIC_ACTIONS_PER_SOURCE),
+        ("email", email, config.PUBLIC_ACTIONS_PER_EMAIL),
+    ):
+        item = SignInFailures(f"public#{action}#{scope}#{ids.fingerprint(value)}#{int(window)}")
+        tx.update(
+            item,
+            actions=[SignInFailures.failures.add(1), SignInFailures.expires_at.set(expires)],
+            condition=SignInFailures.failures.does_not_exist() | (SignInFailures.failures < limit),
+            on_conflict=throttled,
+        )
+    tx.commit()

@@ -1,0 +1,28 @@
+"""A practice's public page (API.md "Public"): bookings and purchases by anonymous visitors
+(R17). No session; throttled per source address and per email in the service."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import Response
+
+from chalicelib.handlers.http import created, parse, source_address
+from chalicelib.handlers.views import booking_view, purchase_view
+from chalicelib.schemas import PublicBooking, PublicPurchase
+from chalicelib.services import public
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/public/orgs/{slug}/bookings", methods=["POST"])
+def public_booking(slug: str) -> Response:
+    request = bp.current_request
+    booked = public.book(slug, parse(PublicBooking, request), source_address(request))
+    return created({"booking": booking_view(booked)})
+
+
+@bp.route("/v1/public/orgs/{slug}/purchases", methods=["POST"])
+def public_purchase(slug: str) -> Response:
+    request = bp.current_request
+    bought = public.purchase(slug, parse(PublicPurchase, request), source_address(request))
+    return created({"purchase": purchase_view(bought)})

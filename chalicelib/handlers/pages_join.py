@@ -1,0 +1,191 @@
+"""The group invite link's pages (API.md "HTML pages": GET, POST /join/{code}; R16, B3, R23).
+
+The sign-up answers 303 to /join/{code}/welcome#token=…: the session token rides in the URL
+fragment, which browsers never send to a server nor put in a Referer, and the page after it is
+drawn from the group code alone, so no server-visible place ever holds the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from chalice import Blueprint
+from chalice.app import Request, Response
+from pydantic import ValidationError
+
+from chalicelib import config
+from chalicelib.errors import NotFound, Throttled
+from chalicelib.handlers import forms
+from chalicelib.handlers.http import source_address
+from chalicelib.schemas import JoinSignIn, JoinSignUp
+from chalicelib.services import joining
+from chalicelib.services.joining import Explained, JoinLink, LinkClosed, WrongPassword
+
+bp = Blueprint(__name__)
+
+FIELDS = {"step", "first_name", "last_name", "email", "password", "password_confirm"}
+KEPT = ("first_name", "last_name", "email")  # shown again; passwords never are
+# The welcome page hands the fragment's token on to the portal link; its CSP allows this
+# one script by its hash and nothing else.
+WELCOME_SCRIPT = 'document.getElementById("portal").href += location.hash;'
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(WELCOME_SCRIPT.encode()).digest()).decode()
+WELCOME_CSP = forms.HEADERS["Content-Security-Policy"] + f"; script-src 'sha256-{_SCRIPT_HASH}'"
+
+
+def _closed(error: LinkClosed | NotFound) -> Response:
+    if isinstance(error, LinkClosed):
+        return forms.page(
+            "join_closed.html",
+            org=error.org,
+            status=410,
+            reason=error.reason,
+            portal_url=config.PORTAL_URL,
+        )
+    return forms.page(  # neutral: an unknown code names no practice
+        "join_closed.html", org=None, status=404, reason="unknown", portal_url=config.PORTAL_URL
+    )
+
+
+def _form(
+    link: JoinLink,
+    request_pair: forms.Csrf,
+    *,
+    step: str = "sign_up",
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    pending: bool = False,
+) -> Response:
+    shown = {name: (values or {}).get(name, "") for name in KEPT}
+    return forms.page(
+        "join.html",
+        org=link.org,
+        status=status,
+        pair=request_pair,
+        group_name=link.group.name,
+        step=step,
+        values=shown,
+        errors=errors or {},
+        pending=pending,
+    )
+
+
+@bp.route("/join/{code}", methods=["GET"])
+def join_page(code: str) -> Response:
+    try:
+        link = joining.open_link(code)
+    except (LinkClosed, NotFound) as error:
+        return _closed(error)
+    return _form(link, forms.csrf(bp.current_request))
+
+
+@bp.route("/join/{code}", methods=["POST"], content_types=[forms.FORM])
+def join_submit(code: str) -> Response:
+    request = bp.current_request
+    fields = forms.form(request, FIELDS)
+    pair = forms.csrf(request)
+    if not forms.csrf_valid(request, fields):
+        return forms.page(
+            "join_closed.html", org=None, status=403, reason="csrf", portal_url=config.PORTAL_URL
+        )
+    try:
+        link = joining.open_link(code)
+    except (LinkClosed, NotFound) as error:
+        return _closed(error)
+    step = "sign_in" if fields.get("step") == "sign_in" else "sign_up"
+    schema = JoinSignIn if step == "sign_in" else JoinSignUp
+    try:
+        data = schema.model_validate({k: v for k, v in fields.items() if k in schema.model_fields})
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]) if e["loc"] else "form": _message(e) for e in exc.errors()}
+        return _form(link, pair, step=step, status=400, values=fields, errors=errors)
+    return _join(request, link, pair, step, data, fields)
+
+
+@bp.route("/join/{code}/welcome", methods=["GET"])
+def join_welcome(code: str) -> Response:
+    try:
+        org, group = joining.group_of_code(code)
+    except NotFound as error:
+        return _closed(error)
+    return forms.page(
+        "join_welcome.html",
+        org=org,
+        headers={"Content-Security-Policy": WELCOME_CSP},
+        group_name=group.name,
+        intake_forms=list(group.intake_forms),
+        portal_url=config.PORTAL_URL,
+        script=WELCOME_SCRIPT,
+    )
+
+
+def _join(
+    request: Request,
+    link: JoinLink,
+    pair: forms.Csrf,
+    step: str,
+    data: JoinSignUp | JoinSignIn,
+    fields: dict[str, str],
+) -> Response:
+    """The sign-up or sign-in, and the page each outcome gets (R16, R23)."""
+    code = link.code
+    try:
+        if step == "sign_in":
+            joined = joining.sign_in(link, **_details(data), source=source_address(request))
+        else:
+            joined = joining.sign_up(link, **_details(data), source=source_address(request))
+    except Explained as explained:
+        if explained.reason in ("login", "pending_login"):
+            return _form(
+                link,
+                pair,
+                step="sign_in",
+                values=fields,
+                pending=explained.reason == "pending_login",
+            )
+        return forms.page(
+            "join_closed.html",
+            org=link.org,
+            status=409,
+            reason=explained.reason,
+            portal_url=config.PORTAL_URL,
+        )
+    except WrongPassword as wrong:
+        return _form(
+            link,
+            pair,
+            step="sign_in",
+            status=400,
+            values=fields,
+            errors={"password": wrong.message},
+        )
+    except Throttled as throttled:
+        return _form(
+            link,
+            pair,
+            step=step,
+            status=429,
+            values=fields,
+            errors={"form": throttled.message},
+        )
+    except LinkClosed as closed:
+        return _closed(closed)
+    return forms.redirect(f"/join/{code}/welcome#token={joined.token}")
+
+
+def _details(data: JoinSignUp | JoinSignIn) -> dict[str, str]:
+    return {
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "email": data.email,
+        "password": data.password,
+    }
+
+
+def _message(error: object) -> str:
+    assert isinstance(error, dict)
+    if error["type"] == "missing":
+        return "Fill this in."
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,342 @@
+"""R16, B3, R23: the group invite link's pages, sign-up and sign-in into the group."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib import clock, db
+from chalicelib.models.audit import AuditEvent
+from chalicelib.models.orgs import Group
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import chat, joining
+from tests.conftest import (
+    PASSWORD,
+    Answer,
+    Api,
+    Practice,
+    add_provider,
+    give_password,
+    login,
+    sign_up_practice,
+)
+
+NEW_PASSWORD = "blue canoe at dawn"
+
+
+def make_group(api: Api, practice: Practice, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Back pain", "intake_forms": ["Health history", "Consent"], **fields}
+    answer = api.post(f"/v1/orgs/{practice.id}/groups", body, practice.admin_token)
+    assert answer.status == 201, answer.body
+    return answer.body["group"]
+
+
+def code_of(group: dict[str, Any]) -> str:
+    return group["invite_url"].rsplit("/", 1)[-1]
+
+
+class Browser:
+    """A visitor's browser: keeps the CSRF cookie and reads the form's token from the page."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.cookie = ""
+        self.csrf = ""
+
+    def get(self, path: str) -> Answer:
+        answer = self.api.call("GET", path, headers=self._headers())
+        self._keep(answer)
+        found = re.search(rb'name="csrf_token" value="([^"]*)"', answer.raw)
+        if found:
+            self.csrf = found.group(1).decode()
+        return answer
+
+    def post(
+        self, path: str, fields: dict[str, str], *, token: str | None = None, fresh: bool = True
+    ) -> Answer:
+        """Post the form; with `fresh`, from the page as it is now (else as last opened)."""
+        if fresh:
+            self.get(path)
+        sent = {**fields, "csrf_token": token if token is not None else self.csrf}
+        answer = self.api.call(
+            "POST",
+            path,
+            raw=urlencode(sent),
+            headers={**self._headers(), "content-type": "application/x-www-form-urlencoded"},
+        )
+        self._keep(answer)
+        return answer
+
+    def _headers(self) -> dict[str, str]:
+        return {"cookie": self.cookie} if self.cookie else {}
+
+    def _keep(self, answer: Answer) -> None:
+        cookie = {k.lower(): v for k, v in answer.headers.items()}.get("set-cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+
+
+def sign_up_fields(email: str = "maya@example.com", **extra: str) -> dict[str, str]:
+    return {
+        "first_name": "Maya",
+        "last_name": "Chen",
+        "email": email,
+        "password": NEW_PASSWORD,
+        "password_confirm": NEW_PASSWORD,
+        **extra,
+    }
+
+
+def location(answer: Answer) -> str:
+    return {k.lower(): v for k, v in answer.headers.items()}["location"]
+
+
+def test_a_new_client_signs_up_into_the_group_and_is_signed_in(api: Api, practice: Practice):
+    # R16: name, email, password → a client of the group (source group_link), active, with a
+    # session; then 303 to the page of the group's intake forms, the token in the fragment.
+    group = make_group(api, practice)
+    code = code_of(group)
+    browser = Browser(api)
+    page = browser.get(f"/join/{code}")
+    assert page.status == 200
+    assert b"Practice sunrise" in page.raw  # the practice's branding
+    answer = browser.post(f"/join/{code}", sign_up_fields())
+    assert answer.status == 303, answer.raw[:500]
+    where, _, fragment = location(answer).partition("#")
+    assert where == f"/join/{code}/welcome"
+    token = fragment.removeprefix("token=")
+    me = api.get("/v1/me", token)
+    assert me.status == 200
+    assert me.body["account"]["kind"] == "client"
+    client_id = me.body["account"]["client_id"]
+    client = api.get(f"/v1/orgs/{practice.id}/clients/{client_id}", practice.admin_token).body
+    assert client["client"]["group_id"] == group["id"]
+    assert client["client"]["source"] == "group_link"
+    assert client["client"]["status"] == "active"
+    assert login(api, "maya@example.com", NEW_PASSWORD).status == 200  # the login is active
+    welcome = browser.get(f"/join/{code}/welcome")
+    assert welcome.status == 200
+    assert b"Health history" in welcome.raw
+    assert b"Consent" in welcome.raw
+
+
+def test_the_first_activation_posts_the_welcome_message(api: Api, practice: Practice) -> None:
+    # R21: the organization's welcome text, from the primary provider, once activated.
+    api.patch(
+        f"/v1/orgs/{practice.id}",
+        {"settings": {"welcome_message": {"enabled": True, "text": "Welcome aboard!"}}},
+        practice.admin_token,
+    )
+    code = code_of(make_group(api, practice))
+    answer = Browser(api).post(f"/join/{code}", sign_up_fields())
+    token = location(answer).split("#token=")[1]
+    account = api.get("/v1/me", token).body["account"]
+    profile = db.get(ClientProfile, practice.id, account["client_id"])
+    assert profile.activated_at is not None
+    assert [m.text for m in chat.messages(profile)] == ["Welcome aboard!"]
+
+
+def test_the_sign_up_is_audited(api: Api, practice: Practice) -> None:
+    # R47: the arrival by link is an audit event of the new client.
+    group = make_group(api, practice)
+    answer = Browser(api).post(f"/join/{code_of(group)}", sign_up_fields())
+    token = location(answer).split("#token=")[1]
+    client_id = api.get("/v1/me", token).body["account"]["client_id"]
+    (event,) = AuditEvent.query(AuditEvent.subject_for(practice.id, client_id))
+    assert event.action == "client.added"
+    assert event.details == {"source": "group_link", "group_id": group["id"]}
+
+
+def test_form_errors_are_shown_beside_their_fields_with_400(api: Api, practice: Practice):
+    # API.md: a form with errors is shown again with 400, each error beside its field.
+    code = code_of(make_group(api, practice))
+    answer = Browser(api).post(
+        f"/join/{code}",
+        sign_up_fields(email="not-an-email", first_name="", password_confirm="other password"),
+    )
+    assert answer.status == 400
+    text = answer.raw.decode()
+    assert text.count('class="field-error"') == 3
+    assert "type the same one twice" in text
+    assert NEW_PASSWORD not in text  # passwords are never shown again
+    assert login(api, "maya@example.com", NEW_PASSWORD).status == 401  # nothing was made
+
+
+def test_a_post_without_the_csrf_token_is_refused(api: Api, practice: Practice) -> None:
+    # API.md: forms post back with a CSRF token; without it, 403 and nothing is written.
+    code = code_of(make_group(api, practice))
+    answer = Browser(api).post(f"/join/{code}", sign_up_fields(), token="forged")
+    assert answer.status == 403
+    assert login(api, "maya@example.com", NEW_PASSWORD).status == 401
+
+
+def test_a_rotated_link_answers_410_saying_it_was_replaced(api: Api, practice: Practice):
+    # R16: rotating kills the old code; its page says the link was replaced.
+    group = make_group(api, practice)
+    old = code_of(group)
+    api.post(f"/v1/orgs/{practice.id}/groups/{group['id']}/invite-link", None, practice.admin_token)
+    browser = Browser(api)
+    page = browser.get(f"/join/{old}")
+    assert page.status == 410
+    assert b"replaced" in page.raw
+    assert b"Practice sunrise" in page.raw
+
+
+def test_an_expired_link_answers_410(api: Api, practice: Practice, monkeypatch) -> None:
+    # B3: a link past its expiry takes no sign-ups.
+    expiry = datetime.now(UTC) + timedelta(days=1)
+    code = code_of(make_group(api, practice, link_expires_at=expiry.isoformat()))
+    later = expiry + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    page = Browser(api).get(f"/join/{code}")
+    assert page.status == 410
+    assert b"expired" in page.raw
+
+
+def test_a_full_link_answers_410_and_the_count_cannot_pass_the_maximum(api: Api, practice):
+    # B3: at most link_max_signups sign-ups; the next one is refused.
+    group = make_group(api, practice, link_max_signups=1)
+    code = code_of(group)
+    late = Browser(api)
+    assert late.get(f"/join/{code}").status == 200  # opened while the link was open
+    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303
+    answer = late.post(f"/join/{code}", sign_up_fields("noor@example.com"), fresh=False)
+    assert answer.status == 410
+    assert b"full" in answer.raw
+    stored = db.get(Group, practice.id, Group.sk_for(group["id"]))
+    assert stored.signups == 1
+
+
+def test_the_count_is_checked_in_the_sign_ups_own_transaction(api: Api, practice: Practice):
+    # B3: two sign-ups that both read the link as open: the second one's write fails whole.
+    group = make_group(api, practice, link_max_signups=1)
+    code = code_of(group)
+    first = joining.open_link(code)
+    second = joining.open_link(code)  # read before the first sign-up commits
+    joining.sign_up(
+        first,
+        first_name="A",
+        last_name="B",
+        email="a@example.com",
+        password=NEW_PASSWORD,
+        source="1.1.1.1",
+    )
+    with pytest.raises(joining.LinkClosed) as closed:
+        joining.sign_up(
+            second,
+            first_name="C",
+            last_name="D",
+            email="c@example.com",
+            password=NEW_PASSWORD,
+            source="1.1.1.2",
+        )
+    assert closed.value.reason == "full"
+    assert db.get(Group, practice.id, Group.sk_for(group["id"])).signups == 1
+    assert login(api, "c@example.com", NEW_PASSWORD).status == 401  # nothing half-written
+
+
+def test_an_unknown_code_answers_a_neutral_404(api: Api, practice: Practice) -> None:
+    # API.md: an unknown link answers 404, in no practice's branding.
+    page = Browser(api).get("/join/this-code-does-not-exist")
+    assert page.status == 404
+    assert b"Practice sunrise" not in page.raw
+
+
+def test_an_existing_login_signs_in_and_adds_this_practices_account(api: Api, practice):
+    # R16, R23: the page explains and asks for that login's password, then adds a profile in
+    # the group to the same login; the login now lists both accounts (R2).
+    other = sign_up_practice(api, "moonrise")
+    api.post(
+        f"/v1/orgs/{other.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        other.admin_token,
+    )
+    give_password("maya@example.com")
+    code = code_of(make_group(api, practice))
+    browser = Browser(api)
+    asked = browser.post(f"/join/{code}", sign_up_fields())
+    assert asked.status == 200
+    assert b"already has a login" in asked.raw
+    assert b'value="sign_in"' in asked.raw
+    assert b"moonrise" not in asked.raw.lower()  # R4: nothing about the other practice
+    wrong = browser.post(
+        f"/join/{code}", {**sign_up_fields(), "step": "sign_in", "password": "wrong password"}
+    )
+    assert wrong.status == 400
+    joined = browser.post(
+        f"/join/{code}", {**sign_up_fields(), "step": "sign_in", "password": PASSWORD}
+    )
+    assert joined.status == 303, joined.raw[:400]
+    token = location(joined).split("#token=")[1]
+    assert api.get("/v1/me", token).body["account"]["org"]["id"] == practice.id
+    assert len(login(api, "maya@example.com").body["accounts"]) == 2
+
+
+def test_a_staff_address_is_explained_not_joined(api: Api, practice: Practice) -> None:
+    # R23, R12: that address is a staff account of the practice.
+    code = code_of(make_group(api, practice))
+    browser = Browser(api)
+    fields = {**sign_up_fields(practice.admin_email), "step": "sign_in", "password": PASSWORD}
+    answer = browser.post(f"/join/{code}", fields)
+    assert answer.status == 409
+    assert b"staff account" in answer.raw
+
+
+def test_an_active_client_of_the_practice_is_told_to_sign_in(api: Api, practice: Practice):
+    # R23: already an active client of this practice: sign in; use the practice's invite link.
+    api.post(
+        f"/v1/orgs/{practice.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        practice.admin_token,
+    )
+    give_password("maya@example.com")
+    code = code_of(make_group(api, practice))
+    fields = {**sign_up_fields(), "step": "sign_in", "password": PASSWORD}
+    answer = Browser(api).post(f"/join/{code}", fields)
+    assert answer.status == 409
+    assert b"already an active client" in answer.raw
+    assert b"invite link" in answer.raw
+
+
+def test_a_login_without_a_password_is_sent_to_its_invitation(api: Api, practice: Practice):
+    # R23: an invited client who never set a password cannot sign in here; the page says how.
+    other = sign_up_practice(api, "moonrise")
+    api.post(
+        f"/v1/orgs/{other.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        other.admin_token,
+    )
+    code = code_of(make_group(api, practice))
+    answer = Browser(api).post(f"/join/{code}", sign_up_fields())
+    assert answer.status == 200
+    assert b"password-reset email" in answer.raw
+
+
+def test_the_groups_default_provider_holds_the_new_client(api: Api, practice: Practice):
+    # R10: else the group's default_provider_id.
+    add_provider(api, practice, "lee")
+    kim = add_provider(api, practice, "kim")
+    code = code_of(make_group(api, practice, default_provider_id=kim["id"]))
+    answer = Browser(api).post(f"/join/{code}", sign_up_fields())
+    token = location(answer).split("#token=")[1]
+    client_id = api.get("/v1/me", token).body["account"]["client_id"]
+    assert db.get(ClientProfile, practice.id, client_id).primary_provider_id == kim["id"]
+
+
+def test_the_session_token_is_never_in_a_server_visible_place(api: Api, practice, caplog):
+    # R48, R46: the token rides only in the fragment; logs and the pages never carry it.
+    code = code_of(make_group(api, practice))
+    browser = Browser(api)
+    answer = browser.post(f"/join/{code}", sign_up_fields())
+    token = location(answer).split("#token=")[1]
+    welcome = browser.get(f"/join/{code}/welcome")
+    assert token.encode() not in welcome.raw
+    assert token not in caplog.text
+    assert "maya@example.com" not in caplog.text
+    headers = {k.lower(): v for k, v in welcome.headers.items()}
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "script-src 'sha256-" in headers["content-security-policy"]
