@@ -13,9 +13,11 @@ from chalicelib.handlers import (
     api_auth,
     api_clients,
     api_emails,
+    api_invites,
     api_orgs,
     email_worker,
     local,
+    pages_invites,
     schedules,
 )
 from chalicelib.handlers.http import contract_shape, error_response
@@ -26,6 +28,8 @@ app.register_blueprint(api_orgs.bp)
 app.register_blueprint(api_clients.bp)
 app.register_blueprint(api_appointments.bp)
 app.register_blueprint(api_emails.bp)
+app.register_blueprint(api_invites.bp)
+app.register_blueprint(pages_invites.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(local.bp)

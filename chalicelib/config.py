@@ -51,6 +51,12 @@ NEUTRAL_IDENTITY_EMAILS: bool = os.environ.get("NEUTRAL_IDENTITY_EMAILS", "false
 REMINDER_LOOKBACK_HOURS: int = int(os.environ.get("REMINDER_LOOKBACK_HOURS", "6"))
 
 
+# R20: invites and password resets staff may send one client in 24 hours.
+STAFF_SENDS_PER_DAY: int = 5
+# R14: how far back the follow-up trigger looks for follow-ups it has not sent yet.
+FOLLOW_UP_LOOKBACK_HOURS: int = int(os.environ.get("FOLLOW_UP_LOOKBACK_HOURS", "6"))
+
+
 def table(name: str) -> str:
     """The DynamoDB table name of one of Portico's tables in this stage."""
     return f"{TABLE_PREFIX}-{name}"

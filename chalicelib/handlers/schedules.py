@@ -1,4 +1,5 @@
-"""Scheduled triggers (EventBridge): the outbox sweep and appointment reminders (R42, R44)."""
+"""Scheduled triggers (EventBridge): the outbox sweep, appointment reminders and follow-up
+invites (R14, R42, R44)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ def outbox_sweep(event: CloudWatchEvent) -> None:
 @bp.schedule(Rate(5, unit=Rate.MINUTES))
 def appointment_reminders(event: CloudWatchEvent) -> None:
     triggers.reminders()
+
+
+@bp.schedule(Rate(15, unit=Rate.MINUTES))
+def invite_follow_ups(event: CloudWatchEvent) -> None:
+    triggers.follow_ups()

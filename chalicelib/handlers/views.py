@@ -82,8 +82,19 @@ def client_view(profile: ClientProfile, invite: InviteOutcome | None = None) -> 
         "archived_at": _time(profile.archived_at),
     }
     if invite is not None:
-        shown["invite"] = {"status": invite.status, "reason": invite.reason}
+        shown["invite"] = invite_view(invite)
     return shown
+
+
+def invite_view(invite: InviteOutcome) -> dict[str, Any]:
+    """B1: the client's newest invite, `pending`, `accepted`, `expired`, `superseded`,
+    `revoked` or `not_sent` (with its reason, R11)."""
+    return {
+        "status": invite.status,
+        "reason": invite.reason,
+        "sent_at": _time(invite.sent_at),
+        "expires_at": _time(invite.expires_at),
+    }
 
 
 def signed_in_view(result: SignedIn) -> dict[str, Any]:

@@ -99,6 +99,8 @@ class ClientProfile(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     archived_at = UTCDateTimeAttribute(null=True)
+    # R21: the client's first activation (an invite accepted); the welcome message goes once.
+    activated_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
     # Derived list keys: set by `before_save` (called by every save and Tx.save), never by hand.

@@ -19,7 +19,7 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Provider, StaffClaim
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services import access, identities, invites, orgs, passwords
+from chalicelib.services import access, identities, invites, orgs, outbox, passwords
 from chalicelib.services.invites import InviteOutcome
 from chalicelib.services.sessions import Actor
 
@@ -73,8 +73,11 @@ def create(actor: Actor, org_id: str, req: CreateClient) -> tuple[ClientProfile,
         if req.email:
             _attach_email(tx, profile, req.email, shared=req.shared_email)
         tx.save(profile, condition=ClientProfile.client_id.does_not_exist())
-        invite = invites.for_new_client(tx, org, profile, send=req.send_invite)
+        invite = invites.for_new_client(
+            tx, org, profile, send=req.send_invite, actor=f"provider:{staff.provider_id}"
+        )
         tx.commit()
+        outbox.dispatch(invite.jobs)
         logs.event(
             "client.created",
             org_id=org_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.services import appointments, outbox
+from chalicelib.services import appointments, invites, outbox
 
 
 def outbox_sweep(now: datetime | None = None) -> dict[str, int]:
@@ -17,5 +17,10 @@ def reminders(now: datetime | None = None) -> dict[str, int]:
     return {"reminders": appointments.send_due_reminders(now)}
 
 
+def follow_ups(now: datetime | None = None) -> dict[str, int]:
+    """Follow-up invites to clients who have not accepted (R14, R44)."""
+    return {"follow_ups": invites.send_due_follow_ups(now)}
+
+
 def run_all(now: datetime | None = None) -> dict[str, int]:
-    return {**reminders(now), **outbox_sweep(now)}
+    return {**reminders(now), **follow_ups(now), **outbox_sweep(now)}
