@@ -44,7 +44,20 @@ LOCAL = {
     if path.startswith("/_local/")
     for method in methods
 }
-PUBLIC = SIGN_UP_AND_LOGIN | LOCAL
+# Public JSON routes that answer 400 to an empty body (R20, R22).
+PUBLIC_FORMS = {
+    ("POST", "/v1/auth/password-reset"),
+    ("POST", "/v1/auth/otp"),
+    ("POST", "/v1/auth/otp/verify"),
+}
+# API.md "HTML pages": an emailed link's landing page, public, its secret in the path.
+PAGES = {
+    (method, path)
+    for path, methods in app.routes.items()
+    if not path.startswith(("/v1/", "/_local/"))
+    for method in methods
+}
+PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | PUBLIC_FORMS | PAGES
 URI = "urn:portico:openapi"
 
 
@@ -195,13 +208,21 @@ def test_signed_in_operations_answer_401_without_a_token(
 ) -> None:
     # API.md conventions: 401 with no session, on every call but the public ones
     path = template.format(
-        org_id="org_x", group_id="grp_x", client_id="cl_x", kind="appointment_confirmation"
+        org_id="org_x",
+        group_id="grp_x",
+        client_id="cl_x",
+        kind="appointment_confirmation",
+        token="no-such-token",
+        code="no-such-code",
     )
     answer = api.call(method, path, {} if method in ("POST", "PATCH") else None)
     if (method, template) in LOCAL:
         assert answer.status == 200, answer.body  # the local stage's routes take no session
-    elif (method, template) in SIGN_UP_AND_LOGIN:
+    elif (method, template) in SIGN_UP_AND_LOGIN | PUBLIC_FORMS:
         assert answer.status == 400, answer.body  # an empty body, not a missing session
+    elif (method, template) in PAGES:
+        # an unknown link's page (404), or a JSON body where a form is due (415)
+        assert answer.status == (404 if method == "GET" else 415), answer.raw[:300]
     else:
         assert answer.status == 401, answer.body
         assert answer.error_code() == "unauthenticated"
@@ -534,7 +555,12 @@ def test_appointment_and_email_answers_match_the_document(api: Api, practice: Pr
     admin = api.get(f"{org}/providers", token).body["providers"][0]  # an admin is clinical
     maya = api.post(
         f"{org}/clients",
-        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        {
+            "first_name": "Maya",
+            "last_name": "Chen",
+            "email": "maya@example.com",
+            "send_invite": False,  # only the appointment's emails here
+        },
         token,
     )
     noor = api.post(f"{org}/clients", {"first_name": "Noor", "last_name": "Haddad"}, token)
@@ -643,3 +669,49 @@ def test_the_tick_with_a_bad_body_answers_404_in_every_other_stage(
     monkeypatch.setattr(config, "STAGE", "prod")
     answer = api.post("/_local/tick", {"now": "tomorrow"})
     assert answer.status == 404, answer.body
+
+
+def test_onboarding_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md: invites, resets, passcodes and their pages answer as documented (R14, R15, R20,
+    # R22, B1)
+    from tests.invite_support import invite_path, open_page, submit  # noqa: PLC0415
+
+    token = practice.admin_token
+    api.patch(ORG.format(org_id=practice.id), {"settings": {"otp_login": True}}, token)
+    maya = api.post(
+        CLIENTS.format(org_id=practice.id),
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        token,
+    )
+    assert_documented("POST", CLIENTS, maya)
+    client = CLIENT.format(org_id=practice.id, client_id=maya.body["client"]["id"])
+    assert_documented("GET", CLIENT, api.get(client, token))
+    first = invite_path(practice, maya.body["client"]["id"])
+    resent = api.post(f"{client}/invite", None, token)
+    assert resent.status == 202
+    assert_documented("POST", CLIENT + "/invite", resent)
+    assert_documented("GET", "/invite/{token}", open_page(api, first)[0])  # 410
+    assert_documented("GET", "/invite/{token}", open_page(api, "/invite/nope")[0])  # 404
+    second = invite_path(practice, maya.body["client"]["id"])
+    assert_documented("GET", "/invite/{token}", open_page(api, second)[0])  # 200
+    assert_documented("POST", "/invite/{token}", submit(api, second, {"password": "x"}))  # 400
+    assert_documented("POST", "/invite/{token}", submit(api, second, {}, csrf=False))  # 403
+    accepted = submit(api, second, {"password": PASSWORD, "confirm": PASSWORD})
+    assert accepted.status == 303
+    assert_documented("POST", "/invite/{token}", accepted)
+    assert_documented("POST", "/invite/{token}", submit(api, first, {"intent": "renew"}))  # 200
+    again = api.post(f"{client}/invite", None, token)
+    assert again.status == 409
+    assert_documented("POST", CLIENT + "/invite", again)
+    revoked = api.call("DELETE", f"{client}/invite", token=token)
+    assert revoked.status == 409
+    assert_documented("DELETE", CLIENT + "/invite", revoked)
+
+    reset = api.post(f"{client}/password-reset", None, token)
+    assert_documented("POST", CLIENT + "/password-reset", reset)
+    asked = api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    assert_documented("POST", "/v1/auth/password-reset", asked)
+    otp = api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    assert_documented("POST", "/v1/auth/otp", otp)
+    wrong = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": "000000"})
+    assert_documented("POST", "/v1/auth/otp/verify", wrong)
