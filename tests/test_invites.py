@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from datetime import timedelta
 
@@ -355,3 +357,19 @@ def test_r15_an_accepted_client_cannot_be_invited_again(api: Api, practice: Prac
     answer = _invite(api, practice, client["id"])
     assert (answer.status, answer.error_code()) == (409, "invite_accepted")
     assert "password reset" in answer.body["error"]["message"]
+
+
+def test_r48_logs_of_the_invite_flow_hold_no_secret(api, practice, caplog):
+    caplog.set_level(logging.INFO)
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    token = session_of(_accept(api, path))
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    api.post("/_local/drain")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (path.rsplit("/", 1)[1], token, "maya@example.com", "Maya"):
+        assert secret not in text, secret
+    events = {
+        json.loads(r.getMessage())["event"] for r in caplog.records if r.name == "portico_events"
+    }
+    assert {"invite.accepted", "password.reset_requested", "email.sent"} <= events
