@@ -208,6 +208,8 @@ def test_r43_an_invite_whose_link_died_before_sending_is_suppressed(api, practic
     log = {e["id"]: (e["status"], e["reason"]) for e in email_log(api, practice, client["id"])}
     assert log[first.job_id] == ("suppressed", "invite_superseded")
     assert log[second.job_id] == ("sent", None)
+    statuses = {e["id"]: e["invite_status"] for e in email_log(api, practice, client["id"])}
+    assert statuses == {first.job_id: "superseded", second.job_id: "pending"}  # B1
 
 
 # The landing page (R15, R21, R46, R47, B2) ----------------------------------------------------

@@ -119,9 +119,11 @@ def appointment_view(appointment: Appointment) -> dict[str, Any]:
     }
 
 
-def email_view(job: EmailJob) -> dict[str, Any]:
-    """The email log's line (R43): what, to whom, and how it ended."""
+def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any]:
+    """The email log's line (R43): what, to whom, and how it ended; for an invite email, the
+    status of the invite it carries (B1)."""
     return {
+        "invite_status": invite_status,
         "id": job.job_id,
         "kind": job.kind,
         "client_id": job.client_id,

@@ -239,6 +239,24 @@ def status(profile: ClientProfile) -> InviteOutcome:
     return _outcome(token)
 
 
+def link_statuses(jobs: list[EmailJob]) -> dict[str, str]:
+    """B1: for the invite emails among `jobs`, the status of the invite each carries, by job
+    id, in one BatchGetItem whatever the page holds."""
+    wanted = {
+        job.job_id: job.context["token_hash"]
+        for job in jobs
+        if job.kind == "invite" and job.context.get("token_hash")
+    }
+    if not wanted:
+        return {}
+    found = {token.token_hash: token for token in Token.batch_get(set(wanted.values()))}
+    return {
+        job_id: _SHOWN[tokens.status_of(found[token_hash])]
+        for job_id, token_hash in wanted.items()
+        if token_hash in found
+    }
+
+
 def _sends_within_limit(profile: ClientProfile, now: datetime) -> tuple[SendLog | None, list]:
     """R20: the sends of the last 24 hours, or 429 when there are five already."""
     log = db.get(SendLog, SendLog.key_for(profile.org_id, profile.client_id))
