@@ -184,3 +184,23 @@ def _identity_of(email: str) -> str:
     identity = identities.find_by_email(email)
     assert identity is not None
     return identity.id
+
+
+def test_r22_a_passcode_session_enters_only_practices_that_allow_codes(api, practice):
+    other = sign_up_practice(api, "moonrise")  # codes not allowed there
+    _allow_codes(api, practice)
+    add_client(api, other, "maya@example.com", send_invite=False)
+    here = _client_with_login(api, practice)
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    signed_in = api.post(
+        "/v1/auth/otp/verify", {"email": "maya@example.com", "code": _code(practice.id)}
+    )
+    assert signed_in.status == 200, signed_in.body
+    assert signed_in.body["account"]["client_id"] == here["id"]
+    assert [a["org"]["slug"] for a in signed_in.body["accounts"]] == ["sunrise"]
+    token = signed_in.body["token"]
+    password_accounts = login(api, "maya@example.com").body["accounts"]
+    elsewhere = next(a for a in password_accounts if a["org"]["slug"] == "moonrise")
+    refused = api.post("/v1/auth/switch", {"account_id": elsewhere["account_id"]}, token)
+    assert (refused.status, refused.error_code()) == (404, "account_not_found")
+    assert [a["org"]["slug"] for a in api.get("/v1/me", token).body["accounts"]] == ["sunrise"]

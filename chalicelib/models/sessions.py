@@ -6,6 +6,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.models import Model
@@ -31,5 +32,8 @@ class Session(Model):
     org_id = UnicodeAttribute(null=True)
     client_id = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)
+    # R22: a session opened with a one-time passcode may enter only the organizations that
+    # allow passcodes; absent for a password sign-in (any account of the list).
+    only_org_ids = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()

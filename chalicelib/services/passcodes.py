@@ -109,7 +109,7 @@ def verify(email: str, code: str, source: str) -> SignedIn:
     if entered and identity.last_org_id != entered.org_id:
         identity.last_org_id = entered.org_id  # R3: the organization entered
         tx.update(identity, [Identity.last_org_id.set(entered.org_id)])
-    session_token = sessions.start(tx, identity, entered)
+    session_token = sessions.start(tx, identity, entered, set(by_org))
     try:
         tx.commit()
     except _Dead:
