@@ -375,3 +375,24 @@ def test_r48_logs_of_the_invite_flow_hold_no_secret(api, practice, caplog):
         json.loads(r.getMessage())["event"] for r in caplog.records if r.name == "portico_events"
     }
     assert {"invite.accepted", "password.reset_requested", "email.sent"} <= events
+
+
+def test_round_trips_of_sending_and_accepting_do_not_grow_with_history(
+    api: Api, practice: Practice, dynamo_calls
+):
+    # DESIGN "Data": a resend reads the pointer and the send log, never the invite history.
+    client = add_client(api, practice, "maya@example.com")
+    costs = []
+    for _ in range(3):
+        dynamo_calls.clear()
+        assert _invite(api, practice, client["id"]).status == 202
+        costs.append(len(dynamo_calls.operations))
+    assert costs[0] == costs[1] == costs[2] <= 10
+    dynamo_calls.clear()
+    _client(api, practice, client["id"])
+    assert len(dynamo_calls.operations) == 6  # session 3, profile, live pointer, token
+    path = invite_path(practice, client["id"])
+    dynamo_calls.clear()
+    session_of(_accept(api, path))  # the page GET (4) and the form POST (5)
+    assert len(dynamo_calls.operations) == 9
+    assert dynamo_calls.operations.count("TransactWriteItems") == 1
