@@ -396,3 +396,18 @@ def test_round_trips_of_sending_and_accepting_do_not_grow_with_history(
     session_of(_accept(api, path))  # the page GET (4) and the form POST (5)
     assert len(dynamo_calls.operations) == 9
     assert dynamo_calls.operations.count("TransactWriteItems") == 1
+
+
+def test_r19_an_email_change_kills_the_invite_sent_to_the_old_address(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    old = invite_path(practice, client["id"])
+    changed = api.patch(
+        f"/v1/orgs/{practice.id}/clients/{client['id']}",
+        {"email": "maya.new@example.com"},
+        practice.admin_token,
+    )
+    assert changed.status == 200
+    assert _client(api, practice, client["id"])["invite"]["status"] == "revoked"
+    assert open_page(api, old)[0].status == 410
+    assert _invite(api, practice, client["id"]).status == 202
+    assert open_page(api, invite_path(practice, client["id"]))[0].status == 200

@@ -204,3 +204,9 @@ def test_r22_a_passcode_session_enters_only_practices_that_allow_codes(api, prac
     refused = api.post("/v1/auth/switch", {"account_id": elsewhere["account_id"]}, token)
     assert (refused.status, refused.error_code()) == (404, "account_not_found")
     assert [a["org"]["slug"] for a in api.get("/v1/me", token).body["accounts"]] == ["sunrise"]
+
+
+def test_r22_staff_accounts_never_sign_in_with_a_code(api: Api, practice: Practice):
+    _allow_codes(api, practice)
+    assert api.post("/v1/auth/otp", {"email": practice.admin_email}).status == 202
+    assert _jobs(practice.id, "otp_code") == []

@@ -236,6 +236,9 @@ def status(profile: ClientProfile) -> InviteOutcome:
     token = db.get(Token, pointer.live_hash) if pointer else None
     if token is None:
         return InviteOutcome("not_sent", None)
+    if token.identity_id != profile.identity_id and tokens.status_of(token) == "live":
+        # R19: the email changed since; that invite's page is dead ("revoked") for it.
+        return InviteOutcome("revoked", None, token.created_at, token.expires_at)
     return _outcome(token)
 
 
@@ -341,8 +344,10 @@ def _follow_up(token: Token, now: datetime) -> int:
     was_at = token.follow_up_at
     assert was_at is not None
     profile = db.get(ClientProfile, token.org_id, token.client_id)
+    first = _first_job(token)  # the email whose link a follow-up sends again
     wanted = (
-        tokens.status_of(token, now) == "live"
+        first is not None
+        and tokens.status_of(token, now) == "live"
         and profile is not None
         and profile.status == "active"  # R14: never after archive
         and profile.activated_at is None  # nor after acceptance
@@ -362,7 +367,8 @@ def _follow_up(token: Token, now: datetime) -> int:
     jobs: list[EmailJob] = []
     if wanted:
         assert profile is not None
-        jobs.append(_queue_follow_up(tx, token, profile))
+        assert first is not None
+        jobs.append(_queue_follow_up(tx, profile, first))
     try:
         tx.commit()
     except _AlreadyFollowedUp:
@@ -373,12 +379,9 @@ def _follow_up(token: Token, now: datetime) -> int:
     return len(jobs)
 
 
-def _queue_follow_up(tx: Tx, token: Token, profile: ClientProfile) -> EmailJob:
-    """The same link again: the secret is not stored, so the first email's link is reused
-    from that email's job (its context), read once here."""
-    first = _first_job(token)
-    context = {**first.context, "follow_up": True} if first else None
-    assert context is not None
+def _queue_follow_up(tx: Tx, profile: ClientProfile, first: EmailJob) -> EmailJob:
+    """The same link again: the secret is stored nowhere but in the first email, so the
+    follow-up takes it from that email's job."""
     audit.record(
         tx,
         org_id=profile.org_id,
@@ -392,7 +395,7 @@ def _queue_follow_up(tx: Tx, token: Token, profile: ClientProfile) -> EmailJob:
         kind="invite",
         client_id=profile.client_id,
         to=profile.email,
-        context=context,
+        context={**first.context, "follow_up": True},
     )
 
 

@@ -33,10 +33,14 @@ def subject_for(identity_id: str) -> str:
 
 
 def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]]:
-    """The identity's accounts in organizations that allow passcodes (R22): 3 round trips."""
+    """The identity's client accounts in organizations that allow passcodes (R22): 3 round
+    trips."""
     found = accounts.list_for(identity)
     by_id = accounts.organizations({account.org_id for account in found})
-    allowed = [a for a in found if orgs.settings(by_id[a.org_id])["otp_login"]]
+    # Client accounts only: R22 is about clients, and a staff login keeps its password.
+    allowed = [
+        a for a in found if a.kind == "client" and orgs.settings(by_id[a.org_id])["otp_login"]
+    ]
     return allowed, {a.org_id: by_id[a.org_id] for a in allowed}
 
 
