@@ -15,12 +15,14 @@ from chalicelib.handlers import (
     api_emails,
     api_families,
     api_imports,
+    api_invites,
     api_orgs,
     api_portal,
     api_public,
     caregiver_pages,
     email_worker,
     local,
+    pages_invites,
     pages_join,
     schedules,
 )
@@ -37,6 +39,8 @@ app.register_blueprint(api_portal.bp)
 app.register_blueprint(caregiver_pages.bp)
 app.register_blueprint(api_imports.bp)
 app.register_blueprint(api_public.bp)
+app.register_blueprint(api_invites.bp)
+app.register_blueprint(pages_invites.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(local.bp)

@@ -14,7 +14,11 @@ AWS_ENDPOINT_URL: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
 TABLE_PREFIX: str = os.environ.get("TABLE_PREFIX", f"portico-{STAGE}")
 
 PUBLIC_URL: str = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-PORTAL_URL: str = os.environ.get("PORTAL_URL", f"{PUBLIC_URL}/portal").rstrip("/")
+# Where a person lands signed in (the Client Portal, a separate front end). The local stage
+# has a stand-in page that shows the session, so `make run` can be followed in a browser.
+PORTAL_URL: str = os.environ.get(
+    "PORTAL_URL", f"{PUBLIC_URL}/_local/portal" if STAGE == "local" else f"{PUBLIC_URL}/portal"
+).rstrip("/")
 
 # Signs the landing pages' CSRF tokens. The local stage has a fixed one; every other stage must
 # set its own (a missing one makes the pages refuse every form rather than sign with a known key).
@@ -60,6 +64,12 @@ OUTBOX_CLAIM_STALE_SECONDS: int = int(os.environ.get("OUTBOX_CLAIM_STALE_SECONDS
 NEUTRAL_IDENTITY_EMAILS: bool = os.environ.get("NEUTRAL_IDENTITY_EMAILS", "false") == "true"
 # R44: how far back the reminder trigger looks for reminders it has not sent yet.
 REMINDER_LOOKBACK_HOURS: int = int(os.environ.get("REMINDER_LOOKBACK_HOURS", "6"))
+
+
+# R20: invites and password resets staff may send one client in 24 hours.
+STAFF_SENDS_PER_DAY: int = 5
+# R14: how far back the follow-up trigger looks for follow-ups it has not sent yet.
+FOLLOW_UP_LOOKBACK_HOURS: int = int(os.environ.get("FOLLOW_UP_LOOKBACK_HOURS", "6"))
 
 
 def table(name: str) -> str:

@@ -118,6 +118,19 @@ class Login(Body):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
+class PasswordResetRequest(Body):
+    email: Email
+
+
+class OtpRequest(Body):
+    email: Email
+
+
+class OtpVerify(Body):
+    email: Email
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+
+
 class Switch(Body):
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 

@@ -39,6 +39,7 @@ import argparse
 import itertools
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import botocore.client
 from chalice.test import Client
@@ -54,6 +56,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import aws, clock, ids, infra
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.profiles import ClientProfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,6 +230,53 @@ def _staff_and_client(org: Org) -> dict[str, Any]:
     return {"token": org.token(), "client_id": org.spare.pop()}
 
 
+def _new_client(org: Org, token: str, *, invite: bool) -> str:
+    answer = org.api.call(
+        "POST",
+        f"/v1/orgs/{org.org_id}/clients",
+        {
+            "first_name": "Invited",
+            "last_name": "Client",
+            "email": org.next_email(),
+            "send_invite": invite,
+        },
+        token,
+    )
+    return answer["client"]["id"]
+
+
+def _staff_and_new_client(org: Org) -> dict[str, Any]:
+    token = org.token()
+    return {"token": token, "client_id": _new_client(org, token, invite=False)}
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _opened_invite(org: Org) -> dict[str, Any]:
+    """A new client's invite page, opened (its CSRF cookie and token), ready to be accepted."""
+    client_id = _new_client(org, org.token(), invite=True)
+    (job,) = [
+        j for j in EmailJob.by_client.query(f"{org.org_id}#{client_id}") if j.kind == "invite"
+    ]
+    path = urlsplit(job.context["invite_url"]).path
+    page = org.api.client.http.get(path)
+    cookie = {k.lower(): v for k, v in page.headers.items()}["set-cookie"].split(";")[0]
+    found = _CSRF.search(page.body.decode())
+    assert found is not None, page.body[:300]
+    return {"path": path, "cookie": cookie, "csrf": found.group(1)}
+
+
+def _accept_invite(org: Org, p: dict[str, Any]) -> None:
+    answer = org.api.client.http.post(
+        p["path"],
+        headers={"content-type": "application/x-www-form-urlencoded", "cookie": p["cookie"]},
+        body=urlencode({"csrf_token": p["csrf"], "password": PASSWORD, "confirm": PASSWORD}),
+    )
+    if answer.status_code != 303:
+        raise BenchFailed(f"accepting an invite answered {answer.status_code}")
+
+
 CALLS: tuple[Call, ...] = (
     Call(
         "sign-in",
@@ -267,6 +317,14 @@ CALLS: tuple[Call, ...] = (
             p["token"],
         ),
     ),
+    Call(
+        "invite issue (a resend: the older link dies)",
+        _staff_and_new_client,
+        lambda org, p: org.api.call(
+            "POST", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}/invite", None, p["token"]
+        ),
+    ),
+    Call("invite redeem (the form, setting a password)", _opened_invite, _accept_invite),
     Call(
         "archive",
         _staff_and_client,

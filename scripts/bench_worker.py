@@ -227,6 +227,7 @@ def set_up_practice(api: Api, clients: int) -> Practice:
                     "last_name": f"Client {n}",
                     "email": f"client{n:05d}@bench.example",
                     "primary_provider_id": practice.provider_id,
+                    "send_invite": False,  # the benchmark measures the confirmations alone
                 },
             )["client"]["id"]
         )

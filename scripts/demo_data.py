@@ -1,8 +1,9 @@
 """Demo data for `make run`, made through the API as staff would make it.
 
 Two practices, so a person can see the account chooser: Maya is a client of both, and
-Dr. Lee is a provider at Evergreen and a client at Harbor (staff and client in one list).
-Passwords are set directly until invites exist (issue #4).
+Dr. Lee is a provider at Evergreen and a client at Harbor (staff and client in one list). The
+demo logins get their passwords directly; Ava's invite, Noor's caregiver invite for her son Leo
+and the Prenatal Yoga group link are left for a person to follow from the outbox and the log.
 """
 
 from __future__ import annotations
@@ -76,23 +77,56 @@ def load(base_url: str) -> None:
         )
         providers[email] = made["provider"]["id"]
     demo.call(
+        "PATCH",
+        f"/v1/orgs/{evergreen}",
+        {
+            "settings": {
+                "caregiver_access": True,
+                "otp_login": True,
+                "welcome_message": {
+                    "enabled": True,
+                    "text": "Welcome to Evergreen Wellness! Message us here any time.",
+                },
+            }
+        },
+        admin,
+    )
+    group = demo.call(
         "POST",
         f"/v1/orgs/{evergreen}/groups",
         {"name": "Prenatal Yoga", "intake_forms": ["Health history", "Consent"]},
         admin,
-    )
+    )["group"]
     lee = providers["lee@evergreen.example"]
-    for first, last, email in (
-        ("Maya", "Chen", "maya@example.com"),
-        ("Sam", "Rivera", None),
-        ("Noor", "Haddad", "noor@example.com"),
+    clients = {}
+    for first, last, email, extra in (
+        ("Maya", "Chen", "maya@example.com", {"send_invite": False}),
+        ("Sam", "Rivera", None, {}),
+        ("Noor", "Haddad", "noor@example.com", {"send_invite": False}),
+        ("Leo", "Haddad", None, {"client_type": "minor", "dob": "2017-04-02"}),
+        ("Ava", "Brooks", "ava@example.com", {}),  # invited (R13): her link is in the outbox
     ):
-        demo.call(
+        made = demo.call(
             "POST",
             f"/v1/orgs/{evergreen}/clients",
-            {"first_name": first, "last_name": last, "email": email, "primary_provider_id": lee},
+            {"first_name": first, "last_name": last, "email": email, "primary_provider_id": lee}
+            | extra,
             admin,
         )
+        clients[first] = made["client"]["id"]
+    # R25, R30: Noor is Leo's mother and caregiver; her accept-invite email is in the outbox.
+    demo.call(
+        "POST",
+        f"/v1/orgs/{evergreen}/clients/{clients['Leo']}/links",
+        {
+            "client_id": clients["Noor"],
+            "relationship": "parent",
+            "emergency_contact": True,
+            "notify": True,
+            "portal_access": {"acknowledged": True},
+        },
+        admin,
+    )
 
     harbor, harbor_admin = _practice(demo, "Harbor Physio", "harbor", "admin@harbor.example")
     for first, last, email in (
@@ -102,7 +136,7 @@ def load(base_url: str) -> None:
         demo.call(
             "POST",
             f"/v1/orgs/{harbor}/clients",
-            {"first_name": first, "last_name": last, "email": email},
+            {"first_name": first, "last_name": last, "email": email, "send_invite": False},
             harbor_admin,
         )
     for email in (
@@ -124,3 +158,7 @@ def load(base_url: str) -> None:
         ("Front desk at Evergreen", "desk@evergreen.example"),
     ):
         print(f"  {who:<50} {email}")
+    print("To follow in a browser (the links are in the outbox):")
+    print("  Ava Brooks was invited: open her invite, set a password, land in the portal")
+    print("  Noor Haddad was made caregiver of her son Leo: open her caregiver invite")
+    print(f"  Group sign-up link (Prenatal Yoga): {group['invite_url']}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,8 +27,30 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICE_LOCAL = (
     "import sys; from chalice.local import ThreadedHTTPServer; "
     "ThreadedHTTPServer.request_queue_size = 128; "
+    "from scripts.local_stack import redact_link_secrets; redact_link_secrets(); "
     "from chalice.cli import main; sys.exit(main())"
 )
+
+# Paths whose last part is a secret from an emailed link (invites, resets, caregiver invites,
+# group join codes): `chalice local` logs every request line, and R48 keeps tokens out of logs.
+SECRET_PATHS = re.compile(r"/(invite|reset|caregiver-invite|join)/[^\s?\"]+")
+
+
+def redact(line: str) -> str:
+    return SECRET_PATHS.sub(lambda m: f"/{m.group(1)}/[redacted]", line)
+
+
+def redact_link_secrets() -> None:
+    """Make `chalice local`'s request log (BaseHTTPRequestHandler.log_message, which every
+    request line and error goes through) write link secrets as [redacted] (R48)."""
+    from chalice.local import ChaliceRequestHandler  # noqa: PLC0415
+
+    log_message = ChaliceRequestHandler.log_message
+
+    def redacted(self: ChaliceRequestHandler, format: str, *args: object) -> None:
+        log_message(self, "%s", redact(format % args))
+
+    ChaliceRequestHandler.log_message = redacted  # type: ignore[method-assign]
 
 
 def stack_environment(moto_port: int, api_port: int) -> dict[str, str]:

@@ -48,7 +48,8 @@ def admin_provider_id(api: Api, practice: Practice) -> str:
 def add_client(api: Api, practice: Practice, first: str, email: str | None) -> str:
     answer = api.post(
         f"/v1/orgs/{practice.id}/clients",
-        {"first_name": first, "last_name": "Client", "email": email},
+        # No invite: these tests count the appointment emails alone (invites: test_invites.py).
+        {"first_name": first, "last_name": "Client", "email": email, "send_invite": False},
         practice.admin_token,
     )
     assert answer.status == 201, answer.body

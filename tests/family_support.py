@@ -22,9 +22,10 @@ def enable_caregivers(api: Api, practice: Practice, **settings: Any) -> None:
 
 
 def add_client(api: Api, practice: Practice, first: str, email: str | None, **extra: Any) -> str:
+    """A client without an invite unless asked: the family tests count the other emails."""
     answer = api.post(
         f"/v1/orgs/{practice.id}/clients",
-        {"first_name": first, "last_name": "Rivera", "email": email, **extra},
+        {"first_name": first, "last_name": "Rivera", "email": email, "send_invite": False, **extra},
         practice.admin_token,
     )
     assert answer.status == 201, answer.body

@@ -52,7 +52,6 @@ ANONYMOUS = {
     if path.startswith("/v1/public/") or not path.startswith(("/v1/", "/_local/"))
     for method in methods
 }
-PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | ANONYMOUS
 # Bodies other than JSON (API.md conventions): the CSV import and the pages' forms.
 MEDIA_TYPES = {
     ("POST", "/v1/orgs/{org_id}/imports"): "text/csv",
@@ -62,6 +61,13 @@ MEDIA_TYPES = {
         if not path.startswith("/v1/") and method == "POST"
     },
 }
+# Public JSON routes that answer 400 to an empty body (R20, R22).
+PUBLIC_FORMS = {
+    ("POST", "/v1/auth/password-reset"),
+    ("POST", "/v1/auth/otp"),
+    ("POST", "/v1/auth/otp/verify"),
+}
+PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | PUBLIC_FORMS | ANONYMOUS
 URI = "urn:portico:openapi"
 
 
@@ -233,7 +239,7 @@ def test_signed_in_operations_answer_401_without_a_token(
         answer = api.call(method, path, {} if method in ("POST", "PATCH", "PUT") else None)
     if (method, template) in LOCAL:
         assert answer.status == 200, answer.body  # the local stage's routes take no session
-    elif (method, template) in SIGN_UP_AND_LOGIN:
+    elif (method, template) in SIGN_UP_AND_LOGIN | PUBLIC_FORMS:
         assert answer.status == 400, answer.body  # an empty body, not a missing session
     elif (method, template) in ANONYMOUS:
         assert answer.status in (400, 403, 404), answer.raw[:300]  # no session is asked for
@@ -574,7 +580,12 @@ def test_appointment_and_email_answers_match_the_document(api: Api, practice: Pr
     admin = api.get(f"{org}/providers", token).body["providers"][0]  # an admin is clinical
     maya = api.post(
         f"{org}/clients",
-        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        {
+            "first_name": "Maya",
+            "last_name": "Chen",
+            "email": "maya@example.com",
+            "send_invite": False,  # only the appointment's emails here
+        },
         token,
     )
     noor = api.post(f"{org}/clients", {"first_name": "Noor", "last_name": "Haddad"}, token)
@@ -748,3 +759,49 @@ def test_join_page_answers_match_the_document(api: Api, practice: Practice) -> N
     assert_documented("POST", submit, again)
     assert_documented("GET", welcome, browser.get(f"/join/{code}/welcome"))
     assert_documented("GET", welcome, browser.get("/join/unknown-code-here/welcome"))
+
+
+def test_onboarding_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md: invites, resets, passcodes and their pages answer as documented (R14, R15, R20,
+    # R22, B1)
+    from tests.invite_support import invite_path, open_page, submit  # noqa: PLC0415
+
+    token = practice.admin_token
+    api.patch(ORG.format(org_id=practice.id), {"settings": {"otp_login": True}}, token)
+    maya = api.post(
+        CLIENTS.format(org_id=practice.id),
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        token,
+    )
+    assert_documented("POST", CLIENTS, maya)
+    client = CLIENT.format(org_id=practice.id, client_id=maya.body["client"]["id"])
+    assert_documented("GET", CLIENT, api.get(client, token))
+    first = invite_path(practice, maya.body["client"]["id"])
+    resent = api.post(f"{client}/invite", None, token)
+    assert resent.status == 202
+    assert_documented("POST", CLIENT + "/invite", resent)
+    assert_documented("GET", "/invite/{token}", open_page(api, first)[0])  # 410
+    assert_documented("GET", "/invite/{token}", open_page(api, "/invite/nope")[0])  # 404
+    second = invite_path(practice, maya.body["client"]["id"])
+    assert_documented("GET", "/invite/{token}", open_page(api, second)[0])  # 200
+    assert_documented("POST", "/invite/{token}", submit(api, second, {"password": "x"}))  # 400
+    assert_documented("POST", "/invite/{token}", submit(api, second, {}, csrf=False))  # 403
+    accepted = submit(api, second, {"password": PASSWORD, "confirm": PASSWORD})
+    assert accepted.status == 303
+    assert_documented("POST", "/invite/{token}", accepted)
+    assert_documented("POST", "/invite/{token}", submit(api, first, {"intent": "renew"}))  # 200
+    again = api.post(f"{client}/invite", None, token)
+    assert again.status == 409
+    assert_documented("POST", CLIENT + "/invite", again)
+    revoked = api.call("DELETE", f"{client}/invite", token=token)
+    assert revoked.status == 409
+    assert_documented("DELETE", CLIENT + "/invite", revoked)
+
+    reset = api.post(f"{client}/password-reset", None, token)
+    assert_documented("POST", CLIENT + "/password-reset", reset)
+    asked = api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    assert_documented("POST", "/v1/auth/password-reset", asked)
+    otp = api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    assert_documented("POST", "/v1/auth/otp", otp)
+    wrong = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": "000000"})
+    assert_documented("POST", "/v1/auth/otp/verify", wrong)

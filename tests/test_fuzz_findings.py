@@ -47,3 +47,34 @@ def test_practice_sign_up_with_a_wrong_password_for_an_existing_login_is_throttl
     assert statuses[-1] == 429
     body["admin"]["password"] = PASSWORD
     assert api.post("/v1/orgs", body).status == 429  # the window has not passed
+
+
+def test_an_age_tier_without_scopes_is_stored_whole(api: Api, practice: Practice) -> None:
+    # B4, API.md PATCH /v1/orgs/{org_id}. Found after the families merge: a tier sent without
+    # `scopes` was stored without the key, so the answer broke the schema and the grant rules
+    # read a tier with no scopes at all. An omitted `scopes` is null: every feature.
+    tiers = [{"until_age": 12}, {"until_age": 18, "scopes": ["appointments"]}]
+    answer = api.patch(
+        f"/v1/orgs/{practice.id}",
+        {"settings": {"caregiver_age_tiers": tiers}},
+        practice.admin_token,
+    )
+    assert answer.status == 200, answer.body
+    assert answer.body["org"]["settings"]["caregiver_age_tiers"] == [
+        {"until_age": 12, "scopes": None},
+        {"until_age": 18, "scopes": ["appointments"]},
+    ]
+
+
+def test_a_portal_settings_put_without_a_body_is_refused(api: Api, practice: Practice) -> None:
+    # R35, API.md PUT …/portal-settings. Found after the families merge: a PUT with no body was
+    # read as `{}` and reset every setting of the level to "not set". A PUT replaces what it
+    # names, so a missing body is a 400 and the settings stay.
+    path = f"/v1/orgs/{practice.id}/portal-settings"
+    off = {"features": {"journal": False}}
+    assert api.call("PUT", path, off, practice.admin_token).status == 200
+    refused = api.call("PUT", path, token=practice.admin_token)
+    assert refused.status == 400
+    assert refused.body["error"]["details"][0]["field"] == "body"
+    kept = api.get(path, practice.admin_token).body
+    assert kept["own"]["features"]["journal"] is False

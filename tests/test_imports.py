@@ -14,7 +14,6 @@ import pytest
 from chalicelib import db
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import invites
 from tests.conftest import (
     Answer,
     Api,
@@ -265,20 +264,21 @@ def test_a_json_body_is_a_415(api: Api, practice: Practice) -> None:
     assert answer.status == 415
 
 
-def test_invites_are_off_unless_the_request_asks(api: Api, practice: Practice, monkeypatch):
-    # R18: `?send_invites=true` asks for invites; without it the seam is told not to send.
-    asked: list[bool] = []
-    real = invites.for_new_client
-
-    def recording(tx, org, profile, *, send):  # type: ignore[no-untyped-def]
-        asked.append(send)
-        return real(tx, org, profile, send=send)
-
-    monkeypatch.setattr(invites, "for_new_client", recording)
-    send_csv(api, practice, f"{HEADER}\nMaya,Chen,maya@example.com,,\n")
-    send_csv(api, practice, f"{HEADER}\nNoor,Chen,noor@example.com,,\n", query="?send_invites=true")
-    send_csv(api, practice, f"{HEADER}\nSam,Chen,sam@example.com,,\n", query="?send_invites=false")
-    assert asked == [False, True, False]
+def test_invites_are_off_unless_the_request_asks(api: Api, practice: Practice) -> None:
+    # R18: `?send_invites=true` asks for invites (R13); without it no client is invited.
+    statuses = []
+    for first, query in (
+        ("Maya", ""),
+        ("Noor", "?send_invites=true"),
+        ("Sam", "?send_invites=false"),
+    ):
+        answer = send_csv(
+            api, practice, f"{HEADER}\n{first},Chen,{first.lower()}@example.com,,\n", query=query
+        )
+        (row,) = answer.body["rows"]
+        client = api.get(f"/v1/orgs/{practice.id}/clients/{row['client_id']}", practice.admin_token)
+        statuses.append(client.body["client"]["invite"]["status"])
+    assert statuses == ["not_sent", "pending", "not_sent"]
     bad = send_csv(api, practice, f"{HEADER}\n", query="?send_invites=maybe")
     assert bad.status == 400
 

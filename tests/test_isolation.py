@@ -59,6 +59,8 @@ BODILESS_POSTS = {
     "/v1/orgs/{org_id}/groups/{group_id}/invite-link",
     "/v1/orgs/{org_id}/clients/{client_id}/archive",
     "/v1/orgs/{org_id}/clients/{client_id}/unarchive",
+    "/v1/orgs/{org_id}/clients/{client_id}/invite",
+    "/v1/orgs/{org_id}/clients/{client_id}/password-reset",
 }
 IDS = re.compile(rb"(org|cl|grp|pr|id|ap|em|ct|lk|ev)_[0-9a-f]{24}")
 

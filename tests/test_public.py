@@ -54,7 +54,8 @@ def test_a_booking_with_an_unknown_email_adds_the_client(api: Api, practice: Pra
     assert appointment["client_ids"] == [client["id"]]
     assert appointment["id"] == answer.body["booking"]["id"]
     kinds = sorted(e["kind"] for e in emails_of(api, practice))
-    assert kinds == ["appointment_confirmation", "new_client_notification"]
+    # R13: the new client is invited to the portal like any client added with an email.
+    assert kinds == ["appointment_confirmation", "invite", "new_client_notification"]
 
 
 def test_the_primary_provider_is_told_of_the_new_client(api: Api, practice: Practice):
@@ -114,8 +115,13 @@ def test_a_purchase_with_an_unknown_email_adds_the_client(api: Api, practice: Pr
     (client,) = clients_of(api, practice)
     assert client["source"] == "package"
     events = list(AuditEvent.query(AuditEvent.subject_for(practice.id, client["id"])))
-    assert sorted(e.action for e in events) == ["client.added", "package.purchased"]
-    assert [e["kind"] for e in emails_of(api, practice)] == ["new_client_notification"]
+    assert sorted(e.action for e in events) == [
+        "client.added",
+        "invite.issued",
+        "package.purchased",
+    ]
+    kinds = sorted(e["kind"] for e in emails_of(api, practice))
+    assert kinds == ["invite", "new_client_notification"]
     purchase(api, "sunrise")
     assert len(clients_of(api, practice)) == 1
 
@@ -124,7 +130,8 @@ def test_a_booking_arrival_is_audited(api: Api, practice: Practice) -> None:
     # R47: the arrival by booking is an audit event of the new client.
     booking(api, "sunrise")
     (client,) = clients_of(api, practice)
-    (event,) = AuditEvent.query(AuditEvent.subject_for(practice.id, client["id"]))
+    events = AuditEvent.query(AuditEvent.subject_for(practice.id, client["id"]))
+    (event,) = [e for e in events if e.action == "client.added"]
     assert (event.action, event.actor, event.details) == (
         "client.added",
         "self",

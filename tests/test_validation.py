@@ -71,6 +71,9 @@ class BodyRoute:
     string_field: str  # a string field, a name where the body has one (dotted when nested)
     boolean_field: str | None  # a boolean field, if the body has one
     signed_in: bool = True  # sent with the admin's token; the public ones with none
+    # What a valid body answers: 202 for the public email forms (R20, R22); a made-up passcode
+    # passes validation and is then refused as a wrong code (401).
+    accepted: tuple[int, ...] = (200, 201)
 
     @property
     def id(self) -> str:
@@ -232,6 +235,36 @@ ROUTES = [
     ),
     BodyRoute(
         "POST",
+        "/v1/auth/password-reset",
+        lambda _: {"email": "maya@example.com"},
+        ("email",),
+        "email",
+        None,
+        signed_in=False,
+        accepted=(202,),
+    ),
+    BodyRoute(
+        "POST",
+        "/v1/auth/otp",
+        lambda _: {"email": "maya@example.com"},
+        ("email",),
+        "email",
+        None,
+        signed_in=False,
+        accepted=(202,),
+    ),
+    BodyRoute(
+        "POST",
+        "/v1/auth/otp/verify",
+        lambda _: {"email": "maya@example.com", "code": "123456"},
+        ("email", "code"),
+        "code",
+        None,
+        signed_in=False,
+        accepted=(401,),
+    ),
+    BodyRoute(
+        "POST",
         "/_local/tick",
         lambda _: {"now": "2031-03-01T09:00:00Z"},
         (),
@@ -287,7 +320,7 @@ def test_the_unbroken_body_is_accepted(api: Api, world: World, route: BodyRoute)
     """The control for the cases below: the body they break is one the route takes, so each
     400 below is caused by the one thing broken."""
     answer = send(api, world, route, body=route.valid(world))
-    assert answer.status in (200, 201), answer.body
+    assert answer.status in route.accepted, answer.body
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)

@@ -8,7 +8,7 @@ from chalice.app import Response
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
 from chalicelib.handlers.views import client_view
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services import clients
+from chalicelib.services import clients, invites
 
 bp = Blueprint(__name__)
 
@@ -33,7 +33,8 @@ def list_clients(org_id: str) -> Response:
 
 @bp.route(CLIENT, methods=["GET"])
 def get_client(org_id: str, client_id: str) -> Response:
-    return ok({"client": client_view(clients.get(actor(bp.current_request), org_id, client_id))})
+    profile, invite = invites.record(actor(bp.current_request), org_id, client_id)
+    return ok({"client": client_view(profile, invite)})  # with its invite's status (B1)
 
 
 @bp.route(CLIENT, methods=["PATCH"])

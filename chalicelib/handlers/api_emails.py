@@ -16,8 +16,11 @@ bp = Blueprint(__name__)
 @bp.route("/v1/orgs/{org_id}/emails", methods=["GET"])
 def email_log(org_id: str) -> Response:
     request = bp.current_request
-    jobs, cursor = emails.email_log(actor(request), org_id, parse_query(EmailLogQuery, request))
-    return ok({"emails": [email_view(job) for job in jobs], "next_cursor": cursor})
+    jobs, cursor, invite_status = emails.email_log(
+        actor(request), org_id, parse_query(EmailLogQuery, request)
+    )
+    shown = [email_view(job, invite_status.get(job.job_id)) for job in jobs]
+    return ok({"emails": shown, "next_cursor": cursor})
 
 
 @bp.route("/v1/orgs/{org_id}/email-previews", methods=["GET"])

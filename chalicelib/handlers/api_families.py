@@ -88,7 +88,7 @@ def get_client_portal_settings(org_id: str, client_id: str) -> Response:
 def put_client_portal_settings(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     levelled = portal_levels.put_client_settings(
-        actor(request), org_id, client_id, parse(PortalSettings, request)
+        actor(request), org_id, client_id, parse(PortalSettings, request, required=True)
     )
     return ok(levelled_view(levelled))
 
@@ -102,7 +102,7 @@ def get_org_portal_settings(org_id: str) -> Response:
 def put_org_portal_settings(org_id: str) -> Response:
     request = bp.current_request
     levelled = portal_levels.put_org_settings(
-        actor(request), org_id, parse(PortalSettings, request)
+        actor(request), org_id, parse(PortalSettings, request, required=True)
     )
     return ok(levelled_view(levelled))
 

@@ -56,7 +56,7 @@ def accept_caregiver_invite(token: str) -> Response:
         return _dead(invite)
     fields = forms.form(request, FIELDS)
     if not forms.csrf_valid(request, fields):
-        return _form(request, invite, 400, {"form": "This form expired; please submit it again."})
+        return forms.csrf_refused(request)
     try:
         links.accept_caregiver_invite(
             invite, fields.get("password", ""), fields.get("confirm"), source_address(request)

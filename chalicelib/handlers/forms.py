@@ -8,6 +8,7 @@ server-side state, so any Lambda can check any form.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -125,6 +126,22 @@ def page(
             f"{CSRF_COOKIE}={pair.cookie}; Path=/; HttpOnly; SameSite=Strict{secure}"
         )
     return Response(body=body, status_code=status, headers=sent)
+
+
+def csrf_refused(request: Request) -> Response:
+    """403: a form without its CSRF pair (expired, or posted from elsewhere); every page says
+    it the same way, neutrally branded, with a fresh cookie for the retry."""
+    return page("forbidden.html", org=None, status=403, pair=csrf(request))
+
+
+def allowing_script(script: str, *, calls_api: bool = False) -> dict[str, str]:
+    """Headers that let exactly this inline script run (by its hash, nothing else), and call
+    this site's API when `calls_api`."""
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    policy = HEADERS["Content-Security-Policy"] + f"; script-src 'sha256-{digest}'"
+    if calls_api:
+        policy += "; connect-src 'self'"
+    return {"Content-Security-Policy": policy}
 
 
 def redirect(location: str, headers: dict[str, str] | None = None) -> Response:

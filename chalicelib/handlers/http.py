@@ -15,11 +15,19 @@ from chalicelib.services.sessions import Actor
 B = TypeVar("B", bound=BaseModel)
 
 
-def parse(schema: type[B], request: Request) -> B:
-    """The request's JSON body as `schema`, or the contract's 400/413 (API.md conventions)."""
+def parse(schema: type[B], request: Request, *, required: bool = False) -> B:
+    """The request's JSON body as `schema`, or the contract's 400/413 (API.md conventions).
+
+    A missing body reads as `{}` (an empty change), unless `required`: a PUT replaces what it
+    names, so a body lost on the way must not reset everything."""
     raw = request.raw_body or b""
     if len(raw) > config.MAX_JSON_BODY_BYTES:
         raise TooLarge("The request body is larger than 1 MB.", code="body_too_large")
+    if required and not raw.strip():
+        raise Invalid(
+            "Send the request's JSON body.",
+            details=[{"field": "body", "message": "This request needs a JSON body."}],
+        )
     try:
         return schema.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -89,7 +97,8 @@ _CHALICE_ERRORS = {
     "MethodNotAllowedError": ("method_not_allowed", "This path does not take that method."),
     "UnsupportedMediaType": (
         "unsupported_media_type",
-        "Send the body as this path takes it: application/json (text/csv for an import).",
+        "Send the body as this path takes it: application/json (text/csv for an import, a form "
+        "for a page).",
     ),
     "InternalServerError": ("internal_error", "Something went wrong on our side; try again."),
 }

@@ -7,9 +7,6 @@ drawn from the group code alone, so no server-visible place ever holds the secre
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
 from chalice import Blueprint
 from chalice.app import Request, Response
 from pydantic import ValidationError
@@ -29,8 +26,6 @@ KEPT = ("first_name", "last_name", "email")  # shown again; passwords never are
 # The welcome page hands the fragment's token on to the portal link; its CSP allows this
 # one script by its hash and nothing else.
 WELCOME_SCRIPT = 'document.getElementById("portal").href += location.hash;'
-_SCRIPT_HASH = base64.b64encode(hashlib.sha256(WELCOME_SCRIPT.encode()).digest()).decode()
-WELCOME_CSP = forms.HEADERS["Content-Security-Policy"] + f"; script-src 'sha256-{_SCRIPT_HASH}'"
 
 
 def _closed(error: LinkClosed | NotFound) -> Response:
@@ -86,9 +81,7 @@ def join_submit(code: str) -> Response:
     fields = forms.form(request, FIELDS)
     pair = forms.csrf(request)
     if not forms.csrf_valid(request, fields):
-        return forms.page(
-            "join_closed.html", org=None, status=403, reason="csrf", portal_url=config.PORTAL_URL
-        )
+        return forms.csrf_refused(request)
     try:
         link = joining.open_link(code)
     except (LinkClosed, NotFound) as error:
@@ -112,7 +105,7 @@ def join_welcome(code: str) -> Response:
     return forms.page(
         "join_welcome.html",
         org=org,
-        headers={"Content-Security-Policy": WELCOME_CSP},
+        headers=forms.allowing_script(WELCOME_SCRIPT),
         group_name=group.name,
         intake_forms=list(group.intake_forms),
         portal_url=config.PORTAL_URL,

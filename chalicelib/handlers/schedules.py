@@ -1,5 +1,5 @@
-"""Scheduled triggers (EventBridge): the outbox sweep, appointment reminders, and reminders
-before caregiver grants end (R42, R44, B5)."""
+"""Scheduled triggers (EventBridge): the outbox sweep, appointment reminders, follow-up
+invites and reminders before caregiver grants end (R14, R42, R44, B5)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,8 @@ def appointment_reminders(event: CloudWatchEvent) -> None:
 @bp.schedule(Rate(1, unit=Rate.HOURS))
 def caregiver_grants_ending(event: CloudWatchEvent) -> None:
     triggers.grants_ending()
+
+
+@bp.schedule(Rate(15, unit=Rate.MINUTES))
+def invite_follow_ups(event: CloudWatchEvent) -> None:
+    triggers.follow_ups()

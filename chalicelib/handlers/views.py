@@ -93,8 +93,19 @@ def client_view(profile: ClientProfile, invite: InviteOutcome | None = None) -> 
         ),
     }
     if invite is not None:
-        shown["invite"] = {"status": invite.status, "reason": invite.reason}
+        shown["invite"] = invite_view(invite)
     return shown
+
+
+def invite_view(invite: InviteOutcome) -> dict[str, Any]:
+    """B1: the client's newest invite, `pending`, `accepted`, `expired`, `superseded`,
+    `revoked` or `not_sent` (with its reason, R11)."""
+    return {
+        "status": invite.status,
+        "reason": invite.reason,
+        "sent_at": _time(invite.sent_at),
+        "expires_at": _time(invite.expires_at),
+    }
 
 
 def signed_in_view(result: SignedIn) -> dict[str, Any]:
@@ -119,9 +130,11 @@ def appointment_view(appointment: Appointment) -> dict[str, Any]:
     }
 
 
-def email_view(job: EmailJob) -> dict[str, Any]:
-    """The email log's line (R43): what, to whom, and how it ended."""
+def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any]:
+    """The email log's line (R43): what, to whom, and how it ended; for an invite email, the
+    status of the invite it carries (B1)."""
     return {
+        "invite_status": invite_status,
         "id": job.job_id,
         "kind": job.kind,
         "client_id": job.client_id,

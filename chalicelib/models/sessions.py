@@ -6,6 +6,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.models import Model
@@ -33,5 +34,8 @@ class Session(Model):
     client_id = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)
     link_id = UnicodeAttribute(null=True)  # a caregiver session: the link holding the grant
+    # R22: a session opened with a one-time passcode may enter only the organizations that
+    # allow passcodes; absent for a password sign-in (any account of the list).
+    only_org_ids = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()

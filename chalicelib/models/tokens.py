@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -36,6 +37,19 @@ class TokensBySubject(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+class FollowUpsDue(GlobalSecondaryIndex):
+    """Invites with a follow-up still to send, filed under its due hour (R14, R44). Sparse: an
+    invite leaves it when its last follow-up is sent or it stops being live, so the trigger
+    Queries the few hours it covers, never Scans."""
+
+    class Meta:
+        index_name = "tokens_follow_ups_due"
+        projection = AllProjection()
+
+    follow_up_hour = UnicodeAttribute(hash_key=True)
+    follow_up_at = UTCDateTimeAttribute(range_key=True)
+
+
 class Token(Model):
     """One secret. `status` is live, used, superseded or revoked; a live token past
     `expires_at` is expired (derived, never written)."""
@@ -56,7 +70,11 @@ class Token(Model):
     expires_at = UTCDateTimeAttribute()
     ended_at = UTCDateTimeAttribute(null=True)
     purge_at = TTLAttribute()
+    follow_up_hour = UnicodeAttribute(null=True)  # set while a follow-up is due (R14)
+    follow_up_at = UTCDateTimeAttribute(null=True)
+    renewal_requested_at = UTCDateTimeAttribute(null=True)  # B2: once per dead link
     by_subject = TokensBySubject()
+    follow_ups_due = FollowUpsDue()
 
 
 class LiveToken(Model):
@@ -72,3 +90,23 @@ class LiveToken(Model):
     @staticmethod
     def key_for(subject: str) -> str:
         return f"live#{subject}"
+
+
+class SendLog(Model):
+    """When staff last sent a client invites or resets (R20: at most 5 in 24 hours).
+
+    One item per client holding the moments of the sends still inside the window, written in
+    the send's own transaction under the condition that it is unchanged since it was read, so
+    two racing sends cannot both take the fifth place."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    key = UnicodeAttribute(hash_key=True, attr_name="token_hash")
+    sent = ListAttribute(of=UTCDateTimeAttribute, default=list)
+    version = NumberAttribute(default=0)
+    purge_at = TTLAttribute()
+
+    @staticmethod
+    def key_for(org_id: str, client_id: str) -> str:
+        return f"sends#{org_id}#{client_id}"

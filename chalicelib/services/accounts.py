@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib import db
 from chalicelib.models.identities import Identity
 from chalicelib.models.links import Link, owner_for
@@ -39,6 +41,16 @@ class Account:
         if self.kind == "caregiver":
             return f"caregiver:{self.org_id}:{self.client_id}:{self.link_id}"
         return f"{self.kind}:{self.org_id}:{self.client_id or self.provider_id}"
+
+
+def entering(identity: Identity, org_id: str) -> list[Action]:
+    """R3: the write that makes `org_id` the identity's last organization (R8 and R9 read it),
+    empty when it already is. Every way in (sign-in, switch, a passcode, an accepted invite, a
+    group sign-up) adds it to the transaction that starts the session."""
+    if identity.last_org_id == org_id:
+        return []
+    identity.last_org_id = org_id
+    return [Identity.last_org_id.set(org_id)]
 
 
 def client_account_open(

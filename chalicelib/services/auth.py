@@ -55,7 +55,7 @@ def switch(actor: Actor, req: Switch) -> SignedIn:
     """R3: enter another account of the identity's list without the password. The old session
     ends and a new one, bound to the chosen account, takes its place."""
     target = accounts.resolve(actor.identity, req.account_id)
-    if target is None:
+    if target is None or not sessions.may_enter(actor.session, target.org_id):
         raise NotFound(
             "You have no account with this id. Sign in again to see your accounts.",
             code="account_not_found",
@@ -63,14 +63,18 @@ def switch(actor: Actor, req: Switch) -> SignedIn:
     tx = Tx()
     sessions.end(tx, actor)
     _record_entry(tx, actor.identity, target)
-    token = sessions.start(tx, actor.identity, target)
+    token = sessions.start(tx, actor.identity, target, actor.session.only_org_ids)
     tx.commit()
     logs.event("identity.switched", identity_id=actor.identity.id, org_id=target.org_id)
     return SignedIn(token, actor.identity, target, [], accounts.organizations({target.org_id}))
 
 
 def me(actor: Actor) -> SignedIn:
-    found = accounts.list_for(actor.identity)
+    found = [
+        account
+        for account in accounts.list_for(actor.identity)
+        if sessions.may_enter(actor.session, account.org_id)  # R22
+    ]
     orgs = accounts.organizations(_org_ids(found) | _org_ids([actor.account]))
     return SignedIn(None, actor.identity, actor.account, found, orgs)
 
@@ -84,9 +88,8 @@ def sign_out(actor: Actor) -> None:
 def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
     """R3 (and R8, R9 after it): the organization last entered. R47: the entry is audited; a
     caregiver's as done by their own profile on behalf of the care receiver (R30, B6)."""
-    if identity.last_org_id != account.org_id:
-        identity.last_org_id = account.org_id
-        tx.update(identity, [Identity.last_org_id.set(account.org_id)])
+    if entered := accounts.entering(identity, account.org_id):
+        tx.update(identity, entered)
     if account.kind == "staff":
         actor, client_id = f"provider:{account.provider_id}", None
     elif account.kind == "caregiver":

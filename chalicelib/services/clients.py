@@ -21,7 +21,7 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
 from chalicelib.models.profiles import ClientProfile, ImportKey, OrgEmailClaim
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services import access, audit, chat, identities, invites, orgs, passwords
+from chalicelib.services import access, audit, chat, identities, invites, orgs, outbox, passwords
 from chalicelib.services.invites import InviteOutcome
 from chalicelib.services.sessions import Actor
 
@@ -162,7 +162,7 @@ def admit(
             profile.activated_at = moment
             chat.welcome(tx, org, profile)  # R21: the first activation
         invite = invites.for_new_client(
-            tx, org, profile, send=arrival.send_invite and not arrival.activate
+            tx, org, profile, send=arrival.send_invite and not arrival.activate, actor=actor
         )
         audit.record(
             tx,
@@ -174,6 +174,7 @@ def admit(
         )
         extra = also(tx, profile, identity) if also else None
         tx.commit()
+        outbox.dispatch(invite.jobs)
         logs.event(
             "client.created",
             org_id=org.org_id,

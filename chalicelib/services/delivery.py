@@ -21,7 +21,8 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import branding, copies, portal_settings, rendering
+from chalicelib.models.tokens import Token
+from chalicelib.services import branding, copies, portal_settings, rendering, tokens
 from chalicelib.services.email_kinds import KINDS, EmailKind
 from chalicelib.services.rendering import Rendered
 
@@ -79,6 +80,8 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     own_org = db.get(Organization, job.org_id, "org")
     identity = db.get(Identity, job.identity_id) if job.identity_id else None
     address, reason = recipient(job, kind, own_org, identity)
+    if reason is None and kind.live_link and not _link_live(job):
+        reason = "invite_superseded"  # R43: the link (or code) in it died before it went out
     if reason is None and job.copy_holder:
         address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
     if reason:
@@ -133,6 +136,15 @@ def recipient(
     if kind.feature and not settings.allows(kind.feature):
         return profile.email, "feature_off"
     return profile.email, None
+
+
+def _link_live(job: EmailJob) -> bool:
+    """R43: whether the secret an email carries still works (its job names its token)."""
+    token_hash = job.context.get("token_hash")
+    if not token_hash:
+        return True
+    token = db.get(Token, token_hash)
+    return token is not None and tokens.status_of(token) == "live"
 
 
 def _claim(job: EmailJob, claim: str, now: datetime) -> bool:

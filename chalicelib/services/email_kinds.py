@@ -15,6 +15,8 @@ class EmailKind:
     feature: str | None = None  # R36: off for the client means not sent
     identity_level: bool = False  # R9: branded by the identity's last organization
     copies: bool = False  # R29: copy holders of the client receive a copy when it is sent
+    # R43: the email carries a secret link; a job whose token is no longer live is not sent.
+    live_link: bool = False
     sample: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,7 +92,36 @@ KINDS: dict[str, EmailKind] = {
             "password_reset",
             "Reset your password",
             identity_level=True,
+            live_link=True,
             sample={"reset_url": "https://portal.example/reset/sample-token", "hours": 24},
+        ),
+        EmailKind(
+            "invite",
+            "{% if follow_up %}Reminder: {% endif %}{{ brand.display_name }} invites you to "
+            "its client portal",
+            live_link=True,
+            sample={
+                "client": {"first_name": "Maya"},
+                "invite_url": "https://portal.example/invite/sample-token",
+                "expires_at": "2026-12-31T09:00:00Z",
+                "follow_up": False,
+            },
+        ),
+        EmailKind(
+            "invite_requested",
+            "A client asks for a new invitation",
+            sample={
+                "provider": {"first_name": "Jordan"},
+                "client": {"first_name": "Maya", "last_name": "Chen"},
+                "reason": "it expired",
+            },
+        ),
+        EmailKind(
+            "otp_code",
+            "Your sign-in code",
+            identity_level=True,
+            live_link=True,
+            sample={"code": "123456", "minutes": 10},
         ),
     )
 }

@@ -7,25 +7,29 @@ from chalicelib import paging
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob
 from chalicelib.schemas import EmailLogQuery
-from chalicelib.services import access, orgs, rendering
+from chalicelib.services import access, invites, orgs, rendering
 from chalicelib.services.email_kinds import KINDS
 from chalicelib.services.sessions import Actor
 
 
-def email_log(actor: Actor, org_id: str, q: EmailLogQuery) -> tuple[list[EmailJob], str | None]:
-    """Newest first; one client's emails with `client_id`. One Query on an index."""
+def email_log(
+    actor: Actor, org_id: str, q: EmailLogQuery
+) -> tuple[list[EmailJob], str | None, dict[str, str]]:
+    """Newest first; one client's emails with `client_id`. One Query on an index, and one
+    BatchGetItem for the status of the invites the page's invite emails carry (B1)."""
     access.staff_of(actor, org_id)
     if q.client_id:
         index, attr, partition = EmailJob.by_client, "org_client", f"{org_id}#{q.client_id}"
     else:
         index, attr, partition = EmailJob.by_org, "org_id", org_id
     start = paging.decode(q.cursor, {"job_id", "created_at", attr}, {attr: partition})
-    return paging.page(
+    jobs, cursor = paging.page(
         lambda key: index.query(
             partition, scan_index_forward=False, limit=q.limit, last_evaluated_key=key
         ),
         start,
     )
+    return jobs, cursor, invites.link_statuses(jobs)
 
 
 def preview_kinds(actor: Actor, org_id: str) -> list[str]:

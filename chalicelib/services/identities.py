@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock, db, ids
 from chalicelib.db import Tx
@@ -83,10 +84,12 @@ def set_password(
     *,
     condition: Condition | None = None,
     on_conflict: Callable[[], PorticoError] | None = None,
+    also: list[Action] | None = None,
 ) -> None:
     """Change a login's password in `tx`; its epoch moves, so every older session ends (R46).
 
     The identity's local epoch moves too, so a session started in the same `tx` survives.
+    `also` adds other changes of the identity (one transaction may write an item once).
     """
     identity.session_epoch += 1
     identity.password_hash = password_hash
@@ -97,6 +100,7 @@ def set_password(
             Identity.password_hash.set(password_hash),
             Identity.session_epoch.set(identity.session_epoch),
             Identity.updated_at.set(identity.updated_at),
+            *(also or []),
         ],
         condition=condition,
         on_conflict=on_conflict,

@@ -17,7 +17,7 @@ from chalicelib.errors import Conflict, NotFound, PorticoError
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, JoinCode, Organization, StaffClaim
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import clients, identities, orgs, passwords, sessions, throttle
+from chalicelib.services import accounts, clients, identities, orgs, passwords, sessions, throttle
 from chalicelib.services.accounts import client_account
 from chalicelib.services.clients import Arrival
 
@@ -189,8 +189,8 @@ def _join(
         if group.link_expires_at is not None:
             still_open &= Group.link_expires_at > now
         tx.update(group, [Group.signups.add(1)], condition=still_open, on_conflict=closed)
-        if who.last_org_id != org.org_id:  # R3: the organization entered
-            tx.update(who, [Identity.last_org_id.set(org.org_id)])
+        if entered := accounts.entering(who, org.org_id):
+            tx.update(who, entered)
         return sessions.start(tx, who, client_account(profile))
 
     arrival = Arrival(

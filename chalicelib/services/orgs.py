@@ -171,6 +171,11 @@ def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
                 **settings(org)["welcome_message"],
                 **changes["welcome_message"],
             }
+        if req.settings.caregiver_age_tiers is not None:
+            # Each tier is whole: an omitted `scopes` means "all" (null), not a missing key (B4).
+            changes["caregiver_age_tiers"] = [
+                tier.model_dump() for tier in req.settings.caregiver_age_tiers
+            ]
         org.settings = _merge(org.settings, changes)
     org.updated_at = clock.now()
     org.save()

@@ -52,8 +52,11 @@ def _dead() -> Unauthenticated:
     return Unauthenticated("Your session has ended. Sign in again.", code="session_expired")
 
 
-def start(tx: Tx, identity: Identity, account: Account | None) -> str:
-    """Add a new session to `tx` and return its token (shown once, stored only hashed)."""
+def start(
+    tx: Tx, identity: Identity, account: Account | None, only_org_ids: set[str] | None = None
+) -> str:
+    """Add a new session to `tx` and return its token (shown once, stored only hashed).
+    `only_org_ids` bounds the organizations it may enter (a passcode sign-in, R22)."""
     token = ids.new_token()
     moment = clock.now()
     tx.save(
@@ -66,6 +69,7 @@ def start(tx: Tx, identity: Identity, account: Account | None) -> str:
             client_id=account.client_id if account else None,
             provider_id=account.provider_id if account else None,
             link_id=account.link_id if account else None,
+            only_org_ids=only_org_ids or None,
             created_at=moment,
             expires_at=moment + timedelta(hours=config.SESSION_TTL_HOURS),
         ),
@@ -133,3 +137,8 @@ def require_account(actor: Actor) -> Account:
             "Choose one of your accounts first (POST /v1/auth/switch).", code="account_not_selected"
         )
     return actor.account
+
+
+def may_enter(session: Session, org_id: str) -> bool:
+    """R22: whether this session may enter an account of `org_id`."""
+    return not session.only_org_ids or org_id in session.only_org_ids

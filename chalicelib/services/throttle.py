@@ -19,19 +19,21 @@ from chalicelib.models.identities import SignInFailures
 WINDOW = config.LOGIN_WINDOW_SECONDS
 
 
-def _keys(scope: str, value: str, window: int) -> tuple[str, str]:
-    base = f"signin#{scope}#{ids.fingerprint(value)}"
+def _keys(scope: str, value: str, window: int, purpose: str = "signin") -> tuple[str, str]:
+    base = f"{purpose}#{scope}#{ids.fingerprint(value)}"
     return f"{base}#{window}", f"{base}#{window - 1}"
 
 
-def check(email: str, source: str) -> bool:
+def check(email: str, source: str, purpose: str = "signin") -> bool:
     """Raise Throttled when either key has failed too often in the last 15 minutes; else say
-    whether the email has failures in the current window (for `forgive`)."""
+    whether the email has failures in the current window (for `forgive`). `purpose` keeps
+    other public email forms (password reset, passcode requests, R20, R22) in counters of
+    their own, with the same limits."""
     now = clock.now().timestamp()
     window, into = divmod(now, WINDOW)
     limits = {
-        _keys("email", email, int(window)): config.LOGIN_FAILURES_PER_EMAIL,
-        _keys("source", source, int(window)): config.LOGIN_FAILURES_PER_SOURCE,
+        _keys("email", email, int(window), purpose): config.LOGIN_FAILURES_PER_EMAIL,
+        _keys("source", source, int(window), purpose): config.LOGIN_FAILURES_PER_SOURCE,
     }
     counts = {
         item.key: item.failures
@@ -42,19 +44,21 @@ def check(email: str, source: str) -> bool:
         estimate = counts.get(current, 0) + counts.get(previous, 0) * weight
         if estimate >= limit:
             raise Throttled(
-                "Too many failed sign-ins. Wait a few minutes, or reset your password.",
+                "Too many attempts. Wait a few minutes, then try again."
+                if purpose != "signin"
+                else "Too many failed sign-ins. Wait a few minutes, or reset your password.",
                 retry_after=max(1, math.ceil(WINDOW - into)),
             )
     email_key = next(iter(limits))[0]
     return counts.get(email_key, 0) > 0
 
 
-def record_failure(email: str, source: str) -> None:
+def record_failure(email: str, source: str, purpose: str = "signin") -> None:
     now = clock.now().timestamp()
     window = int(now // WINDOW)
     tx = Tx()
     for scope, value in (("email", email), ("source", source)):
-        item = SignInFailures(_keys(scope, value, window)[0])
+        item = SignInFailures(_keys(scope, value, window, purpose)[0])
         tx.update(
             item,
             actions=[

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.services import appointments, links, outbox
+from chalicelib.services import appointments, invites, links, outbox
 
 
 def outbox_sweep(now: datetime | None = None) -> dict[str, int]:
@@ -22,5 +22,10 @@ def grants_ending(now: datetime | None = None) -> dict[str, int]:
     return {"grant_reminders": links.remind_ending_grants(now)}
 
 
+def follow_ups(now: datetime | None = None) -> dict[str, int]:
+    """Follow-up invites to clients who have not accepted (R14, R44)."""
+    return {"follow_ups": invites.send_due_follow_ups(now)}
+
+
 def run_all(now: datetime | None = None) -> dict[str, int]:
-    return {**reminders(now), **grants_ending(now), **outbox_sweep(now)}
+    return {**reminders(now), **follow_ups(now), **grants_ending(now), **outbox_sweep(now)}

@@ -217,3 +217,69 @@ def launch_stack(
 def stack(launch_stack: Callable[..., Stack]) -> Stack:
     """One empty local stack (no demo data) for the whole session."""
     return launch_stack(demo=False)
+
+
+# Browser (DESIGN "Running it here"): Playwright driving Debian's Chromium --------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session (Playwright's own browser download cannot work
+    here, so it launches the system's, `make test` installs it when missing)."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only browser tests)
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (its own cookies) and page for one test."""
+    context = browser.new_context()
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save the page as artifacts/screenshots/<name>.png (gitignored) for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_for_email(
+    stack: Stack, to: str, kind: str, *, count: int = 1, seconds: float = 20
+) -> list[dict[str, Any]]:
+    """The emails of `kind` sent to `to`, once at least `count` are in the local outbox (the
+    stack's feeder drains the queue every second; draining here only hurries it)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        stack.call("POST", "/_local/drain")
+        sent = [
+            email
+            for email in stack.call("GET", "/_local/outbox.json").json()
+            if email["to"] == to and email["kind"] == kind
+        ]
+        if len(sent) >= count:
+            return sent
+        time.sleep(0.3)
+    pytest.fail(f"no {kind} email to {to} within {seconds} s")

@@ -100,7 +100,8 @@ def _ok(answer: requests.Response, status: int = 200) -> dict[str, Any]:
 
 
 def real_path_values(stack: Stack, token: str, org_id: str) -> dict[str, str]:
-    """A client, a group, an appointment's client, an email kind of one practice."""
+    """A client with a contact and a link, a group and its join code, an appointment's client,
+    an email kind and the slug of one practice: real records, so requests reach the rules."""
     org = f"/v1/orgs/{org_id}"
     client = _ok(
         stack.call(
@@ -129,7 +130,36 @@ def real_path_values(stack: Stack, token: str, org_id: str) -> dict[str, str]:
         201,
     )
     kind = _ok(stack.call("GET", f"{org}/email-previews", None, token))["kinds"][0]
-    return {"org_id": org_id, "client_id": client["id"], "group_id": group["id"], "kind": kind}
+    client_path = f"{org}/clients/{client['id']}"
+    contact = _ok(
+        stack.call(
+            "POST",
+            f"{client_path}/contacts",
+            {"first_name": "Cal", "last_name": "Fuzz", "relationship": "parent"},
+            token,
+        ),
+        201,
+    )["contact"]
+    link = _ok(
+        stack.call(
+            "POST",
+            f"{client_path}/links",
+            {"new_client": {"first_name": "Lin", "last_name": "Fuzz"}, "relationship": "spouse"},
+            token,
+        ),
+        201,
+    )["link"]
+    slug = _ok(stack.call("GET", org, None, token))["org"]["slug"]
+    return {
+        "org_id": org_id,
+        "client_id": client["id"],
+        "group_id": group["id"],
+        "kind": kind,
+        "contact_id": contact["id"],
+        "link_id": link["id"],
+        "code": group["invite_url"].rsplit("/", 1)[-1],
+        "slug": slug,
+    }
 
 
 def client_session(stack: Stack, token: str, org_id: str) -> str:

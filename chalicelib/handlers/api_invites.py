@@ -1,0 +1,58 @@
+"""Invites, password resets and one-time passcodes (API.md; R14, R20, R22, B1)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import Response
+
+from chalicelib.handlers.http import actor, no_content, ok, parse, source_address
+from chalicelib.handlers.views import invite_view, signed_in_view
+from chalicelib.schemas import OtpRequest, OtpVerify, PasswordResetRequest
+from chalicelib.services import invites, passcodes, resets
+
+bp = Blueprint(__name__)
+
+CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
+
+
+def accepted(body: dict | None = None) -> Response:
+    return Response(body=body or {}, status_code=202)
+
+
+@bp.route(CLIENT + "/invite", methods=["POST"])
+def send_invite(org_id: str, client_id: str) -> Response:
+    outcome = invites.send(actor(bp.current_request), org_id, client_id)
+    return accepted({"invite": invite_view(outcome)})
+
+
+@bp.route(CLIENT + "/invite", methods=["DELETE"])
+def revoke_invite(org_id: str, client_id: str) -> Response:
+    invites.revoke(actor(bp.current_request), org_id, client_id)
+    return no_content()
+
+
+@bp.route(CLIENT + "/password-reset", methods=["POST"])
+def send_password_reset(org_id: str, client_id: str) -> Response:
+    resets.send_for_client(actor(bp.current_request), org_id, client_id)
+    return accepted()
+
+
+@bp.route("/v1/auth/password-reset", methods=["POST"])
+def request_password_reset() -> Response:
+    request = bp.current_request
+    resets.request(parse(PasswordResetRequest, request).email, source_address(request))
+    return accepted()
+
+
+@bp.route("/v1/auth/otp", methods=["POST"])
+def request_otp() -> Response:
+    request = bp.current_request
+    passcodes.request(parse(OtpRequest, request).email, source_address(request))
+    return accepted()
+
+
+@bp.route("/v1/auth/otp/verify", methods=["POST"])
+def verify_otp() -> Response:
+    request = bp.current_request
+    body = parse(OtpVerify, request)
+    return ok(signed_in_view(passcodes.verify(body.email, body.code, source_address(request))))

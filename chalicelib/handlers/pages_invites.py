@@ -1,0 +1,118 @@
+"""Landing pages of invites and password resets (API.md "HTML pages"; R15, R20, B2).
+
+GET shows the page; POST (form, CSRF required) acts. Success answers 303: after an invite, to
+the portal with the session token in the URL's fragment, which browsers never send to a server
+nor put in a Referer, so it stays out of every log (R48). A dead link answers 410 saying why,
+an unknown one 404 on a neutral page, a missing or wrong CSRF token 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import Request, Response
+
+from chalicelib import config
+from chalicelib.handlers import forms
+from chalicelib.handlers.http import source_address
+from chalicelib.services import invites, resets
+
+bp = Blueprint(__name__)
+
+FIELDS = {"password", "confirm", "intent"}
+
+
+def _not_found() -> Response:
+    return forms.page("not_found.html", org=None, status=404)
+
+
+def _invite_page(
+    request: Request,
+    found: invites.Landing,
+    errors: dict[str, str] | None = None,
+    status: int | None = None,
+) -> Response:
+    if found.state == "unknown":
+        return _not_found()
+    shown: dict[str, Any] = {"portal_url": config.PORTAL_URL, "errors": errors or {}}
+    if found.state == "dead":
+        return forms.page(
+            "invite_dead.html",
+            org=found.org,
+            status=410,
+            pair=forms.csrf(request),
+            reason=found.reason,
+            **shown,
+        )
+    if found.state == "requested":
+        return forms.page("invite_requested.html", org=found.org, **shown)
+    assert found.profile is not None
+    return forms.page(
+        "invite.html",
+        org=found.org,
+        status=status or (400 if errors else 200),
+        pair=forms.csrf(request),
+        state=found.state,
+        first_name=found.profile.first_name,
+        **shown,
+    )
+
+
+@bp.route("/invite/{token}", methods=["GET"])
+def invite_page(token: str) -> Response:
+    return _invite_page(bp.current_request, invites.landing(token))
+
+
+@bp.route("/invite/{token}", methods=["POST"], content_types=[forms.FORM])
+def invite_form(token: str) -> Response:
+    request = bp.current_request
+    fields = forms.form(request, FIELDS)
+    if not forms.csrf_valid(request, fields):
+        return forms.csrf_refused(request)
+    if fields.get("intent") == "renew":  # B2: a dead link asks the practice for a new one
+        return _invite_page(request, invites.renewal(token))
+    outcome = invites.accept(
+        token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
+    )
+    if outcome.session_token:
+        return forms.redirect(f"{config.PORTAL_URL}#token={outcome.session_token}")
+    return _invite_page(request, outcome.landing, outcome.errors, outcome.status)
+
+
+def _reset_page(
+    request: Request, found: resets.ResetLanding, errors: dict[str, str] | None = None
+) -> Response:
+    if found.state == "unknown":
+        return _not_found()
+    shown: dict[str, Any] = {"portal_url": config.PORTAL_URL, "errors": errors or {}}
+    if found.state == "dead":
+        return forms.page(
+            "reset_dead.html", org=found.org, status=410, reason=found.reason, **shown
+        )
+    return forms.page(
+        "reset.html",
+        org=found.org,
+        status=400 if errors else 200,
+        pair=forms.csrf(request),
+        **shown,
+    )
+
+
+@bp.route("/reset/{token}", methods=["GET"])
+def reset_page(token: str) -> Response:
+    return _reset_page(bp.current_request, resets.landing(token))
+
+
+@bp.route("/reset/{token}", methods=["POST"], content_types=[forms.FORM])
+def reset_form(token: str) -> Response:
+    request = bp.current_request
+    fields = forms.form(request, FIELDS)
+    if not forms.csrf_valid(request, fields):
+        return forms.csrf_refused(request)
+    outcome = resets.redeem(token, fields.get("password", ""), fields.get("confirm", ""))
+    if outcome.done:
+        return forms.page(
+            "reset_done.html", org=outcome.landing.org, portal_url=config.PORTAL_URL, errors={}
+        )
+    return _reset_page(request, outcome.landing, outcome.errors)

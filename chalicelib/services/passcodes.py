@@ -1,0 +1,139 @@
+"""One-time passcodes (R22): a 6-digit code by email, 10 minutes, 5 tries, single use.
+
+A code is a token of kind "otp" whose subject is the identity, so a newer code kills the older
+(R13), stored only as a hash salted with the subject (services/tokens.py). Codes are sent only
+to logins with an account in an organization that allows them (setting `otp_login`), and a
+code signs in to those accounts only: the answer is a login's (R2) over that list. The email
+is identity-level, in the branding of the last organization (R9). Asking and verifying are
+throttled like sign-ins (R45), and the answers never tell whether an email has a login.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from chalicelib import clock, ids, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict, Unauthenticated
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization
+from chalicelib.models.tokens import Token
+from chalicelib.services import accounts, identities, orgs, outbox, sessions, throttle, tokens
+from chalicelib.services.accounts import Account
+from chalicelib.services.auth import SignedIn
+
+TTL = timedelta(minutes=10)
+TRIES = 5
+
+
+def subject_for(identity_id: str) -> str:
+    return f"otp#{identity_id}"
+
+
+def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]]:
+    """The identity's client accounts in organizations that allow passcodes (R22): 3 round
+    trips."""
+    found = accounts.list_for(identity)
+    by_id = accounts.organizations({account.org_id for account in found})
+    # Client accounts only: R22 is about clients, and a staff login keeps its password.
+    allowed = [
+        a for a in found if a.kind == "client" and orgs.settings(by_id[a.org_id])["otp_login"]
+    ]
+    return allowed, {a.org_id: by_id[a.org_id] for a in allowed}
+
+
+def request(email: str, source: str) -> None:
+    """Send a code if the email has a login with an account that may use one; else nothing.
+    The answer is the same either way (202)."""
+    throttle.check(email, source, purpose="otp")
+    throttle.record_failure(email, source, purpose="otp")  # every request counts
+    identity = identities.find_by_email(email)
+    if identity is None:
+        return
+    allowed, by_org = _allowed(identity)
+    if not allowed:
+        return
+    # The job belongs to the organization whose account the code enters: the last one if it
+    # allows codes, else the first that does. Its branding is still the last organization's (R9).
+    org_id = identity.last_org_id if identity.last_org_id in by_org else allowed[0].org_id
+    code = f"{secrets.randbelow(10**6):06d}"
+    tx = Tx()
+    issued = tokens.issue(
+        tx, "otp", subject_for(identity.id), ttl=TTL, identity_id=identity.id, secret=code
+    )
+    job = outbox.queue(
+        tx,
+        org_id=org_id,
+        kind="otp_code",
+        identity_id=identity.id,
+        context={
+            "code": code,
+            "minutes": int(TTL.total_seconds() // 60),
+            "token_hash": issued.token.token_hash,
+        },
+    )
+    tx.commit()
+    outbox.dispatch([job])
+    logs.event("otp.sent", identity_id=identity.id, org_id=org_id)
+
+
+class _Dead(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This code has ended.")
+
+
+def _wrong() -> Unauthenticated:
+    return Unauthenticated(
+        "That code is wrong or has expired. Ask for a new code, or sign in with your password.",
+        code="invalid_code",
+    )
+
+
+def verify(email: str, code: str, source: str) -> SignedIn:
+    """R22: a right code, within its 10 minutes and 5 tries, signs in like a password (R2).
+
+    Each try is counted on the code first, under the condition that fewer than 5 were made, so
+    parallel guesses cannot exceed 5; the fifth wrong one leaves the code dead."""
+    throttle.check(email, source)
+    identity = identities.find_by_email(email)
+    token = tokens.live(subject_for(identity.id)) if identity else None
+    if identity is None or token is None or not _count_try(token):
+        throttle.record_failure(email, source)
+        raise _wrong()
+    given = ids.token_hash(f"{subject_for(identity.id)}:{code}")
+    if not hmac.compare_digest(given, token.token_hash):
+        throttle.record_failure(email, source)
+        raise _wrong()
+    allowed, by_org = _allowed(identity)
+    entered = allowed[0] if len(allowed) == 1 else None
+    tx = Tx()
+    tokens.consume(tx, token, on_conflict=_Dead)
+    if entered and (last_org := accounts.entering(identity, entered.org_id)):
+        tx.update(identity, last_org)
+    session_token = sessions.start(tx, identity, entered, set(by_org))
+    try:
+        tx.commit()
+    except _Dead:
+        throttle.record_failure(email, source)
+        raise _wrong() from None
+    logs.event("identity.signed_in", identity_id=identity.id, accounts=len(allowed), via="otp")
+    return SignedIn(session_token, identity, entered, allowed, by_org)
+
+
+def _count_try(token: Token) -> bool:
+    tx = Tx()
+    tx.update(
+        token,
+        [Token.attempts.add(1)],
+        condition=(Token.status == "live")
+        & (Token.attempts < TRIES)
+        & (Token.expires_at > clock.now()),
+        on_conflict=_Dead,
+    )
+    try:
+        tx.commit()
+    except _Dead:
+        return False
+    return True

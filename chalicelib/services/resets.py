@@ -1,0 +1,179 @@
+"""Password resets (R8, R9, R20, R46, R47): asked for by the client or sent by staff, redeemed
+on the reset page.
+
+A reset is a token of kind "reset" whose subject is the identity, so a newer reset kills the
+older link (R13), living 24 hours (R20). Its email is identity-level: the branding of the
+identity's last organization (R9, services/branding.py). Redeeming consumes the token and sets
+the password in one transaction; the identity's epoch moves, so every session ends (R46).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from chalicelib import config, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.tokens import Token
+from chalicelib.services import (
+    access,
+    audit,
+    branding,
+    identities,
+    invites,
+    outbox,
+    passwords,
+    throttle,
+    tokens,
+)
+from chalicelib.services.email_kinds import KINDS
+from chalicelib.services.sessions import Actor
+
+TTL = timedelta(hours=24)
+
+
+def subject_for(identity_id: str) -> str:
+    return f"reset#{identity_id}"
+
+
+def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor: str) -> EmailJob:
+    """The reset token, its email and the audit event, added to `tx`."""
+    issued = tokens.issue(tx, "reset", subject_for(identity.id), ttl=TTL, identity_id=identity.id)
+    job = outbox.queue(
+        tx,
+        org_id=org_id,
+        kind="password_reset",
+        client_id=client_id,
+        identity_id=identity.id,
+        context={
+            "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
+            "hours": int(TTL.total_seconds() // 3600),
+            "token_hash": issued.token.token_hash,  # R43: not sent once the link died
+        },
+    )
+    audit.record(
+        tx, org_id=org_id, action="password.reset_requested", actor=actor, client_id=client_id
+    )
+    return job
+
+
+def request(email: str, source: str) -> None:
+    """R20: anyone may ask for a reset of an email; the answer is the same whether or not it
+    has a login (no enumeration), and asking is throttled per email and per source like
+    sign-ins (R45)."""
+    throttle.check(email, source, purpose="reset")
+    throttle.record_failure(email, source, purpose="reset")  # every request counts
+    identity = identities.find_by_email(email)
+    if identity is None or identity.last_org_id is None:
+        return
+    tx = Tx()
+    job = _queue(tx, identity, identity.last_org_id, None, f"identity:{identity.id}")
+    tx.commit()
+    outbox.dispatch([job])
+    logs.event("password.reset_requested", identity_id=identity.id)
+
+
+def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
+    """Staff send a client a reset email (R8's way out, R20: five sends a day with invites)."""
+    staff = access.staff_of(actor, org_id)
+    profile = invites.client_of(org_id, client_id)
+    if profile.status != "active":
+        raise Conflict("This client is archived; unarchive them first.", code="client_archived")
+    identity = identities.get(profile.identity_id) if profile.identity_id else None
+    if identity is None:
+        raise Conflict(
+            "This client has no email, so they have no login to reset. Add an email first.",
+            code="no_email",
+        )
+    tx = Tx()
+    invites.count_staff_send(tx, profile)
+    job = _queue(tx, identity, org_id, client_id, f"provider:{staff.provider_id}")
+    tx.commit()
+    outbox.dispatch([job])
+    logs.event("password.reset_sent", org_id=org_id, client_id=client_id, actor=staff.provider_id)
+
+
+# The reset page ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResetLanding:
+    """unknown (404), dead (410, `reason`: used, superseded, expired, revoked), or open."""
+
+    state: str
+    org: Organization | None = None  # whose branding the page wears (R9, B7)
+    token: Token | None = None
+    identity: Identity | None = None
+    reason: str | None = None
+
+
+def landing(secret: str) -> ResetLanding:
+    token = tokens.find(secret, "reset")
+    identity = identities.get(token.identity_id) if token and token.identity_id else None
+    if token is None or identity is None:
+        return ResetLanding("unknown")
+    org = branding.branding_org(KINDS["password_reset"], None, identity)
+    state = tokens.status_of(token)
+    if state != "live":
+        return ResetLanding("dead", org, token, identity, reason=state)
+    return ResetLanding("open", org, token, identity)
+
+
+@dataclass(frozen=True)
+class ResetOutcome:
+    landing: ResetLanding
+    errors: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+
+
+def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
+    """Set the new password; the token is consumed in the same transaction (once), every
+    session of the login ends (R46), and the change is audited (R47)."""
+    found = landing(secret)
+    if found.state != "open":
+        return ResetOutcome(found)
+    token, identity = found.token, found.identity
+    assert token is not None
+    assert identity is not None
+    errors = invites.new_password_errors(password, confirm)
+    if errors:
+        return ResetOutcome(found, errors)
+    tx = Tx()
+    tokens.consume(tx, token, on_conflict=_used)
+    identities.set_password(tx, identity, passwords.hash_password(password))
+    org_id = identity.last_org_id
+    if org_id:
+        audit.record(
+            tx,
+            org_id=org_id,
+            action="password.changed",
+            actor=f"identity:{identity.id}",
+            client_id=_client_in(org_id, identity.id),
+        )
+    try:
+        tx.commit()
+    except Conflict as exc:
+        if exc.code != "token_not_live":
+            raise
+        return ResetOutcome(landing(secret))  # another tab won: the link says why it is dead
+    logs.event("password.reset", identity_id=identity.id)
+    return ResetOutcome(found, done=True)
+
+
+def _client_in(org_id: str, identity_id: str) -> str | None:
+    """The identity's profile in its last organization, if it is a client there (the audit
+    event belongs to that client's history); one Query on the identity's profiles."""
+    for profile in ClientProfile.by_identity.query(
+        identity_id, ClientProfile.org_id == org_id, limit=1
+    ):
+        return profile.client_id
+    return None
+
+
+def _used() -> Conflict:
+    return Conflict("This link has just been used.", code="token_not_live")

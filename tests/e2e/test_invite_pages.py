@@ -1,0 +1,184 @@
+"""Invite and reset pages in a real browser against the real local stack (R13, R15, R20, R48).
+
+A person opens the invite from the local outbox, sets a password and lands in the portal signed
+in; an older link shows its 410 page; the reset page changes the password; two tabs redeeming
+one link end with one success; the stack's log never holds a link's secret.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Stack, screenshot, wait_for_email
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery"
+NEW = "a brand new password"
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/(invite|reset)/[A-Za-z0-9_-]+")
+
+
+def practice(stack: Stack) -> tuple[str, str]:
+    slug = f"p-{uuid.uuid4().hex[:10]}"
+    answer = stack.call(
+        "POST",
+        "/v1/orgs",
+        {
+            "name": f"Sunrise {slug}",
+            "slug": slug,
+            "admin": {
+                "email": f"admin@{slug}.example",
+                "password": PASSWORD,
+                "first_name": "Ada",
+                "last_name": "Admin",
+            },
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    org_id, token = body["org"]["id"], body["token"]
+    stack.call(
+        "PATCH",
+        f"/v1/orgs/{org_id}",
+        {"branding": {"display_name": "Sunrise Physio", "primary_color": "#7a3e9d"}},
+        token,
+    )
+    return org_id, token
+
+
+def add_client(stack: Stack, org_id: str, token: str) -> tuple[str, str]:
+    email = f"maya-{uuid.uuid4().hex[:8]}@example.com"
+    answer = stack.call(
+        "POST",
+        f"/v1/orgs/{org_id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": email},
+        token,
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["client"]["id"], email
+
+
+def link_in(email: dict[str, Any]) -> str:
+    found = LINK.search(email["text"])
+    assert found, email["text"]
+    return found.group(0)
+
+
+def test_r15_a_person_accepts_an_invite_and_lands_signed_in(stack: Stack, page: Any) -> None:
+    org_id, token = practice(stack)
+    client_id, email = add_client(stack, org_id, token)
+    link = link_in(wait_for_email(stack, email, "invite")[0])
+    opened = page.goto(link)
+    assert opened.status == 200
+    assert "Sunrise Physio" in page.content()
+    screenshot(page, "invite-set-password")
+    page.fill("#password", "short")
+    page.fill("#confirm", "different")
+    page.click("button[type=submit]")
+    assert page.locator("#password-error").is_visible()
+    screenshot(page, "invite-form-errors")
+    page.fill("#password", NEW)
+    page.fill("#confirm", NEW)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/portal#token=.+"))
+    session = urlsplit(page.url).fragment.removeprefix("token=")
+    me = stack.call("GET", "/v1/me", token=session)
+    assert me.status_code == 200, me.text
+    assert me.json()["account"]["client_id"] == client_id
+    # The local stand-in portal shows the session the link handed over (PORTAL_URL).
+    page.locator("#who", has_text="Signed in as").wait_for()
+    assert f"Signed in as {email} in Sunrise" in page.content()
+    screenshot(page, "portal-signed-in")
+    used = page.goto(link)
+    assert used.status == 410
+    screenshot(page, "invite-used")
+
+
+def test_r13_a_superseded_link_shows_its_410_page(stack: Stack, page: Any) -> None:
+    org_id, token = practice(stack)
+    client_id, email = add_client(stack, org_id, token)
+    first = link_in(wait_for_email(stack, email, "invite")[0])
+    resent = stack.call("POST", f"/v1/orgs/{org_id}/clients/{client_id}/invite", None, token)
+    assert resent.status_code == 202, resent.text
+    opened = page.goto(first)
+    assert opened.status == 410
+    assert "replaced by a newer invitation" in page.content()
+    screenshot(page, "invite-superseded")
+    page.click("button[type=submit]")  # B2: ask the practice for a new one
+    assert "on its way" in page.content()
+    screenshot(page, "invite-renewal-requested")
+
+
+def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> None:
+    org_id, token = practice(stack)
+    _, email = add_client(stack, org_id, token)
+    invite = link_in(wait_for_email(stack, email, "invite")[0])
+    page.goto(invite)
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/portal#token=.+"))
+
+    asked = stack.call("POST", "/v1/auth/password-reset", {"email": email})
+    assert asked.status_code == 202
+    link = link_in(wait_for_email(stack, email, "password_reset")[0])
+    opened = page.goto(link)
+    assert opened.status == 200
+    screenshot(page, "reset-form")
+    page.fill("#password", NEW)
+    page.fill("#confirm", NEW)
+    page.click("button[type=submit]")
+    assert "Your password is changed" in page.content()
+    screenshot(page, "reset-done")
+    signed_in = stack.call("POST", "/v1/auth/login", {"email": email, "password": NEW})
+    assert signed_in.status_code == 200
+
+
+def test_r13_two_tabs_redeeming_one_link_at_once_end_with_one_success(stack: Stack) -> None:
+    org_id, token = practice(stack)
+    _, email = add_client(stack, org_id, token)
+    link = link_in(wait_for_email(stack, email, "invite")[0])
+    tabs = []
+    for _ in range(2):
+        tab = requests.Session()
+        shown = tab.get(link, timeout=30)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
+        assert csrf
+        tabs.append((tab, csrf.group(1)))
+    statuses: list[int] = []
+    start = threading.Barrier(2)
+
+    def redeem(tab: requests.Session, csrf: str) -> None:
+        start.wait()
+        answer = tab.post(
+            link,
+            data={"password": NEW, "confirm": NEW, "csrf_token": csrf},
+            allow_redirects=False,
+            timeout=60,
+        )
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=redeem, args=tab) for tab in tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [303, 410]
+
+
+def test_r48_the_stacks_log_never_holds_a_links_secret(stack: Stack) -> None:
+    org_id, token = practice(stack)
+    _, email = add_client(stack, org_id, token)
+    link = link_in(wait_for_email(stack, email, "invite")[0])
+    assert requests.get(link, timeout=30).status_code == 200
+    secret = link.rsplit("/", 1)[1]
+    log = stack.log()
+    assert "/invite/[redacted]" in log
+    assert secret not in log

@@ -1,0 +1,414 @@
+"""Invites (R11, R13–R15, R20, R21, R43, R47, B1, B2): staff routes, landing page, follow-ups."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+from chalice.test import Client
+from moto.dynamodb.responses import DynamoHandler
+
+from app import app
+from chalicelib import clock
+from chalicelib.models.audit import AuditEvent
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.tokens import Token
+from chalicelib.services import chat, delivery, invites, tokens, triggers
+from tests.conftest import PASSWORD, Api, Practice, give_password, login, sign_up_practice
+from tests.email_support import RecordingSender, email_log
+from tests.invite_support import (
+    add_client,
+    invite_path,
+    jobs_of,
+    open_page,
+    session_of,
+    submit,
+)
+
+NEW_PASSWORD = "a fresh long password"
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto in process, one DynamoDB call at a time as DynamoDB is atomic per request (the
+    local stack does the same: scripts/local_stack.py serialize_dynamodb); without it moto's
+    transactions interleave and a race test would measure moto, not the code."""
+    lock = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def one_at_a_time(self: DynamoHandler) -> object:
+        with lock:
+            return call_action(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", one_at_a_time)
+
+
+def _invite(api: Api, practice: Practice, client_id: str):
+    return api.post(
+        f"/v1/orgs/{practice.id}/clients/{client_id}/invite", None, practice.admin_token
+    )
+
+
+def _client(api: Api, practice: Practice, client_id: str) -> dict:
+    answer = api.get(f"/v1/orgs/{practice.id}/clients/{client_id}", practice.admin_token)
+    assert answer.status == 200, answer.body
+    return answer.body["client"]
+
+
+def _accept(api: Api, path: str, password: str = NEW_PASSWORD):
+    return submit(api, path, {"password": password, "confirm": password})
+
+
+def _actions(practice: Practice, client_id: str) -> list[str]:
+    return [e.action for e in AuditEvent.query(AuditEvent.subject_for(practice.id, client_id))]
+
+
+# Issuing and the client record (R13, B1) ------------------------------------------------------
+
+
+def test_r13_adding_a_client_with_email_sends_a_pending_invite(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")
+    assert client["invite"]["status"] == "pending"
+    assert client["invite"]["expires_at"]
+    (job,) = jobs_of(practice, client["id"], "invite")
+    assert job.context["invite_url"].startswith("http://127.0.0.1:8000/invite/")
+    assert _client(api, practice, client["id"])["invite"]["status"] == "pending"
+    assert "invite.issued" in _actions(practice, client["id"])  # R47
+
+
+def test_r13_the_invite_lives_as_long_as_the_practice_says(api: Api, practice: Practice):
+    api.patch(f"/v1/orgs/{practice.id}", {"settings": {"invite_ttl_days": 3}}, practice.admin_token)
+    client = add_client(api, practice, "maya@example.com")
+    invite = _client(api, practice, client["id"])["invite"]
+    days = (clock.now() + timedelta(days=3)).strftime("%Y-%m-%d")
+    assert invite["expires_at"].startswith(days)
+
+
+def test_r11_a_client_without_email_gets_no_invite_and_cannot_be_sent_one(api, practice):
+    client = add_client(api, practice, None)
+    assert client["invite"] == {
+        "status": "not_sent",
+        "reason": "no_email",
+        "sent_at": None,
+        "expires_at": None,
+    }
+    answer = _invite(api, practice, client["id"])
+    assert (answer.status, answer.error_code()) == (409, "no_email")
+
+
+def test_r13_resending_kills_the_older_link_at_once(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")
+    first = invite_path(practice, client["id"])
+    answer = _invite(api, practice, client["id"])
+    assert answer.status == 202
+    assert answer.body["invite"]["status"] == "pending"
+    second = invite_path(practice, client["id"])
+    assert first != second
+    dead, _, _ = open_page(api, first)
+    assert dead.status == 410
+    assert b"replaced by a newer invitation" in dead.raw
+    assert open_page(api, second)[0].status == 200
+    assert "invite.resent" in _actions(practice, client["id"])  # R47
+
+
+def test_b1_revoking_ends_the_live_invite_and_shows_revoked(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    url = f"/v1/orgs/{practice.id}/clients/{client['id']}/invite"
+    assert api.call("DELETE", url, token=practice.admin_token).status == 204
+    assert _client(api, practice, client["id"])["invite"]["status"] == "revoked"
+    page = open_page(api, path)[0]
+    assert page.status == 410
+    assert b"withdrawn" in page.raw
+    again = api.call("DELETE", url, token=practice.admin_token)
+    assert (again.status, again.error_code()) == (409, "no_pending_invite")
+    assert "invite.revoked" in _actions(practice, client["id"])
+
+
+def test_b1_an_expired_invite_shows_expired_and_never_blocks_a_new_one(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    old = invite_path(practice, client["id"])
+    token = tokens.live(invites.subject_for(practice.id, client["id"]))
+    token.update([Token.expires_at.set(clock.now() - timedelta(seconds=1))])  # its time passed
+    assert _client(api, practice, client["id"])["invite"]["status"] == "expired"
+    page = open_page(api, old)[0]
+    assert page.status == 410
+    assert b"expired" in page.raw
+    assert _invite(api, practice, client["id"]).status == 202
+    assert _client(api, practice, client["id"])["invite"]["status"] == "pending"
+
+
+def test_r38_an_archived_client_cannot_be_invited(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")
+    api.post(f"/v1/orgs/{practice.id}/clients/{client['id']}/archive", None, practice.admin_token)
+    answer = _invite(api, practice, client["id"])
+    assert (answer.status, answer.error_code()) == (409, "client_archived")
+
+
+def test_r20_a_sixth_send_in_a_day_is_refused_with_retry_after(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")  # the first send
+    for _ in range(3):
+        assert _invite(api, practice, client["id"]).status == 202
+    reset = api.post(
+        f"/v1/orgs/{practice.id}/clients/{client['id']}/password-reset", None, practice.admin_token
+    )
+    assert reset.status == 202  # resets count with invites: five so far
+    refused = _invite(api, practice, client["id"])
+    assert (refused.status, refused.error_code()) == (429, "throttled")
+    retry = {k.lower(): v for k, v in refused.headers.items()}["retry-after"]
+    assert 0 < int(retry) <= 24 * 3600
+
+
+def test_r20_racing_sends_never_pass_the_limit(practice: Practice, atomic_moto: None):
+    # Four sends done (creation + 3); eight racing requests may add exactly one more.
+    with Client(app, stage_name="local") as raw:
+        api = Api(raw)
+        client = add_client(api, practice, "maya@example.com")
+        for _ in range(3):
+            assert _invite(api, practice, client["id"]).status == 202
+        statuses: list[int] = []
+
+        def send() -> None:
+            statuses.append(_invite(api, practice, client["id"]).status)
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses.count(202) <= 1
+    assert len(jobs_of(practice, client["id"], "invite")) <= 5
+
+
+def test_r4_another_practices_client_answers_as_missing(api: Api, practice: Practice):
+    other = sign_up_practice(api, "moonrise")
+    client = add_client(api, other, "maya@example.com")
+    for method, suffix in (("POST", "invite"), ("DELETE", "invite"), ("POST", "password-reset")):
+        answer = api.call(
+            method,
+            f"/v1/orgs/{practice.id}/clients/{client['id']}/{suffix}",
+            token=practice.admin_token,
+        )
+        assert (answer.status, answer.error_code()) == (404, "client_not_found")
+
+
+# The worker (R43) ---------------------------------------------------------------------------
+
+
+def test_r43_an_invite_whose_link_died_before_sending_is_suppressed(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    _invite(api, practice, client["id"])
+    first, second = jobs_of(practice, client["id"], "invite")
+    sender = RecordingSender()
+    assert delivery.deliver(first.job_id, sender) == "suppressed"
+    assert delivery.deliver(second.job_id, sender) == "sent"
+    log = {e["id"]: (e["status"], e["reason"]) for e in email_log(api, practice, client["id"])}
+    assert log[first.job_id] == ("suppressed", "invite_superseded")
+    assert log[second.job_id] == ("sent", None)
+    statuses = {e["id"]: e["invite_status"] for e in email_log(api, practice, client["id"])}
+    assert statuses == {first.job_id: "superseded", second.job_id: "pending"}  # B1
+
+
+# The landing page (R15, R21, R46, R47, B2) ----------------------------------------------------
+
+
+def test_r15_setting_a_password_activates_and_signs_in(api: Api, practice: Practice):
+    api.patch(
+        f"/v1/orgs/{practice.id}",
+        {
+            "branding": {"display_name": "Sunrise Physio"},
+            "settings": {"welcome_message": {"enabled": True, "text": "Welcome aboard!"}},
+        },
+        practice.admin_token,
+    )
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    page, _, _ = open_page(api, path)
+    assert page.status == 200
+    assert b"Sunrise Physio" in page.raw
+    assert b'name="confirm"' in page.raw
+    token = session_of(_accept(api, path))
+    me = api.get("/v1/me", token)
+    assert me.status == 200
+    assert me.body["account"]["client_id"] == client["id"]
+    assert login(api, "maya@example.com", NEW_PASSWORD).status == 200
+    assert _client(api, practice, client["id"])["invite"]["status"] == "accepted"
+    profile = ClientProfile.get(practice.id, client["id"])
+    assert profile.activated_at is not None
+    assert [m.text for m in chat.messages(profile)] == ["Welcome aboard!"]  # R21
+    assert {"invite.accepted", "password.set"} <= set(_actions(practice, client["id"]))  # R47
+    used = open_page(api, path)[0]
+    assert used.status == 410
+    assert b"already been used" in used.raw
+
+
+def test_r15_a_client_with_a_login_enters_its_password_to_add_the_practice(api, practice):
+    other = sign_up_practice(api, "moonrise")
+    add_client(api, other, "maya@example.com")
+    give_password("maya@example.com")
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    page = open_page(api, path)[0]
+    assert b'name="confirm"' not in page.raw
+    assert b"already have a Portico login" in page.raw
+    assert b"moonrise" not in page.raw.lower()  # B2: nothing about other practices
+    wrong = submit(api, path, {"password": "not the password"})
+    assert wrong.status == 400
+    assert b"field-error" in wrong.raw
+    token = session_of(submit(api, path, {"password": PASSWORD}))
+    assert api.get("/v1/me", token).body["account"]["client_id"] == client["id"]
+    assert login(api, "maya@example.com").status == 200  # the password is unchanged
+
+
+def test_r15_a_form_with_errors_is_shown_again_with_400_beside_its_fields(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    answer = submit(api, path, {"password": "short", "confirm": "other"})
+    assert answer.status == 400
+    html = answer.raw.decode()
+    assert 'id="password-error"' in html
+    assert 'id="confirm-error"' in html
+    assert open_page(api, path)[0].status == 200  # the link still works
+
+
+def test_csrf_is_required_on_every_post(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    answer = submit(api, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, csrf=False)
+    assert answer.status == 403
+    assert open_page(api, path)[0].status == 200
+
+
+def test_an_unknown_invite_link_answers_404_on_a_neutral_page(api: Api, practice: Practice):
+    answer = open_page(api, "/invite/not-a-real-token-at-all")[0]
+    assert answer.status == 404
+    assert practice.org["name"].encode() not in answer.raw
+
+
+def test_r13_two_tabs_redeeming_one_link_end_with_one_success(
+    practice: Practice, atomic_moto: None
+):
+    with Client(app, stage_name="local") as raw:
+        api = Api(raw)
+        client = add_client(api, practice, "maya@example.com")
+        path = invite_path(practice, client["id"])
+        statuses: list[int] = []
+
+        def redeem() -> None:
+            statuses.append(_accept(api, path).status)
+
+        threads = [threading.Thread(target=redeem) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(statuses) == [303, 410]
+
+
+def test_b2_a_dead_link_lets_the_visitor_ask_the_practice_for_a_new_invite(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    api.call(
+        "DELETE",
+        f"/v1/orgs/{practice.id}/clients/{client['id']}/invite",
+        token=practice.admin_token,
+    )
+    asked = submit(api, path, {"intent": "renew"})
+    assert asked.status == 200
+    assert b"on its way" in asked.raw
+    submit(api, path, {"intent": "renew"})  # a second ask tells nobody again
+    requests = [e for e in email_log(api, practice) if e["kind"] == "invite_requested"]
+    assert len(requests) == 1
+    assert api.post("/_local/drain").body["sent"] >= 1
+    assert "invite.renewal_requested" in _actions(practice, client["id"])
+
+
+# Follow-ups (R14, R44) --------------------------------------------------------------------------
+
+
+def test_r14_follow_ups_resend_the_same_link_on_the_days_set_each_once(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    sent_at = clock.now()
+    assert triggers.follow_ups(sent_at + timedelta(days=2))["follow_ups"] == 0
+    assert triggers.follow_ups(sent_at + timedelta(days=3, minutes=1))["follow_ups"] == 1
+    assert triggers.follow_ups(sent_at + timedelta(days=3, minutes=2))["follow_ups"] == 0
+    assert triggers.follow_ups(sent_at + timedelta(days=7, minutes=1))["follow_ups"] == 1
+    assert triggers.follow_ups(sent_at + timedelta(days=9))["follow_ups"] == 0
+    jobs = jobs_of(practice, client["id"], "invite")
+    assert len(jobs) == 3
+    assert len({job.context["invite_url"] for job in jobs}) == 1
+    assert [job.context["follow_up"] for job in jobs] == [False, True, True]
+
+
+def test_r14_no_follow_up_after_acceptance_or_archive(api: Api, practice: Practice):
+    accepted = add_client(api, practice, "maya@example.com")
+    archived = add_client(api, practice, "noor@example.com")
+    _accept(api, invite_path(practice, accepted["id"]))
+    api.post(f"/v1/orgs/{practice.id}/clients/{archived['id']}/archive", None, practice.admin_token)
+    later = clock.now() + timedelta(days=3, minutes=1)
+    assert triggers.follow_ups(later)["follow_ups"] == 0
+    assert invites.send_due_follow_ups(clock.now() + timedelta(days=7, minutes=1)) == 0
+
+
+def test_r15_an_accepted_client_cannot_be_invited_again(api: Api, practice: Practice):
+    client = add_client(api, practice, "maya@example.com")
+    _accept(api, invite_path(practice, client["id"]))
+    answer = _invite(api, practice, client["id"])
+    assert (answer.status, answer.error_code()) == (409, "invite_accepted")
+    assert "password reset" in answer.body["error"]["message"]
+
+
+def test_r48_logs_of_the_invite_flow_hold_no_secret(api, practice, caplog):
+    caplog.set_level(logging.INFO)
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    token = session_of(_accept(api, path))
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    api.post("/_local/drain")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (path.rsplit("/", 1)[1], token, "maya@example.com", "Maya"):
+        assert secret not in text, secret
+    events = {
+        json.loads(r.getMessage())["event"] for r in caplog.records if r.name == "portico_events"
+    }
+    assert {"invite.accepted", "password.reset_requested", "email.sent"} <= events
+
+
+def test_round_trips_of_sending_and_accepting_do_not_grow_with_history(
+    api: Api, practice: Practice, dynamo_calls
+):
+    # DESIGN "Data": a resend reads the pointer and the send log, never the invite history.
+    client = add_client(api, practice, "maya@example.com")
+    costs = []
+    for _ in range(3):
+        dynamo_calls.clear()
+        assert _invite(api, practice, client["id"]).status == 202
+        costs.append(len(dynamo_calls.operations))
+    assert costs[0] == costs[1] == costs[2] <= 10
+    dynamo_calls.clear()
+    _client(api, practice, client["id"])
+    assert len(dynamo_calls.operations) == 6  # session 3, profile, live pointer, token
+    path = invite_path(practice, client["id"])
+    dynamo_calls.clear()
+    # the page GET (4) and the form POST (6: with the levels whose settings open the login, R37)
+    session_of(_accept(api, path))
+    assert len(dynamo_calls.operations) == 10
+    assert dynamo_calls.operations.count("TransactWriteItems") == 1
+
+
+def test_r19_an_email_change_kills_the_invite_sent_to_the_old_address(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    old = invite_path(practice, client["id"])
+    changed = api.patch(
+        f"/v1/orgs/{practice.id}/clients/{client['id']}",
+        {"email": "maya.new@example.com"},
+        practice.admin_token,
+    )
+    assert changed.status == 200
+    assert _client(api, practice, client["id"])["invite"]["status"] == "revoked"
+    assert open_page(api, old)[0].status == 410
+    assert _invite(api, practice, client["id"]).status == 202
+    assert open_page(api, invite_path(practice, client["id"]))[0].status == 200

@@ -1,0 +1,212 @@
+"""Password resets (R9, R20, R46, R47) and one-time passcodes (R22, R45)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from chalicelib import clock
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.identities import Identity
+from chalicelib.models.tokens import Token
+from chalicelib.services import passcodes, resets, tokens
+from tests.conftest import PASSWORD, Api, Practice, give_password, login, sign_up_practice
+from tests.invite_support import add_client, link_path, open_page, submit
+
+NEW = "a brand new password"
+
+
+def _jobs(org_id: str, kind: str) -> list[EmailJob]:
+    return [job for job in EmailJob.by_org.query(org_id) if job.kind == kind]
+
+
+def _reset_path(org_id: str) -> str:
+    return link_path(_jobs(org_id, "password_reset")[-1].context["reset_url"])
+
+
+def _client_with_login(api: Api, practice: Practice, email: str = "maya@example.com") -> dict:
+    client = add_client(api, practice, email, send_invite=False)
+    give_password(email)
+    return client
+
+
+def test_r20_asking_for_a_reset_answers_202_whether_or_not_the_email_has_a_login(api, practice):
+    _client_with_login(api, practice)
+    known = api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    unknown = api.post("/v1/auth/password-reset", {"email": "nobody@example.com"})
+    assert (known.status, known.body) == (unknown.status, unknown.body) == (202, {})
+    assert len(_jobs(practice.id, "password_reset")) == 1
+
+
+def test_r45_reset_requests_are_throttled_per_email(api: Api, practice: Practice):
+    answers = [
+        api.post("/v1/auth/password-reset", {"email": "nobody@example.com"}).status
+        for _ in range(6)
+    ]
+    assert answers == [202] * 5 + [429]
+
+
+def test_r20_the_reset_page_sets_a_new_password_and_ends_every_session(api, practice):
+    _client_with_login(api, practice)
+    old_session = login(api, "maya@example.com").body["token"]
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    path = _reset_path(practice.id)
+    page = open_page(api, path)[0]
+    assert page.status == 200
+    assert practice.org["name"].encode() in page.raw  # R9: the last organization's branding
+    short = submit(api, path, {"password": "short", "confirm": "short"})
+    assert short.status == 400
+    assert b'id="password-error"' in short.raw
+    done = submit(api, path, {"password": NEW, "confirm": NEW})
+    assert done.status == 200
+    assert api.get("/v1/me", old_session).status == 401  # R46
+    assert login(api, "maya@example.com", NEW).status == 200
+    assert login(api, "maya@example.com", PASSWORD).status == 401
+    assert open_page(api, path)[0].status == 410  # used once
+    from chalicelib.models.audit import AuditEvent  # noqa: PLC0415
+
+    actions = {e.action for e in AuditEvent.by_org.query(practice.id)}
+    assert {"password.reset_requested", "password.changed"} <= actions  # R47
+
+
+def test_r13_a_newer_reset_kills_the_older_link(api: Api, practice: Practice):
+    _client_with_login(api, practice)
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    first = _reset_path(practice.id)
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    page = open_page(api, first)[0]
+    assert page.status == 410
+    assert b"newer reset link" in page.raw
+
+
+def test_r9_a_reset_wears_the_last_organizations_branding(api: Api, practice: Practice):
+    other = sign_up_practice(api, "moonrise")
+    client = add_client(api, other, "maya@example.com", send_invite=False)
+    add_client(api, practice, "maya@example.com", send_invite=False)
+    give_password("maya@example.com")
+    # Staff of the first practice send it; Maya last entered Moonrise (her first profile).
+    answer = api.post(
+        f"/v1/orgs/{practice.id}/clients/{_first_client_id(api, practice)}/password-reset",
+        None,
+        practice.admin_token,
+    )
+    assert answer.status == 202
+    assert client["id"]
+    page = open_page(api, _reset_path(practice.id))[0]
+    assert b"Practice moonrise" in page.raw
+
+
+def _first_client_id(api: Api, practice: Practice) -> str:
+    listed = api.get(f"/v1/orgs/{practice.id}/clients", practice.admin_token)
+    return listed.body["clients"][0]["id"]
+
+
+# One-time passcodes (R22) ------------------------------------------------------------------------
+
+
+def _code(org_id: str) -> str:
+    return _jobs(org_id, "otp_code")[-1].context["code"]
+
+
+def _allow_codes(api: Api, practice: Practice) -> None:
+    api.patch(f"/v1/orgs/{practice.id}", {"settings": {"otp_login": True}}, practice.admin_token)
+
+
+def test_r22_no_code_is_sent_where_no_organization_allows_it(api: Api, practice: Practice):
+    _client_with_login(api, practice)
+    assert api.post("/v1/auth/otp", {"email": "maya@example.com"}).status == 202
+    assert _jobs(practice.id, "otp_code") == []
+
+
+def test_r22_a_code_signs_in_like_a_password_once(api: Api, practice: Practice):
+    _allow_codes(api, practice)
+    client = _client_with_login(api, practice)
+    assert api.post("/v1/auth/otp", {"email": "maya@example.com"}).status == 202
+    code = _code(practice.id)
+    assert re.fullmatch(r"[0-9]{6}", code)
+    answer = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert answer.status == 200, answer.body
+    assert answer.body["account"]["client_id"] == client["id"]
+    assert api.get("/v1/me", answer.body["token"]).status == 200
+    again = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert (again.status, again.error_code()) == (401, "invalid_code")
+
+
+def test_r22_after_five_wrong_tries_the_code_is_dead(api: Api, practice: Practice):
+    _allow_codes(api, practice)
+    _client_with_login(api, practice)
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    code = _code(practice.id)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(4):
+        answer = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": wrong})
+        assert answer.status == 401
+    # The fifth try is the right code: allowed. A sixth try would not be.
+    identity_id = Identity.get(_identity_of("maya@example.com")).id
+    live = tokens.live(passcodes.subject_for(identity_id))
+    assert live is not None
+    assert live.attempts == 4
+    live.update([Token.attempts.set(5)])  # one more wrong try, made behind the API
+    answer = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert (answer.status, answer.error_code()) == (401, "invalid_code")
+
+
+def test_r22_a_code_expires_after_ten_minutes(api: Api, practice: Practice):
+    _allow_codes(api, practice)
+    _client_with_login(api, practice)
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    live = tokens.live(passcodes.subject_for(_identity_of("maya@example.com")))
+    assert live is not None
+    assert live.expires_at - live.created_at == timedelta(minutes=10)
+    live.update([Token.expires_at.set(clock.now() - timedelta(seconds=1))])
+    code = _code(practice.id)
+    answer = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert answer.status == 401
+
+
+def test_r22_the_unknown_email_answers_as_a_wrong_code(api: Api, practice: Practice):
+    assert api.post("/v1/auth/otp", {"email": "nobody@example.com"}).status == 202
+    answer = api.post("/v1/auth/otp/verify", {"email": "nobody@example.com", "code": "123456"})
+    assert (answer.status, answer.error_code()) == (401, "invalid_code")
+
+
+def test_r20_resets_ttl_is_24_hours(api: Api, practice: Practice):
+    _client_with_login(api, practice)
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    live = tokens.live(resets.subject_for(_identity_of("maya@example.com")))
+    assert live is not None
+    assert live.expires_at - live.created_at == timedelta(hours=24)
+
+
+def _identity_of(email: str) -> str:
+    from chalicelib.services import identities  # noqa: PLC0415
+
+    identity = identities.find_by_email(email)
+    assert identity is not None
+    return identity.id
+
+
+def test_r22_a_passcode_session_enters_only_practices_that_allow_codes(api, practice):
+    other = sign_up_practice(api, "moonrise")  # codes not allowed there
+    _allow_codes(api, practice)
+    add_client(api, other, "maya@example.com", send_invite=False)
+    here = _client_with_login(api, practice)
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    signed_in = api.post(
+        "/v1/auth/otp/verify", {"email": "maya@example.com", "code": _code(practice.id)}
+    )
+    assert signed_in.status == 200, signed_in.body
+    assert signed_in.body["account"]["client_id"] == here["id"]
+    assert [a["org"]["slug"] for a in signed_in.body["accounts"]] == ["sunrise"]
+    token = signed_in.body["token"]
+    password_accounts = login(api, "maya@example.com").body["accounts"]
+    elsewhere = next(a for a in password_accounts if a["org"]["slug"] == "moonrise")
+    refused = api.post("/v1/auth/switch", {"account_id": elsewhere["account_id"]}, token)
+    assert (refused.status, refused.error_code()) == (404, "account_not_found")
+    assert [a["org"]["slug"] for a in api.get("/v1/me", token).body["accounts"]] == ["sunrise"]
+
+
+def test_r22_staff_accounts_never_sign_in_with_a_code(api: Api, practice: Practice):
+    _allow_codes(api, practice)
+    assert api.post("/v1/auth/otp", {"email": practice.admin_email}).status == 202
+    assert _jobs(practice.id, "otp_code") == []
