@@ -3,7 +3,11 @@ of exactly the client's emails."""
 
 from __future__ import annotations
 
-from chalicelib.services import delivery
+import pytest
+
+from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import delivery, identities, links
 from tests.conftest import Api, Practice
 from tests.email_support import RecordingSender, book
 from tests.family_support import add_client, link
@@ -84,6 +88,32 @@ def test_r25_a_client_created_on_the_spot_is_linked(api: Api, practice: Practice
     new_id = made.body["link"]["linked_client_id"]
     client = api.get(f"/v1/orgs/{practice.id}/clients/{new_id}", practice.admin_token).body
     assert client["client"]["email"] == "lee@example.com"
+
+
+def test_r25_a_client_created_on_the_spot_and_its_link_are_one_write(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R25 and API.md (never a half-written record): when the link cannot be written, here
+    # because the origin profile changed meanwhile, the client made for it is not left behind.
+    sam = add_client(api, practice, "Sam", None)
+    real_load = links.orgs.load
+
+    def changed_meanwhile(org_id: str) -> Organization:
+        other = ClientProfile.get(practice.id, sam)
+        other.phone = "+1 415 555 0199"
+        other.save()  # another request changes Sam between our read and our write
+        return real_load(org_id)
+
+    monkeypatch.setattr(links.orgs, "load", changed_meanwhile)
+    body = {
+        "new_client": {"first_name": "Lee", "last_name": "Rivera", "email": "lee@example.com"},
+        "relationship": "spouse",
+    }
+    refused = link(api, practice, sam, body)
+    assert refused.status == 409, refused.body
+    listed = api.get(f"/v1/orgs/{practice.id}/clients?status=all", practice.admin_token).body
+    assert [c["first_name"] for c in listed["clients"]] == ["Sam"]
+    assert identities.find_by_email("lee@example.com") is None
 
 
 def test_r25_a_link_needs_one_client_and_no_self_link(api: Api, practice: Practice) -> None:

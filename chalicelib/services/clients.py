@@ -191,8 +191,15 @@ def admit(
         return attempt()
 
 
-def create(actor: Actor, org_id: str, req: CreateClient) -> tuple[ClientProfile, InviteOutcome]:
-    """Staff add a client (R10–R12); the invite is decided in the same transaction (R13)."""
+def create(
+    actor: Actor,
+    org_id: str,
+    req: CreateClient,
+    *,
+    also: Callable[[Tx, ClientProfile, Identity | None], Any] | None = None,
+) -> tuple[ClientProfile, InviteOutcome]:
+    """Staff add a client (R10–R12); the invite is decided in the same transaction (R13), and
+    so is what `also` adds (a link made with the new client, R25)."""
     staff = access.staff_of(actor, org_id)
     org = orgs.load(org_id)
     if req.group_id and orgs.group_of(org_id, req.group_id) is None:
@@ -213,7 +220,7 @@ def create(actor: Actor, org_id: str, req: CreateClient) -> tuple[ClientProfile,
         shared_email=req.shared_email,
         send_invite=req.send_invite,
     )
-    admitted = admit(org, arrival, actor=audit.actor_ref(actor))
+    admitted = admit(org, arrival, actor=audit.actor_ref(actor), also=also)
     return admitted.profile, admitted.invite
 
 

@@ -177,10 +177,17 @@ def _summary(link: Link, side: str) -> dict[str, Any]:
 
 
 def _save_summaries(
-    tx: Tx, link: Link, origin: ClientProfile, linked: ClientProfile, *, remove: bool = False
+    tx: Tx,
+    link: Link,
+    origin: ClientProfile,
+    linked: ClientProfile,
+    *,
+    remove: bool = False,
+    linked_is_new: bool = False,
 ) -> None:
     """Both profiles carry the link's summary, written with the link (versioned saves, so a
-    concurrent change to either profile makes the whole change fail, not one side)."""
+    concurrent change to either profile makes the whole change fail, not one side). A profile
+    created in the same transaction is saved there already, with its summary set here."""
     for profile, side in ((origin, "origin"), (linked, "linked")):
         summary = dict(profile.link_summary or {})
         if remove:
@@ -188,7 +195,8 @@ def _save_summaries(
         else:
             summary[link.link_id] = _summary(link, side)
         profile.link_summary = summary
-        tx.save(profile)
+        if not (linked_is_new and profile is linked):
+            tx.save(profile)
 
 
 def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> Link:
@@ -202,62 +210,75 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
     org = orgs.load(org_id)
     if req.portal_access is not None:
         _require_grants(org)
+
+    def write(tx: Tx, linked: ClientProfile, *, new: bool) -> tuple[Link, list[EmailJob]]:
+        """The link, its summaries on both sides, its grant and audit event, added to `tx`."""
+        if linked.client_id == origin.client_id:
+            raise field_error("client_id", "A client cannot be linked to themselves.")
+        if set(origin.link_summary or {}) & set(linked.link_summary or {}):
+            raise Conflict(
+                "These two clients are already linked; edit that link instead.",
+                code="already_linked",
+            )
+        if req.portal_access is not None and linked.identity_id is None:
+            raise _needs_email()
+        moment = clock.now()
+        link_id = ids.new_id("lk")
+        link = Link(
+            owner_for(org_id, client_id),
+            Link.sk_for(link_id),
+            link_id=link_id,
+            org_id=org_id,
+            client_id=client_id,
+            linked_client_id=linked.client_id,
+            linked=owner_for(org_id, linked.client_id),
+            relationship=req.relationship,
+            client_type=req.client_type or linked.client_type,
+            emergency_contact=req.emergency_contact,
+            notify=req.notify,
+            created_by=permit.actor,
+            created_at=moment,
+            updated_at=moment,
+        )
+        jobs: list[EmailJob] = []
+        if req.portal_access is not None:
+            jobs = _grant(tx, org, link, origin, linked, req.portal_access, permit.actor)
+        tx.save(link, condition=Link.sk.does_not_exist())
+        _save_summaries(tx, link, origin, linked, linked_is_new=new)
+        audit.record(
+            tx,
+            org_id=org_id,
+            action="link.created",
+            actor=permit.actor,
+            client_id=client_id,
+            details={
+                "link_id": link_id,
+                "linked_client_id": linked.client_id,
+                "relationship": req.relationship,
+                "notify": req.notify,
+                "new_client": new,
+            },
+        )
+        return link, jobs
+
     if req.new_client is not None:
         if req.portal_access is not None and req.new_client.email is None:
             raise _needs_email()
-        linked, _invite = clients.create(actor, org_id, req.new_client)
+        # The new client and the link are one transaction: a refused link leaves no client.
+        written: dict[str, tuple[Link, list[EmailJob]]] = {}
+
+        def also(tx: Tx, profile: ClientProfile, _identity: object) -> None:
+            written["link"] = write(tx, profile, new=True)
+
+        clients.create(actor, org_id, req.new_client, also=also)
+        link, jobs = written["link"]
     else:
         assert req.client_id is not None
-        linked = _linkable(org_id, req.client_id)
-    if linked.client_id == origin.client_id:
-        raise field_error("client_id", "A client cannot be linked to themselves.")
-    if set(origin.link_summary or {}) & set(linked.link_summary or {}):
-        raise Conflict(
-            "These two clients are already linked; edit that link instead.", code="already_linked"
-        )
-    if req.portal_access is not None and linked.identity_id is None:
-        raise _needs_email()
-    moment = clock.now()
-    link_id = ids.new_id("lk")
-    link = Link(
-        owner_for(org_id, client_id),
-        Link.sk_for(link_id),
-        link_id=link_id,
-        org_id=org_id,
-        client_id=client_id,
-        linked_client_id=linked.client_id,
-        linked=owner_for(org_id, linked.client_id),
-        relationship=req.relationship,
-        client_type=req.client_type or linked.client_type,
-        emergency_contact=req.emergency_contact,
-        notify=req.notify,
-        created_by=permit.actor,
-        created_at=moment,
-        updated_at=moment,
-    )
-    tx = Tx()
-    jobs: list[EmailJob] = []
-    if req.portal_access is not None:
-        jobs = _grant(tx, org, link, origin, linked, req.portal_access, permit.actor)
-    tx.save(link, condition=Link.sk.does_not_exist())
-    _save_summaries(tx, link, origin, linked)
-    audit.record(
-        tx,
-        org_id=org_id,
-        action="link.created",
-        actor=permit.actor,
-        client_id=client_id,
-        details={
-            "link_id": link_id,
-            "linked_client_id": linked.client_id,
-            "relationship": req.relationship,
-            "notify": req.notify,
-            "new_client": req.new_client is not None,
-        },
-    )
-    tx.commit()
+        tx = Tx()
+        link, jobs = write(tx, _linkable(org_id, req.client_id), new=False)
+        tx.commit()
     outbox.dispatch(jobs)
-    logs.event("link.created", org_id=org_id, link_id=link_id, client_id=client_id)
+    logs.event("link.created", org_id=org_id, link_id=link.link_id, client_id=client_id)
     return link
 
 
