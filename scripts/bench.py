@@ -10,7 +10,9 @@ from the answers: GetItem's Item, BatchGetItem's Responses, Query's ScannedCount
 if any call makes more round trips or reads more items in a larger organization.
 
 Cold import: `import app` in fresh interpreters against a bare `Chalice()` app that imports
-the same libraries (`--imports` repetitions each, median, one ratio from one run).
+the same libraries (`--imports` repetitions each, median, one ratio from one run), both from
+compiled bytecode (what the packaged zip ships, scripts/package.py) and compiling Portico's own
+source (Lambda cannot cache bytecode in its read-only /var/task).
 
 To measure a new route, add a `Call` to `CALLS`: its name, what it sends, and (optionally) what
 it needs prepared outside the count.
@@ -43,6 +45,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -373,10 +376,20 @@ BARE_IMPORT = (
 )
 
 
-def import_seconds(body: str) -> float:
+def import_seconds(body: str, bytecode: str | None = None) -> float:
+    """One fresh interpreter's import time. With `bytecode` (a cache folder), modules load from
+    compiled code as the packaged zip ships them (scripts/package.py); without, Portico's own
+    modules are compiled from source, as Lambda does for a plain `chalice deploy`."""
+    env = dict(os.environ)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = bytecode
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     run = subprocess.run(
         [sys.executable, "-c", MEASURE_IMPORT.format(body=body)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -386,17 +399,23 @@ def import_seconds(body: str) -> float:
 
 
 def cold_imports(repetitions: int) -> dict[str, Any]:
-    app_runs, bare_runs = [], []
-    for _ in range(repetitions):  # interleaved, so a busy moment hits both alike
-        app_runs.append(import_seconds(APP_IMPORT))
-        bare_runs.append(import_seconds(BARE_IMPORT))
-    app_ms, bare_ms = 1000 * statistics.median(app_runs), 1000 * statistics.median(bare_runs)
-    return {
-        "repetitions": repetitions,
-        "app_ms_median": round(app_ms, 1),
-        "bare_ms_median": round(bare_ms, 1),
-        "ratio_app_to_bare": round(app_ms / bare_ms, 3),
-    }
+    figures: dict[str, Any] = {"repetitions": repetitions}
+    with tempfile.TemporaryDirectory() as cache:
+        for body in (APP_IMPORT, BARE_IMPORT):
+            import_seconds(body, cache)  # compiles everything once into the cache
+        for label, bytecode in (("bytecode", cache), ("source", None)):
+            app_runs, bare_runs = [], []
+            for _ in range(repetitions):  # interleaved, so a busy moment hits both alike
+                app_runs.append(import_seconds(APP_IMPORT, bytecode))
+                bare_runs.append(import_seconds(BARE_IMPORT, bytecode))
+            app_ms = 1000 * statistics.median(app_runs)
+            bare_ms = 1000 * statistics.median(bare_runs)
+            figures[label] = {
+                "app_ms_median": round(app_ms, 1),
+                "bare_ms_median": round(bare_ms, 1),
+                "ratio_app_to_bare": round(app_ms / bare_ms, 3),
+            }
+    return figures
 
 
 # The run ---------------------------------------------------------------------------------------
@@ -433,11 +452,16 @@ def table(figures: dict[str, Any]) -> str:
     imports = figures.get("cold_import")
     if imports:
         lines.append("")
-        lines.append(
-            f"cold import (median of {imports['repetitions']}): app {imports['app_ms_median']} ms,"
-            f" bare Chalice + same libraries {imports['bare_ms_median']} ms,"
-            f" ratio app/bare {imports['ratio_app_to_bare']}"
-        )
+        for label, how in (
+            ("bytecode", "as `make package` ships it, compiled"),
+            ("source", "compiling Portico's source, as a plain `chalice deploy`"),
+        ):
+            one = imports[label]
+            lines.append(
+                f"cold import {how} (median of {imports['repetitions']}): app"
+                f" {one['app_ms_median']} ms, bare Chalice + same libraries"
+                f" {one['bare_ms_median']} ms, ratio app/bare {one['ratio_app_to_bare']}"
+            )
     return "\n".join(lines)
 
 
