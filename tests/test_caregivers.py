@@ -127,6 +127,20 @@ def test_r31_a_revoked_grants_invite_link_is_dead(api: Api, practice: Practice) 
     assert b"withdrawn" in page.raw
 
 
+def test_r43_a_caregiver_invite_of_a_withdrawn_grant_is_not_sent(
+    api: Api, practice: Practice
+) -> None:
+    # R43: the grant was removed before the worker picked up its invite: the email would carry a
+    # dead link, so it is suppressed `invite_superseded`, not sent.
+    fam = family(api, practice, accept=False)
+    api.patch(fam.link_path, {"portal_access": None}, practice.admin_token)
+    drained = api.post("/_local/drain")
+    assert drained.status == 200, drained.body
+    (job,) = jobs_of(practice.id, fam.caregiver, "caregiver_invite")
+    job.refresh()
+    assert (job.status, job.reason) == ("suppressed", "invite_superseded")
+
+
 def test_r33_a_scoped_grant_refuses_outside_its_scopes(api: Api, practice: Practice) -> None:
     fam = family(api, practice, portal_access={"acknowledged": True, "scopes": ["appointments"]})
     token = caregiver_session(api, fam)

@@ -50,6 +50,7 @@ KINDS: dict[str, EmailKind] = {
         EmailKind(
             "caregiver_invite",
             "Accept access to {{ receiver.first_name }}'s account at {{ brand.display_name }}",
+            live_link=True,
             sample={
                 "client": {"first_name": "Jordan"},
                 "receiver": {"first_name": "Sam"},

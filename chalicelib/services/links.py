@@ -487,6 +487,7 @@ def _grant(
             context={
                 **names,
                 "accept_url": f"{config.PUBLIC_URL}/caregiver-invite/{issued.secret}",
+                "token_hash": issued.token.token_hash,  # R43: not sent once the grant is gone
                 "days": ttl_days,
             },
         ),
