@@ -22,24 +22,13 @@ it needs prepared outside the count.
 
 from __future__ import annotations
 
-import os
+from scripts import in_process  # noqa: F401 (first: the environment chalicelib reads)
 
-# As tests/conftest.py: configuration is read once, at chalicelib's import.
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "PORTICO_STAGE": "local",
-        "TABLE_PREFIX": "portico-bench",
-        "PASSWORD_HASH_COST": "low",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
-
+# isort: split
 import argparse
 import itertools
 import json
+import os
 import platform
 import re
 import statistics
