@@ -252,8 +252,9 @@ def queue_job(org_id: str, client_id: str, kind: str, to: str | None) -> str:
     context = dict(KINDS[kind].sample)
     tx = Tx()
     if KINDS[kind].live_link:
+        # A subject per kind: two link-carrying kinds must not supersede each other's token.
         issued = tokens.issue(
-            tx, "invite", f"invite:{org_id}:{client_id}", ttl=timedelta(days=1), org_id=org_id
+            tx, "invite", f"{kind}:{org_id}:{client_id}", ttl=timedelta(days=1), org_id=org_id
         )
         context["token_hash"] = issued.token.token_hash
     job = outbox.queue(tx, org_id=org_id, kind=kind, client_id=client_id, to=to, context=context)
