@@ -80,3 +80,24 @@ def email_log(api: Api, practice: Practice, client_id: str | None = None) -> lis
     answer = api.get(f"/v1/orgs/{practice.id}/emails{query}", practice.admin_token)
     assert answer.status == 200, answer.body
     return answer.body["emails"]
+
+
+def sqs_event(records: list[Any]) -> dict[str, Any]:
+    """An SQS event for the Chalice worker with one record a queue message, each with its own
+    messageId (DESIGN "Known traps": Chalice's generate_sqs_event gives them all one)."""
+    return {
+        "Records": [
+            {
+                "messageId": r.message_id,
+                "receiptHandle": r.receipt_handle,
+                "body": r.job_id,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for r in records
+        ]
+    }

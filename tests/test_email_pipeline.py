@@ -21,6 +21,7 @@ from tests.email_support import (
     email_log,
     queue_depth,
     ses_sent_count,
+    sqs_event,
 )
 
 
@@ -149,22 +150,7 @@ def test_the_sqs_trigger_raises_only_when_a_job_failed(api: Api, practice: Pract
     jobs = {e["to"]: e["id"] for e in email_log(api, practice)}
     aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
     records = _records(list(jobs.values()))
-    event = {
-        "Records": [
-            {
-                "messageId": r.message_id,
-                "receiptHandle": r.receipt_handle,
-                "body": r.job_id,
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            }
-            for r in records
-        ]
-    }
+    event = sqs_event(records)
     monkeypatch.setattr(
         delivery, "SesSender", lambda: RecordingSender(fail_for={"bob@example.com"})
     )

@@ -30,6 +30,7 @@ from tests.email_support import (
     email_log,
     queue_depth,
     ses_sent_count,
+    sqs_event,
 )
 
 
@@ -268,22 +269,7 @@ def test_with_batch_failure_reports_on_the_worker_names_only_the_failed_record(
     records = _records()
     monkeypatch.setattr(config, "EMAIL_WORKER_REPORTS_FAILURES", True)
     faults.inject("SendEmail", "MessageRejected", times=1)
-    event = {
-        "Records": [
-            {
-                "messageId": r.message_id,
-                "receiptHandle": r.receipt_handle,
-                "body": r.job_id,
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            }
-            for r in records
-        ]
-    }
+    event = sqs_event(records)
     with Client(app) as client:
         answer = client.lambda_.invoke("email_worker", event).payload
     [failure] = answer["batchItemFailures"]
