@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TypeVar
@@ -110,15 +110,16 @@ class Tx:
     def update(
         self,
         model: Model,
-        actions: list[Action],
+        actions: Sequence[Action],
         condition: Condition | None = None,
         on_conflict: ErrorFactory | None = None,
     ) -> None:
+        listed = list(actions)
         self._writes.append(
             _Write(
                 3,
-                lambda tw: tw.update(model, actions, condition),
-                lambda: model.update(actions=actions, condition=condition),
+                lambda tw: tw.update(model, listed, condition),
+                lambda: model.update(actions=listed, condition=condition),
                 on_conflict,
             )
         )

@@ -96,7 +96,7 @@ class DynamoCounter:
                 counter.now.operations.append(operation)
             return answer
 
-        botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = counted
 
     @contextmanager
     def counting(self) -> Iterator[Counted]:

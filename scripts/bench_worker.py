@@ -27,7 +27,7 @@ import platform
 import pstats
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,7 +78,7 @@ class CallCounter:
 
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
-        self.seconds: Counter[tuple[str, str]] = Counter()
+        self.seconds: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._active = False
         original = botocore.client.BaseClient._make_api_call
         counter = self
@@ -94,11 +94,11 @@ class CallCounter:
             finally:
                 counter.seconds[call] += time.perf_counter() - start
 
-        botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = counted
 
     @contextmanager
     def counting(self) -> Iterator[None]:
-        self.calls, self.seconds = Counter(), Counter()
+        self.calls, self.seconds = Counter(), defaultdict(float)
         self._active = True
         try:
             yield
@@ -112,7 +112,7 @@ class Result:
     emails: int
     seconds: float
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
-    seconds_in: Counter[tuple[str, str]] = field(default_factory=Counter)  # inside AWS calls
+    seconds_in: dict[tuple[str, str], float] = field(default_factory=dict)  # inside AWS calls
 
     @property
     def per_second(self) -> float:

@@ -99,17 +99,23 @@ def load(base_url: str) -> None:
     )["group"]
     lee = providers["lee@evergreen.example"]
     clients = {}
-    for first, last, email, extra in (
+    people: tuple[tuple[str, str, str | None, dict[str, Any]], ...] = (
         ("Maya", "Chen", "maya@example.com", {"send_invite": False}),
         ("Sam", "Rivera", None, {}),
         ("Noor", "Haddad", "noor@example.com", {"send_invite": False}),
         ("Leo", "Haddad", None, {"client_type": "minor", "dob": "2017-04-02"}),
         ("Ava", "Brooks", "ava@example.com", {}),  # invited (R13): her link is in the outbox
-    ):
+    )
+    for first, last, client_email, extra in people:
         made = demo.call(
             "POST",
             f"/v1/orgs/{evergreen}/clients",
-            {"first_name": first, "last_name": last, "email": email, "primary_provider_id": lee}
+            {
+                "first_name": first,
+                "last_name": last,
+                "email": client_email,
+                "primary_provider_id": lee,
+            }
             | extra,
             admin,
         )

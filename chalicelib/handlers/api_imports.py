@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Response
 
-from chalicelib.handlers.http import actor, ok, parse_query
+from chalicelib.handlers.http import actor, ok, parse_query, raw_body
 from chalicelib.handlers.views import import_view
 from chalicelib.schemas import ImportQuery
 from chalicelib.services import imports
@@ -23,7 +23,7 @@ def import_clients(org_id: str) -> Response:
     outcomes = imports.import_clients(
         who,
         org_id,
-        request.raw_body or b"",
+        raw_body(request),
         send_invites=query.send_invites,
         charset=_charset(request.headers.get("content-type", "")),
     )

@@ -21,6 +21,7 @@ from chalice.app import Request, Response
 
 from chalicelib import config
 from chalicelib.errors import Invalid, TooLarge
+from chalicelib.handlers.http import raw_body
 from chalicelib.models.orgs import Organization
 from chalicelib.services import branding, rendering
 
@@ -87,7 +88,7 @@ def csrf_valid(request: Request, fields: dict[str, str]) -> bool:
 def form(request: Request, allowed: set[str]) -> dict[str, str]:
     """The posted form's fields (one value each, only the `allowed` ones and the CSRF token);
     413 past the size limit, 400 when it is not a form."""
-    raw = request.raw_body or b""
+    raw = raw_body(request)
     if len(raw) > config.MAX_FORM_BODY_BYTES:
         raise TooLarge("The form is larger than it can be.", code="body_too_large")
     try:
@@ -119,7 +120,7 @@ def page(
     body = rendering.render_page(
         template, brand=brand, csrf_field=CSRF_FIELD, csrf_token=token, **values
     )
-    sent = {**HEADERS, **(headers or {})}
+    sent: dict[str, str | list[str]] = {**HEADERS, **(headers or {})}
     if pair is not None:
         secure = "" if config.is_local() else "; Secure"
         sent["Set-Cookie"] = (

@@ -15,12 +15,19 @@ from chalicelib.services.sessions import Actor
 B = TypeVar("B", bound=BaseModel)
 
 
+def raw_body(request: Request) -> bytes:
+    """The body as sent. Chalice types it `str | bytes`; API Gateway and `chalice local` hand
+    over bytes, and a str (a test client's) is encoded as the UTF-8 it was."""
+    raw = request.raw_body or b""
+    return raw.encode() if isinstance(raw, str) else raw
+
+
 def parse(schema: type[B], request: Request, *, required: bool = False) -> B:
     """The request's JSON body as `schema`, or the contract's 400/413 (API.md conventions).
 
     A missing body reads as `{}` (an empty change), unless `required`: a PUT replaces what it
     names, so a body lost on the way must not reset everything."""
-    raw = request.raw_body or b""
+    raw = raw_body(request)
     if len(raw) > config.MAX_JSON_BODY_BYTES:
         raise TooLarge("The request body is larger than 1 MB.", code="body_too_large")
     if required and not raw.strip():
@@ -35,9 +42,9 @@ def parse(schema: type[B], request: Request, *, required: bool = False) -> B:
 
 
 def parse_query(schema: type[B], request: Request) -> B:
-    params = request.query_params or {}
+    params = dict(request.query_params or {})
     try:
-        return schema.model_validate(dict(params))
+        return schema.model_validate(params)
     except ValidationError as exc:
         raise _invalid(exc) from None
 
@@ -88,7 +95,7 @@ def no_content() -> Response:
 
 
 def error_response(error: PorticoError) -> Response:
-    return Response(body=error.body(), status_code=error.status, headers=error.headers())
+    return Response(body=error.body(), status_code=error.status, headers={**error.headers()})
 
 
 # Chalice answers some requests before any view runs (wrong method, wrong media type) and

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pynamodb.attributes import (
-    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -19,7 +18,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("appointments")
 
@@ -41,7 +40,7 @@ class Appointment(Model):
     sk = UnicodeAttribute(range_key=True)
     appointment_id = UnicodeAttribute()
     provider_id = UnicodeAttribute()
-    client_ids = ListAttribute(of=UnicodeAttribute)
+    client_ids = list_of(UnicodeAttribute)
     starts_at = UTCDateTimeAttribute()
     minutes = NumberAttribute()
     type = UnicodeAttribute()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
-    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -18,7 +17,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("orgs")
 
@@ -100,7 +99,7 @@ class Group(Model):
     sk = UnicodeAttribute(range_key=True)
     group_id = UnicodeAttribute()
     name = UnicodeAttribute()
-    intake_forms = ListAttribute(of=UnicodeAttribute, default=list)
+    intake_forms = list_of(UnicodeAttribute, default=list)
     portal_settings = JSONAttribute(default=dict)
     default_provider_id = UnicodeAttribute(null=True)
     link_code = UnicodeAttribute()

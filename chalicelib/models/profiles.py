@@ -12,7 +12,6 @@ from typing import Any
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
-    ListAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -22,7 +21,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("profiles")
 
@@ -92,7 +91,7 @@ class ClientProfile(Model):
     client_type = UnicodeAttribute(default="adult")
     group_id = UnicodeAttribute(null=True)
     primary_provider_id = UnicodeAttribute()
-    care_team = ListAttribute(of=UnicodeAttribute, default=list)
+    care_team = list_of(UnicodeAttribute, default=list)
     status = UnicodeAttribute(default="active")
     source = UnicodeAttribute(default="staff")
     portal_settings = JSONAttribute(default=dict)

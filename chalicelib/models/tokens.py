@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     JSONAttribute,
-    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -21,7 +20,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("tokens")
 
@@ -103,7 +102,7 @@ class SendLog(Model):
         table_name = TABLE
 
     key = UnicodeAttribute(hash_key=True, attr_name="token_hash")
-    sent = ListAttribute(of=UTCDateTimeAttribute, default=list)
+    sent = list_of(UTCDateTimeAttribute, default=list)
     version = NumberAttribute(default=0)
     purge_at = TTLAttribute()
 

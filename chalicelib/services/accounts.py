@@ -8,7 +8,7 @@ a profile or shutting its login removes it everywhere at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from pynamodb.expressions.update import Action
 
@@ -67,7 +67,7 @@ def client_account_open(
     )
 
 
-def staff_account_open(provider: Provider | None, identity_id: str) -> bool:
+def staff_account_open(provider: Provider | None, identity_id: str) -> TypeGuard[Provider]:
     return (
         provider is not None and provider.identity_id == identity_id and provider.status == "active"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib import logs
@@ -109,5 +110,5 @@ def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
     )
 
 
-def _org_ids(found: list[Account | None]) -> set[str]:
+def _org_ids(found: Sequence[Account | None]) -> set[str]:
     return {account.org_id for account in found if account}

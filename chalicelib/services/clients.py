@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from pynamodb.expressions.condition import size
+from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib import clock, db, ids, logs, paging
 from chalicelib.db import Tx
@@ -501,6 +502,7 @@ def list_clients(
     """One Query on the index that matches the filter, in name order (never a Scan)."""
     access.staff_of(actor, org_id)
     by_status = q.status != "all"
+    index: GlobalSecondaryIndex[ClientProfile]
     if q.provider_id and by_status:
         index, attr = ClientProfile.by_provider_status, "org_provider_status"
         partition = f"{org_id}#{q.provider_id}#{q.status}"

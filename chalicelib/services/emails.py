@@ -3,6 +3,8 @@ every kind in their own branding before it is ever sent (B8)."""
 
 from __future__ import annotations
 
+from pynamodb.indexes import GlobalSecondaryIndex
+
 from chalicelib import paging
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob
@@ -18,11 +20,13 @@ def email_log(
     """Newest first; one client's emails with `client_id`. One Query on an index, and one
     BatchGetItem for the status of the invites the page's invite emails carry (B1)."""
     access.staff_of(actor, org_id)
+    index: GlobalSecondaryIndex[EmailJob]
     if q.client_id:
         index, attr, partition = EmailJob.by_client, "org_client", f"{org_id}#{q.client_id}"
     else:
         index, attr, partition = EmailJob.by_org, "org_id", org_id
     start = paging.decode(q.cursor, {"job_id", "created_at", attr}, {attr: partition})
+    jobs: list[EmailJob]
     jobs, cursor = paging.page(
         lambda key: index.query(
             partition, scan_index_forward=False, limit=q.limit, last_evaluated_key=key

@@ -64,7 +64,9 @@ def scopes(link: Link, receiver: ClientProfile, org: Organization, today: date) 
 def ended(link: Link, today: date) -> bool:
     """B5: `ends_on` is the last day of access."""
     ends_on = (link.portal_access or {}).get("ends_on")
-    return bool(ends_on) and today > date.fromisoformat(ends_on)
+    if not ends_on:
+        return False
+    return today > date.fromisoformat(ends_on)
 
 
 def is_open(
