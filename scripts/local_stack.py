@@ -50,7 +50,11 @@ def redact_link_secrets() -> None:
     def redacted(self: ChaliceRequestHandler, format: str, *args: object) -> None:
         log_message(self, "%s", redact(format % args))
 
-    ChaliceRequestHandler.log_message = redacted  # type: ignore[method-assign]
+    ChaliceRequestHandler.log_message = redacted
+
+
+# Printed when the API server had to be killed: a stop should never come to that.
+STOP_KILLED = "stop: killed"
 
 
 def stack_environment(moto_port: int, api_port: int) -> dict[str, str]:
@@ -190,8 +194,14 @@ def main() -> None:
                 api.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 api.kill()
+                print(f"{STOP_KILLED}: chalice local did not stop within 10 s", flush=True)
         moto.stop()
 
 
 if __name__ == "__main__":
     main()
+    # Everything is stopped. Skip the interpreter's own teardown: after a busy session its
+    # garbage collection over moto's in-memory data took longer than 15 s, all of it waiting.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
