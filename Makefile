@@ -1,6 +1,7 @@
-# Two commands: `make run` (the local stack) and `make test` (lint and every test). Also:
-# `make package` (the prod template and zip, linted), `make bench` (round trips, cold import,
-# the email worker: README "Benchmarks"), `make fuzz` (schemathesis, a longer run).
+# Two commands: `make run` (the local stack) and `make test` (lint, types and every test). Also:
+# `make unit` (the in-process tests alone, on two workers), `make e2e` (the real local stack and
+# the browser alone), `make package` (the prod template and zip, linted), `make bench` (round
+# trips, cold import, the email worker: README "Benchmarks"), `make fuzz` (schemathesis, longer).
 # Each creates the virtual environment and installs what is missing first.
 
 VENV    := .venv
@@ -8,7 +9,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: run test lint bench package fuzz clean chromium
+.PHONY: run test unit e2e lint bench package fuzz clean chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +23,23 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: lint chromium
-	$(PY) -m pytest
+# In-process tests on two xdist workers, a file per worker at a time (module-scoped worlds
+# are built once per file). The end-to-end tests share one local stack in one process: under
+# xdist schemathesis would fold its operations into one item (tests/e2e/test_fuzz.py).
+unit: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile --ignore=tests/e2e
+
+e2e: $(STAMP) chromium
+	$(PY) -m pytest tests/e2e
+
+# Every check, in this order: a lint or type error stops it before the slower tests run.
+test: lint unit e2e
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench

@@ -5,10 +5,9 @@ The environment is set before any chalicelib import, since configuration is read
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 os.environ.update(
@@ -26,86 +25,24 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import botocore.client
 import pytest
 from chalice.test import Client
-from moto import mock_aws
 
 from app import app
-from chalicelib import aws as aws_clients
-from chalicelib import infra
-from chalicelib.db import Tx
-from chalicelib.services import identities, passwords
-
-PASSWORD = "correct horse battery"
+from tests.support import moto
+from tests.support.api import Api, Practice, sign_up_practice
 
 
-@dataclass
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str]
-    raw: bytes
-
-    def error_code(self) -> str | None:
-        return (
-            (self.body or {}).get("error", {}).get("code") if isinstance(self.body, dict) else None
-        )
-
-
-class Api:
-    """The app over Chalice's test client, with JSON in and out."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        token: str | None = None,
-        raw: bytes | str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Answer:
-        sent = {"content-type": "application/json", **(headers or {})}
-        if token:
-            sent["authorization"] = f"Bearer {token}"
-        payload = raw if raw is not None else (json.dumps(body) if body is not None else b"")
-        response = getattr(self.client.http, method.lower())(path, headers=sent, body=payload)
-        try:
-            parsed = json.loads(response.body) if response.body else None
-        except ValueError:
-            parsed = response.body
-        return Answer(response.status_code, parsed, dict(response.headers), response.body)
-
-    def get(self, path: str, token: str | None = None) -> Answer:
-        return self.call("GET", path, token=token)
-
-    def post(self, path: str, body: Any = None, token: str | None = None) -> Answer:
-        return self.call("POST", path, body if body is not None else {}, token)
-
-    def patch(self, path: str, body: Any, token: str | None = None) -> Answer:
-        return self.call("PATCH", path, body, token)
-
-
-@dataclass
-class Practice:
-    """An organization made through the API, with its admin signed in to it."""
-
-    org: dict[str, Any]
-    admin_token: str
-    admin_email: str
-    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.org["id"]
+@pytest.fixture(scope="session")
+def moto_session() -> Iterator[None]:
+    """moto, Portico's tables, queues and sender, and the boto3 clients: once per session (one
+    per xdist worker). Requested through `aws`; a test never sees another test's data."""
+    with moto.session_aws():
+        yield
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        aws_clients.reset()
-        infra.create_all()
-        yield
+def aws(moto_session: None) -> None:
+    """An empty world: the session's resources with every item, message and sent email wiped."""
+    moto.wipe()
 
 
 @pytest.fixture
@@ -114,57 +51,21 @@ def api(aws: None) -> Iterator[Api]:
         yield Api(client)
 
 
-def sign_up_practice(api: Api, slug: str, admin_email: str | None = None) -> Practice:
-    email = admin_email or f"admin@{slug}.example"
-    answer = api.post(
-        "/v1/orgs",
-        {
-            "name": f"Practice {slug}",
-            "slug": slug,
-            "admin": {
-                "email": email,
-                "password": PASSWORD,
-                "first_name": "Ada",
-                "last_name": "Admin",
-            },
-        },
-    )
-    assert answer.status == 201, answer.body
-    return Practice(answer.body["org"], answer.body["token"], email)
-
-
-def add_provider(api: Api, practice: Practice, name: str, role: str = "provider") -> dict[str, Any]:
-    answer = api.post(
-        f"/v1/orgs/{practice.id}/providers",
-        {
-            "email": f"{name}@{practice.org['slug']}.example",
-            "first_name": name.title(),
-            "last_name": "Provider",
-            "role": role,
-        },
-        practice.admin_token,
-    )
-    assert answer.status == 201, answer.body
-    practice.providers[name] = answer.body["provider"]
-    return answer.body["provider"]
-
-
-def give_password(email: str, password: str = PASSWORD) -> None:
-    """Stand-in for accepting an invite (issue #4): set the login's password directly."""
-    identity = identities.find_by_email(email)
-    assert identity is not None
-    tx = Tx()
-    identities.set_password(tx, identity, passwords.hash_password(password))
-    tx.commit()
-
-
-def login(api: Api, email: str, password: str = PASSWORD) -> Answer:
-    return api.post("/v1/auth/login", {"email": email, "password": password})
+@pytest.fixture(scope="session")
+def _practice_snapshot(moto_session: None) -> tuple[Practice, moto.Snapshot]:
+    """The "sunrise" practice signed up once through the API; `practice` restores it."""
+    moto.wipe()
+    with Client(app, stage_name="local") as client:
+        made = sign_up_practice(Api(client), "sunrise")
+    return made, moto.snapshot()
 
 
 @pytest.fixture
-def practice(api: Api) -> Practice:
-    return sign_up_practice(api, "sunrise")
+def practice(api: Api, _practice_snapshot: tuple[Practice, moto.Snapshot]) -> Practice:
+    """A practice with its admin signed in: exactly what a fresh sign-up leaves (restored)."""
+    made, taken = _practice_snapshot
+    moto.restore(taken, "practice")
+    return copy.deepcopy(made)
 
 
 class DynamoCalls:

@@ -10,7 +10,7 @@ from chalicelib import clock, db, ids
 from chalicelib.models.identities import Identity
 from chalicelib.models.sessions import Session
 from chalicelib.services import identities
-from tests.conftest import (
+from tests.support.api import (
     PASSWORD,
     Api,
     Practice,
@@ -18,6 +18,7 @@ from tests.conftest import (
     login,
     sign_up_practice,
 )
+from tests.support.records import identity_of
 
 MAYA = "maya@example.com"
 
@@ -58,7 +59,7 @@ def test_single_account_is_entered_and_becomes_last_org(api: Api, two_practices)
     give_password(MAYA)
     answer = login(api, MAYA)
     assert answer.body["account"]["org"]["slug"] == "harbor"
-    assert identities.find_by_email(MAYA).last_org_id == harbor.id
+    assert identity_of(MAYA).last_org_id == harbor.id
 
 
 def test_new_identity_last_org_is_the_creating_practice(api: Api, two_practices) -> None:
@@ -66,7 +67,7 @@ def test_new_identity_last_org_is_the_creating_practice(api: Api, two_practices)
     sunrise, harbor = two_practices
     add_client(api, harbor, MAYA)
     add_client(api, sunrise, MAYA)
-    assert identities.find_by_email(MAYA).last_org_id == harbor.id
+    assert identity_of(MAYA).last_org_id == harbor.id
 
 
 def test_profile_added_for_a_login_with_password_is_listed_at_once(api: Api, two_practices):
@@ -93,12 +94,12 @@ def test_switch_enters_another_account_without_password(api: Api, two_practices)
     me = api.get("/v1/me", switched.body["token"])
     assert me.body["account"] == target
     assert me.body["identity"]["email"] == MAYA
-    assert identities.find_by_email(MAYA).last_org_id == harbor.id
+    assert identity_of(MAYA).last_org_id == harbor.id
     assert api.get("/v1/me", first["token"]).status == 401
     back = next(a for a in first["accounts"] if a["org"]["slug"] == "sunrise")
     again = api.post("/v1/auth/switch", {"account_id": back["account_id"]}, switched.body["token"])
     assert again.body["account"] == back
-    assert identities.find_by_email(MAYA).last_org_id == sunrise.id
+    assert identity_of(MAYA).last_org_id == sunrise.id
 
 
 def test_staff_at_one_practice_and_client_at_another_sign_in_once(api: Api, two_practices):
@@ -198,7 +199,7 @@ def test_missing_or_garbled_tokens_are_401(api: Api, practice: Practice) -> None
 
 def test_passwords_are_hashed_with_argon2id(api: Api, practice: Practice) -> None:
     # R45: the stored hash is Argon2id, never the password.
-    stored = identities.find_by_email(practice.admin_email)
+    stored = identity_of(practice.admin_email)
     assert stored.password_hash.startswith("$argon2id$")
     assert PASSWORD not in stored.password_hash
 

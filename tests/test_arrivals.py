@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from chalicelib.services import clients, identities, joining
-from tests.conftest import Api, Practice, add_provider, give_password
-from tests.test_join import Browser, code_of, make_group, sign_up_fields
+from tests.support.api import Api, Practice, add_provider, give_password
+from tests.support.join import Browser, code_of, make_group, sign_up_fields
 
 
 @pytest.fixture

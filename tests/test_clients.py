@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import db
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import identities
-from tests.conftest import (
+from tests.support.api import (
     PASSWORD,
     Api,
     Practice,
@@ -16,6 +15,7 @@ from tests.conftest import (
     login,
     sign_up_practice,
 )
+from tests.support.records import identity_of, stored
 
 MAYA = "maya@example.com"
 
@@ -158,7 +158,7 @@ def test_family_members_may_share_an_email_when_the_request_says_so(api: Api, pr
     parent = create(api, practice, email=MAYA).body["client"]
     child = create(api, practice, first_name="Leo", email=MAYA, shared_email=True)
     assert child.status == 201
-    profiles = [db.get(ClientProfile, practice.id, c["id"]) for c in (parent, child.body["client"])]
+    profiles = [stored(ClientProfile, practice.id, c["id"]) for c in (parent, child.body["client"])]
     assert profiles[0].identity_id == profiles[1].identity_id
     give_password(MAYA)
     assert len(login(api, MAYA).body["accounts"]) == 2
@@ -283,12 +283,12 @@ def test_changes_in_one_practice_never_touch_another(api: Api, practice: Practic
     harbor = sign_up_practice(api, "harbor")
     here = create(api, practice, email=MAYA).body["client"]
     there = create(api, harbor, email=MAYA, token=harbor.admin_token).body["client"]
-    before = db.get(ClientProfile, harbor.id, there["id"]).attribute_values
+    before = stored(ClientProfile, harbor.id, there["id"]).attribute_values
     path = f"{clients_path(practice)}/{here['id']}"
     api.patch(path, {"first_name": "Renamed", "phone": "+1 555 0100"}, practice.admin_token)
     api.patch(path, {"email": "maya.new@example.com"}, practice.admin_token)
     api.post(f"{path}/archive", token=practice.admin_token)
-    assert db.get(ClientProfile, harbor.id, there["id"]).attribute_values == before
+    assert stored(ClientProfile, harbor.id, there["id"]).attribute_values == before
 
 
 def test_changing_email_moves_the_profile_to_the_new_login(api: Api, practice: Practice):
@@ -297,7 +297,7 @@ def test_changing_email_moves_the_profile_to_the_new_login(api: Api, practice: P
     here = create(api, practice, email=MAYA).body["client"]
     create(api, harbor, email=MAYA, token=harbor.admin_token)
     give_password(MAYA)
-    old_identity = identities.find_by_email(MAYA)
+    old_identity = identity_of(MAYA)
     moved = api.patch(
         f"{clients_path(practice)}/{here['id']}",
         {"email": "maya@work.example"},
@@ -305,10 +305,10 @@ def test_changing_email_moves_the_profile_to_the_new_login(api: Api, practice: P
     )
     assert moved.status == 200
     assert moved.body["client"]["email"] == "maya@work.example"
-    new_identity = identities.find_by_email("maya@work.example")
-    assert db.get(ClientProfile, practice.id, here["id"]).identity_id == new_identity.id
+    new_identity = identity_of("maya@work.example")
+    assert stored(ClientProfile, practice.id, here["id"]).identity_id == new_identity.id
     assert new_identity.id != old_identity.id
-    assert identities.find_by_email(MAYA).password_hash == old_identity.password_hash
+    assert identity_of(MAYA).password_hash == old_identity.password_hash
     accounts = login(api, MAYA).body
     assert [a["org"]["slug"] for a in accounts["accounts"]] == ["harbor"]
 
@@ -335,7 +335,7 @@ def test_email_change_to_an_address_in_use_is_refused(api: Api, practice: Practi
         f"{clients_path(practice)}/{other['id']}", {"email": MAYA}, practice.admin_token
     )
     assert answer.status == 409
-    assert db.get(ClientProfile, practice.id, other["id"]).email == "sam@example.com"
+    assert stored(ClientProfile, practice.id, other["id"]).email == "sam@example.com"
 
 
 def test_required_fields_cannot_be_cleared(api: Api, practice: Practice) -> None:
@@ -464,7 +464,7 @@ def test_an_email_change_that_races_a_new_login_is_retried_from_the_start(
     # write; the change runs again, joins that login, and the profile ends on it.
     client = create(api, practice, email=MAYA).body["client"]
     real_find = identities.find_by_email
-    raced = []
+    raced: list[str] = []
 
     def find_then_lose_the_race(email: str):
         found = real_find(email)
@@ -481,7 +481,9 @@ def test_an_email_change_that_races_a_new_login_is_retried_from_the_start(
         practice.admin_token,
     )
     assert answer.status == 200, answer.body
-    profile = db.get(ClientProfile, practice.id, client["id"])
+    profile = stored(ClientProfile, practice.id, client["id"])
     assert profile.email == "new@example.com"
-    assert profile.identity_id == real_find("new@example.com").id
-    assert db.get(ClientProfile, practice.id, client["id"]).shared_email is False
+    new_login = real_find("new@example.com")
+    assert new_login is not None
+    assert profile.identity_id == new_login.id
+    assert stored(ClientProfile, practice.id, client["id"]).shared_email is False

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from pydantic import BaseModel
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from app import app
 from chalicelib import config, schemas
-from tests.conftest import (
+from tests.support.api import (
     PASSWORD,
     Answer,
     Api,
@@ -32,11 +27,16 @@ from tests.conftest import (
     login,
     sign_up_practice,
 )
-from tests.test_join import Browser, code_of, make_group, sign_up_fields
+from tests.support.contract import (
+    DOCUMENT,
+    HTTP_METHODS,
+    assert_documented,
+    json_pointer,
+    schema_errors,
+    schema_validator,
+)
+from tests.support.join import Browser, code_of, make_group, sign_up_fields
 
-DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-DOCUMENT: dict[str, Any] = yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 SIGN_UP_AND_LOGIN = {("POST", "/v1/orgs"), ("POST", "/v1/auth/login")}
 # API.md "Local stage only": served with no session in the local stage, 404 in every other.
 LOCAL = {
@@ -68,7 +68,6 @@ PUBLIC_FORMS = {
     ("POST", "/v1/auth/otp/verify"),
 }
 PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | PUBLIC_FORMS | ANONYMOUS
-URI = "urn:portico:openapi"
 
 
 def _operations() -> list[tuple[str, str, dict[str, Any]]]:
@@ -86,78 +85,6 @@ WITH_BODY = [
     for m, p, op in OPERATIONS
     if "application/json" in op.get("requestBody", {}).get("content", {})
 ]
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
-
-
-def _closed(node: Any) -> Any:
-    """A copy where every object schema that lists its properties allows no others.
-
-    The published document lets answers gain fields (API.md: "add fields freely"); this test
-    copy does not, so a field the app answers but the document omits fails here."""
-    if isinstance(node, list):
-        return [_closed(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    copied = {key: _closed(value) for key, value in node.items()}
-    if "properties" in copied and isinstance(copied["properties"], dict):
-        copied.setdefault("additionalProperties", False)
-    return copied
-
-
-def _validator(document: dict[str, Any], pointer: str) -> Draft202012Validator:
-    """A validator for the schema at `pointer`, its $refs resolved through the document."""
-    registry = Registry().with_resource(URI, Resource(contents=document, specification=DRAFT202012))
-    return Draft202012Validator(
-        {"$ref": f"{URI}#{pointer}"},
-        registry=registry,
-        format_checker=Draft202012Validator.FORMAT_CHECKER,
-    )
-
-
-def _errors(validator: Draft202012Validator, instance: Any) -> list[str]:
-    return [
-        f"at {'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
-        for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-    ]
-
-
-STRICT = _closed(DOCUMENT)
-
-
-def assert_documented(method: str, template: str, answer: Answer) -> None:
-    """The answer's status is listed for the operation and its body matches that response's
-    schema, with no field the document does not name."""
-    responses = DOCUMENT["paths"][template][method.lower()]["responses"]
-    status = str(answer.status)
-    assert status in responses, (
-        f"{method} {template} answered {status}, which openapi.yaml does not list: {answer.body}"
-    )
-    parts = ["paths", template, method.lower(), "responses", status]
-    response = responses[status]
-    if "$ref" in response:
-        parts = response["$ref"].removeprefix("#/").split("/")
-        response = DOCUMENT["components"]["responses"][parts[-1]]
-    if "content" not in response:
-        assert not answer.raw, f"{method} {template} {status} is documented without a body"
-        return
-    if "application/json" not in response["content"]:
-        assert_html(method, template, answer, response)
-        return
-    validator = _validator(STRICT, _pointer(*parts, "content", "application/json", "schema"))
-    problems = _errors(validator, answer.body)
-    assert not problems, f"{method} {template} {status} does not match openapi.yaml: {problems}"
-
-
-def assert_html(method: str, template: str, answer: Answer, response: dict[str, Any]) -> None:
-    """An answer documented as `text/html` is a whole HTML document sent as such."""
-    assert set(response["content"]) == {"text/html"}, f"{method} {template}: {response}"
-    headers = {name.lower(): value for name, value in answer.headers.items()}
-    assert headers.get("content-type", "").startswith("text/html"), (method, template, headers)
-    assert answer.raw.lstrip()[:15].lower() == b"<!doctype html>", answer.raw[:200]
-    assert answer.raw.rstrip().endswith(b"</html>"), answer.raw[-200:]
 
 
 # The document itself ------------------------------------------------------------------------
@@ -264,10 +191,10 @@ def test_each_request_example_is_valid(method: str, template: str, operation: di
     # API.md: the contract's examples are usable as they stand; they cannot rot
     media = operation["requestBody"]["content"]["application/json"]
     assert "example" in media, f"{method} {template} has a body but no example"
-    pointer = _pointer(
+    pointer = json_pointer(
         "paths", template, method.lower(), "requestBody", "content", "application/json", "schema"
     )
-    problems = _errors(_validator(DOCUMENT, pointer), media["example"])
+    problems = schema_errors(schema_validator(DOCUMENT, pointer), media["example"])
     assert not problems, f"The example of {method} {template} breaks its schema: {problems}"
     model = getattr(schemas, _body_schema_name(operation))
     model.model_validate_json(json.dumps(media["example"]))  # and the app's parser takes it
@@ -764,7 +691,7 @@ def test_join_page_answers_match_the_document(api: Api, practice: Practice) -> N
 def test_onboarding_answers_match_the_document(api: Api, practice: Practice) -> None:
     # API.md: invites, resets, passcodes and their pages answer as documented (R14, R15, R20,
     # R22, B1)
-    from tests.invite_support import invite_path, open_page, submit  # noqa: PLC0415
+    from tests.support.invites import invite_path, open_page, submit  # noqa: PLC0415
 
     token = practice.admin_token
     api.patch(ORG.format(org_id=practice.id), {"settings": {"otp_login": True}}, token)

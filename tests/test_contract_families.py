@@ -3,9 +3,10 @@ including the page's answers and the errors they promise (R24–R37, R47, B6).""
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, Api, Practice, give_password
-from tests.email_support import book
-from tests.family_support import (
+from tests.support.api import PASSWORD, Api, Practice, give_password
+from tests.support.contract import assert_documented
+from tests.support.email import book
+from tests.support.family import (
     add_client,
     caregiver_session,
     client_session,
@@ -15,7 +16,6 @@ from tests.family_support import (
     open_page,
     submit,
 )
-from tests.test_contract import assert_documented
 
 CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 CONTACTS = CLIENT + "/contacts"

@@ -25,8 +25,8 @@ import pytest
 from chalicelib import aws, config
 from chalicelib.models import TABLE_OWNERS, TTL_MODELS
 from chalicelib.services import delivery, triggers
-from tests.conftest import Api, Practice, login
-from tests.email_support import add_client, book, email_log
+from tests.support.api import Api, Practice, login
+from tests.support.email import add_client, book, email_log
 
 ROOT = Path(__file__).resolve().parent.parent
 PROD_PREFIX = "portico-prod"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import config, db
+from chalicelib import config
 from chalicelib.db import Tx
 from chalicelib.models.identities import Identity
-from chalicelib.services import delivery, identities, outbox
-from tests.conftest import Api, Practice, sign_up_practice
-from tests.email_support import RecordingSender, add_client, book
+from chalicelib.services import delivery, outbox
+from tests.support.api import Api, Practice, sign_up_practice
+from tests.support.email import RecordingSender, add_client, book
+from tests.support.records import identity_of, stored
 
 SUNRISE = {
     "display_name": "Sunrise Wellness",
@@ -111,12 +112,12 @@ def test_identity_emails_carry_the_last_organizations_branding(api: Api, branded
     sunrise, harbor = branded
     add_client(api, sunrise, "Maya", "maya@example.com")
     add_client(api, harbor, "Maya", "maya@example.com")
-    identity = identities.find_by_email("maya@example.com")
+    identity = identity_of("maya@example.com")
     identity.update([Identity.last_org_id.set(harbor.id)])
     [sent] = sent_by_worker([_reset_job(identity, sunrise.id)]).sent
     assert HARBOR["display_name"] in sent["message"].html
     assert SUNRISE["display_name"] not in sent["message"].html
-    assert db.get(type(identity), identity.id).last_org_id == harbor.id
+    assert stored(type(identity), identity.id).last_org_id == harbor.id
 
 
 def test_neutral_identity_emails_hide_memberships_when_the_platform_says_so(
@@ -129,8 +130,8 @@ def test_neutral_identity_emails_hide_memberships_when_the_platform_says_so(
     add_client(api, sunrise, "Maya", "maya@example.com")
     add_client(api, harbor, "Maya", "maya@example.com")
     add_client(api, sunrise, "Solo", "solo@example.com")
-    maya = identities.find_by_email("maya@example.com")
-    solo = identities.find_by_email("solo@example.com")
+    maya = identity_of("maya@example.com")
+    solo = identity_of("solo@example.com")
     sender = sent_by_worker([_reset_job(maya, sunrise.id), _reset_job(solo, sunrise.id)])
     neutral, branded_one = (s["message"].html for s in sender.sent)
     for value in (*SUNRISE.values(), *HARBOR.values()):

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import aws, clock, config, db
+from chalicelib import aws, clock, config
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import delivery, local_stage, outbox
-from tests.conftest import Api, Practice
-from tests.email_support import (
+from tests.support.api import Api, Practice
+from tests.support.email import (
     RecordingSender,
     add_client,
     book,
@@ -23,6 +23,7 @@ from tests.email_support import (
     ses_sent_count,
     sqs_event,
 )
+from tests.support.records import stored
 
 
 def test_booking_queues_one_confirmation_per_client_and_the_worker_sends_them(api, practice):
@@ -102,7 +103,7 @@ def test_a_worker_that_died_holding_a_claim_is_relieved_after_it_goes_stale(
     # R42: a claim whose worker died is claimed again once stale; the job is not lost.
     book(api, practice, [add_client(api, practice, "Ana", "ana@example.com")])
     job_id = email_log(api, practice)[0]["id"]
-    job = db.get(EmailJob, job_id)
+    job = stored(EmailJob, job_id)
     delivery._claim(job, "dead-worker", clock.now())
     sender = RecordingSender()
     assert delivery.deliver(job_id, sender) == "in_flight"
@@ -134,7 +135,7 @@ def test_one_bad_job_does_not_fail_its_batch(api: Api, practice: Practice) -> No
     assert outcomes["sent"] == 2
     assert [r.job_id for r in failed] == [jobs["bob@example.com"]]
     assert queue_depth() == 1  # only bob's message is left, invisible until it is retried
-    bob = db.get(EmailJob, jobs["bob@example.com"])
+    bob = stored(EmailJob, jobs["bob@example.com"])
     assert bob.status == "queued"
     assert "ConnectionError" in bob.last_error
 
@@ -156,8 +157,8 @@ def test_the_sqs_trigger_raises_only_when_a_job_failed(api: Api, practice: Pract
     )
     with Client(app) as client, pytest.raises(Exception, match="1 of 2 jobs failed"):
         client.lambda_.invoke("email_worker", event)
-    assert db.get(EmailJob, jobs["ana@example.com"]).status == "sent"
-    assert db.get(EmailJob, jobs["bob@example.com"]).status == "queued"
+    assert stored(EmailJob, jobs["ana@example.com"]).status == "sent"
+    assert stored(EmailJob, jobs["bob@example.com"]).status == "queued"
     assert queue_depth() == 1
 
 
@@ -203,13 +204,13 @@ def _set_portal(model: Organization | ClientProfile, settings: dict) -> None:
         (
             "login_shut",
             lambda api, p, cid: _set_portal(
-                db.get(ClientProfile, p.id, cid), {"login_enabled": False}
+                stored(ClientProfile, p.id, cid), {"login_enabled": False}
             ),
         ),
         (
             "feature_off",
             lambda api, p, cid: _set_portal(
-                db.get(Organization, p.id, "org"), {"features": {"appointments": False}}
+                stored(Organization, p.id, "org"), {"features": {"appointments": False}}
             ),
         ),
     ],
@@ -231,15 +232,15 @@ def test_suppressed_emails_are_recorded_with_their_reason(
 def test_a_feature_turned_on_for_the_client_overrides_the_organization(api: Api, practice):
     # R35, R36: the most specific setting wins; the client's own "on" beats the org's "off".
     client_id = add_client(api, practice, "Ana", "ana@example.com")
-    _set_portal(db.get(Organization, practice.id, "org"), {"features": {"appointments": False}})
-    _set_portal(db.get(ClientProfile, practice.id, client_id), {"features": {"appointments": True}})
+    _set_portal(stored(Organization, practice.id, "org"), {"features": {"appointments": False}})
+    _set_portal(stored(ClientProfile, practice.id, client_id), {"features": {"appointments": True}})
     book(api, practice, [client_id])
     assert api.post("/_local/drain").body["sent"] == 1
 
 
 def test_the_email_log_is_per_organization_and_per_client(api: Api, practice: Practice) -> None:
     # R43, R4: the log lists one organization's jobs; client_id narrows it to one client.
-    from tests.conftest import sign_up_practice  # noqa: PLC0415
+    from tests.support.api import sign_up_practice  # noqa: PLC0415
 
     other = sign_up_practice(api, "harbor")
     ana = add_client(api, practice, "Ana", "ana@example.com")

@@ -8,9 +8,9 @@ import pytest
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import delivery, identities, links
-from tests.conftest import Api, Practice
-from tests.email_support import RecordingSender, book
-from tests.family_support import add_client, link
+from tests.support.api import Api, Practice
+from tests.support.email import RecordingSender, book
+from tests.support.family import add_client, link
 
 
 def contacts_path(practice: Practice, client_id: str) -> str:

@@ -23,8 +23,8 @@ from botocore.awsrequest import AWSResponse
 
 from chalicelib import aws, config
 from chalicelib.services import delivery
-from tests.conftest import Api, Practice
-from tests.email_support import (
+from tests.support.api import Api, Practice
+from tests.support.email import (
     add_client,
     admin_provider_id,
     email_log,

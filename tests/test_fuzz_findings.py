@@ -3,10 +3,12 @@ as a plain regression test so it stays fixed without the fuzzer's luck."""
 
 from __future__ import annotations
 
-from chalicelib import db
+from typing import Any
+
 from chalicelib.models.orgs import Organization
 from chalicelib.services import orgs
-from tests.conftest import PASSWORD, Api, Practice
+from tests.support.api import PASSWORD, Api, Practice
+from tests.support.records import stored
 
 
 def test_a_partial_welcome_message_changes_only_the_fields_it_names(
@@ -23,8 +25,8 @@ def test_a_partial_welcome_message_changes_only_the_fields_it_names(
     )
     assert answer.status == 200
     assert answer.body["org"]["settings"]["welcome_message"] == {"enabled": True, "text": "Hello"}
-    stored = orgs.settings(db.get(Organization, practice.id, "org"))
-    assert stored["welcome_message"] == {"enabled": True, "text": "Hello"}
+    saved = orgs.settings(stored(Organization, practice.id, "org"))
+    assert saved["welcome_message"] == {"enabled": True, "text": "Hello"}
 
 
 def test_practice_sign_up_with_a_wrong_password_for_an_existing_login_is_throttled(
@@ -32,7 +34,7 @@ def test_practice_sign_up_with_a_wrong_password_for_an_existing_login_is_throttl
 ) -> None:
     # R45: found undocumented: POST /v1/orgs answers 429 like a sign-in once an existing login's
     # email has failed too often; openapi.yaml now lists it.
-    body = {
+    body: dict[str, Any] = {
         "name": "Second",
         "slug": "second",
         "admin": {

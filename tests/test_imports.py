@@ -14,7 +14,7 @@ import pytest
 from chalicelib import db
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
-from tests.conftest import (
+from tests.support.api import (
     Answer,
     Api,
     Practice,

@@ -17,9 +17,9 @@ from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
 from chalicelib.services import chat, delivery, invites, tokens, triggers
-from tests.conftest import PASSWORD, Api, Practice, give_password, login, sign_up_practice
-from tests.email_support import RecordingSender, email_log
-from tests.invite_support import (
+from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
+from tests.support.email import RecordingSender, email_log
+from tests.support.invites import (
     add_client,
     invite_path,
     jobs_of,

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from app import app
-from tests.conftest import Api, Practice, add_provider, sign_up_practice
+from tests.support.api import Api, Practice, add_provider, sign_up_practice
+from tests.support.worlds import shared_world
 
 # A valid body for every organization-scoped route that takes one, so that the answer comes
 # from the organization check and not from validation.
@@ -85,8 +86,7 @@ def test_every_org_scoped_route_is_walked() -> None:
             assert name in MISSING, f"add a value of {{{name}}} to MISSING and world for {path}"
 
 
-@pytest.fixture
-def world(api: Api) -> dict[str, Any]:
+def build_world(api: Api) -> dict[str, Any]:
     """Two practices, each with a client, a group and a provider; B's admin is the caller."""
     made: dict[str, Any] = {}
     for name in ("a", "b"):
@@ -126,6 +126,9 @@ def world(api: Api) -> dict[str, Any]:
             "kind": KIND,
         }
     return made
+
+
+_world_built, world = shared_world("world", build_world)
 
 
 MISSING = {

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, db
+from chalicelib import clock
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.orgs import Group
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import chat, joining
-from tests.conftest import (
+from tests.support.api import (
     PASSWORD,
     Answer,
     Api,
@@ -24,71 +21,8 @@ from tests.conftest import (
     login,
     sign_up_practice,
 )
-
-NEW_PASSWORD = "blue canoe at dawn"
-
-
-def make_group(api: Api, practice: Practice, **fields: Any) -> dict[str, Any]:
-    body = {"name": "Back pain", "intake_forms": ["Health history", "Consent"], **fields}
-    answer = api.post(f"/v1/orgs/{practice.id}/groups", body, practice.admin_token)
-    assert answer.status == 201, answer.body
-    return answer.body["group"]
-
-
-def code_of(group: dict[str, Any]) -> str:
-    return group["invite_url"].rsplit("/", 1)[-1]
-
-
-class Browser:
-    """A visitor's browser: keeps the CSRF cookie and reads the form's token from the page."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
-        self.cookie = ""
-        self.csrf = ""
-
-    def get(self, path: str) -> Answer:
-        answer = self.api.call("GET", path, headers=self._headers())
-        self._keep(answer)
-        found = re.search(rb'name="csrf_token" value="([^"]*)"', answer.raw)
-        if found:
-            self.csrf = found.group(1).decode()
-        return answer
-
-    def post(
-        self, path: str, fields: dict[str, str], *, token: str | None = None, fresh: bool = True
-    ) -> Answer:
-        """Post the form; with `fresh`, from the page as it is now (else as last opened)."""
-        if fresh:
-            self.get(path)
-        sent = {**fields, "csrf_token": token if token is not None else self.csrf}
-        answer = self.api.call(
-            "POST",
-            path,
-            raw=urlencode(sent),
-            headers={**self._headers(), "content-type": "application/x-www-form-urlencoded"},
-        )
-        self._keep(answer)
-        return answer
-
-    def _headers(self) -> dict[str, str]:
-        return {"cookie": self.cookie} if self.cookie else {}
-
-    def _keep(self, answer: Answer) -> None:
-        cookie = {k.lower(): v for k, v in answer.headers.items()}.get("set-cookie")
-        if cookie:
-            self.cookie = cookie.split(";", 1)[0]
-
-
-def sign_up_fields(email: str = "maya@example.com", **extra: str) -> dict[str, str]:
-    return {
-        "first_name": "Maya",
-        "last_name": "Chen",
-        "email": email,
-        "password": NEW_PASSWORD,
-        "password_confirm": NEW_PASSWORD,
-        **extra,
-    }
+from tests.support.join import NEW_PASSWORD, Browser, code_of, make_group, sign_up_fields
+from tests.support.records import stored
 
 
 def location(answer: Answer) -> str:
@@ -135,7 +69,7 @@ def test_the_first_activation_posts_the_welcome_message(api: Api, practice: Prac
     answer = Browser(api).post(f"/join/{code}", sign_up_fields())
     token = location(answer).split("#token=")[1]
     account = api.get("/v1/me", token).body["account"]
-    profile = db.get(ClientProfile, practice.id, account["client_id"])
+    profile = stored(ClientProfile, practice.id, account["client_id"])
     assert profile.activated_at is not None
     assert [m.text for m in chat.messages(profile)] == ["Welcome aboard!"]
 
@@ -207,8 +141,8 @@ def test_a_full_link_answers_410_and_the_count_cannot_pass_the_maximum(api: Api,
     answer = late.post(f"/join/{code}", sign_up_fields("noor@example.com"), fresh=False)
     assert answer.status == 410
     assert b"full" in answer.raw
-    stored = db.get(Group, practice.id, Group.sk_for(group["id"]))
-    assert stored.signups == 1
+    saved = stored(Group, practice.id, Group.sk_for(group["id"]))
+    assert saved.signups == 1
 
 
 def test_the_count_is_checked_in_the_sign_ups_own_transaction(api: Api, practice: Practice):
@@ -235,7 +169,7 @@ def test_the_count_is_checked_in_the_sign_ups_own_transaction(api: Api, practice
             source="1.1.1.2",
         )
     assert closed.value.reason == "full"
-    assert db.get(Group, practice.id, Group.sk_for(group["id"])).signups == 1
+    assert stored(Group, practice.id, Group.sk_for(group["id"])).signups == 1
     assert login(api, "c@example.com", NEW_PASSWORD).status == 401  # nothing half-written
 
 
@@ -324,7 +258,7 @@ def test_the_groups_default_provider_holds_the_new_client(api: Api, practice: Pr
     answer = Browser(api).post(f"/join/{code}", sign_up_fields())
     token = location(answer).split("#token=")[1]
     client_id = api.get("/v1/me", token).body["account"]["client_id"]
-    assert db.get(ClientProfile, practice.id, client_id).primary_provider_id == kim["id"]
+    assert stored(ClientProfile, practice.id, client_id).primary_provider_id == kim["id"]
 
 
 def test_the_session_token_is_never_in_a_server_visible_place(api: Api, practice, caplog):

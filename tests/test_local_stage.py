@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import config
-from tests.conftest import Api, Practice
-from tests.email_support import add_client, book
+from tests.support.api import Api, Practice
+from tests.support.email import add_client, book
 
 
 def test_the_outbox_shows_sent_emails_as_a_page_and_as_json(api: Api, practice: Practice):

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.conftest import Api, give_password, login, sign_up_practice
+from tests.support.api import Api, give_password, login, sign_up_practice
 
 
 def test_logs_of_a_whole_flow_hold_no_personal_data_or_secrets(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from chalicelib import db
+from typing import Any
+
 from chalicelib.models.orgs import JoinCode
-from tests.conftest import PASSWORD, Api, Practice, add_provider, login, sign_up_practice
+from tests.support.api import PASSWORD, Api, Practice, add_provider, login, sign_up_practice
+from tests.support.records import stored
 
 
 def test_practice_sign_up_signs_the_admin_in(api: Api) -> None:
@@ -41,7 +43,7 @@ def test_slugs_are_unique(api: Api, practice: Practice) -> None:
 
 def test_an_existing_login_creates_a_second_practice_with_its_own_password(api: Api, practice):
     # R1, R2: one email, one identity: a second practice joins the same login, never a new one.
-    body = {
+    body: dict[str, Any] = {
         "name": "Second",
         "slug": "second",
         "admin": {
@@ -166,8 +168,8 @@ def test_group_has_an_invite_link_that_rotation_replaces(api: Api, practice: Pra
     assert rotated.status == 200
     new_code = rotated.body["invite_url"].rsplit("/", 1)[1]
     assert new_code != old_code
-    assert db.get(JoinCode, JoinCode.key_for(old_code), "join").live is False
-    assert db.get(JoinCode, JoinCode.key_for(new_code), "join").live is True
+    assert stored(JoinCode, JoinCode.key_for(old_code), "join").live is False
+    assert stored(JoinCode, JoinCode.key_for(new_code), "join").live is True
     listed = api.get(f"/v1/orgs/{practice.id}/groups", practice.admin_token).body["groups"]
     assert [g["invite_url"] for g in listed] == [rotated.body["invite_url"]]
 

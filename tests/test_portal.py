@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, Practice, give_password, login, sign_up_practice
-from tests.email_support import book
-from tests.family_support import (
+from tests.support.api import Api, Practice, give_password, login, sign_up_practice
+from tests.support.email import book
+from tests.support.family import (
     add_client,
     caregiver_session,
     client_session,

@@ -21,15 +21,16 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
     rule,
+    run_state_machine_as_test,
 )
-from moto import mock_aws
 
 from chalicelib import clock
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.tokens import Token
 from chalicelib.schemas import FEATURES
 from chalicelib.services import portal_settings, tokens
+from tests.support import moto
+from tests.support.records import token_of
 
 # Portal settings (R35, R37) --------------------------------------------------------------------
 
@@ -90,9 +91,7 @@ class TokenRules(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mock = mock_aws()
-        self.mock.start()
-        Token.create_table(wait=False)
+        moto.wipe()  # each run starts with no tokens (the session's moto, `aws` below)
         self.now = START
         self.patch = pytest.MonkeyPatch()
         self.patch.setattr(clock, "now", lambda: self.now)
@@ -101,7 +100,6 @@ class TokenRules(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.patch.undo()
-        self.mock.stop()
 
     def status(self, secret: str) -> str:
         _, stored, expires_at = self.model[secret]
@@ -143,7 +141,7 @@ class TokenRules(RuleBasedStateMachine):
         # Two tabs with one link: at most one succeeds, and never after the first success.
         successes = 0
         for _ in range(2):
-            token = tokens.find(secret, "invite")
+            token = token_of(secret, "invite")
             tx = Tx()
             tokens.consume(tx, token)
             try:
@@ -175,7 +173,7 @@ class TokenRules(RuleBasedStateMachine):
             live = self.live_of(subject)
             assert len(live) <= 1
             found = tokens.live(subject)
-            expected = tokens.find(live[0], "invite").token_hash if live else None
+            expected = token_of(live[0], "invite").token_hash if live else None
             assert (found.token_hash if found else None) == expected
             stored = [t for t in tokens.history(subject) if tokens.status_of(t) == "live"]
             assert len(stored) == len(live)
@@ -188,11 +186,15 @@ class TokenRules(RuleBasedStateMachine):
             assert tokens.status_of(token) == self.status(secret), secret
 
 
-TokenRules.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=12,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-test_tokens_follow_their_model_under_any_sequence_of_operations = TokenRules.TestCase
+def test_tokens_follow_their_model_under_any_sequence_of_operations(aws: None) -> None:
+    # R13, B1: issue, consume, revoke and time passing, in any order, against the model
+    run_state_machine_as_test(
+        TokenRules,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=12,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

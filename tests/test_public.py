@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import config
 from chalicelib.models.audit import AuditEvent
-from tests.conftest import Answer, Api, Practice, add_provider, sign_up_practice
+from tests.support.api import Answer, Api, Practice, add_provider, sign_up_practice
 
 STARTS = "2099-03-01T10:00:00Z"
 

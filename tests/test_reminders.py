@@ -10,8 +10,8 @@ import pytest
 from chalicelib import clock
 from chalicelib.models.appointments import Reminder
 from chalicelib.services import appointments
-from tests.conftest import Api, Practice
-from tests.email_support import add_client, book, email_log
+from tests.support.api import Api, Practice
+from tests.support.email import add_client, book, email_log
 
 
 def at(moment: datetime) -> str:
@@ -103,7 +103,7 @@ def test_archived_clients_get_no_reminder(api: Api, practice: Practice, start) -
 
 def test_booking_refuses_clients_of_another_practice_or_archived(api: Api, practice) -> None:
     # R4, R34: only active clients of this practice can be booked.
-    from tests.conftest import sign_up_practice  # noqa: PLC0415
+    from tests.support.api import sign_up_practice  # noqa: PLC0415
 
     other = sign_up_practice(api, "harbor")
     theirs = add_client(api, other, "Zed", None)

@@ -10,8 +10,8 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.tokens import Token
 from chalicelib.services import passcodes, resets, tokens
-from tests.conftest import PASSWORD, Api, Practice, give_password, login, sign_up_practice
-from tests.invite_support import add_client, link_path, open_page, submit
+from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
+from tests.support.invites import add_client, link_path, open_page, submit
 
 NEW = "a brand new password"
 

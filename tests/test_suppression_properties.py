@@ -28,8 +28,8 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.schemas import FEATURES
 from chalicelib.services import delivery, outbox, tokens
 from chalicelib.services.email_kinds import KINDS
-from tests.conftest import Api, Practice
-from tests.email_support import RecordingSender
+from tests.support.api import Api, Practice
+from tests.support.email import RecordingSender
 
 # Kinds addressed to a client profile (the provider's and the identity's are not), and any kind
 # that belongs to a portal feature, so that a new one (payment receipts, R36) joins by itself.

@@ -10,6 +10,7 @@ from chalicelib import clock, ids
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.services import tokens
+from tests.support.records import token_of
 
 SUBJECT = "invite#org_1#cl_1"
 TTL = timedelta(days=30)
@@ -43,38 +44,40 @@ def test_a_newer_token_kills_the_older_one_in_the_same_write(aws: None) -> None:
     old = tokens.find(first.secret, "invite")
     assert old is not None
     assert tokens.status_of(old) == "superseded"
-    assert tokens.live(SUBJECT).token_hash == second.token.token_hash
+    live = tokens.live(SUBJECT)
+    assert live is not None
+    assert live.token_hash == second.token.token_hash
     with pytest.raises(Conflict):
         _consume(old)
 
 
 def test_a_token_is_consumed_once(aws: None) -> None:  # R13: two tabs, one success
     issued = _issue()
-    token = tokens.find(issued.secret, "invite")
+    token = token_of(issued.secret, "invite")
     _consume(token)
     with pytest.raises(Conflict):
         _consume(token)
-    assert tokens.status_of(tokens.find(issued.secret, "invite")) == "used"
+    assert tokens.status_of(token_of(issued.secret, "invite")) == "used"
     assert tokens.live(SUBJECT) is None
 
 
 def test_an_expired_token_cannot_be_consumed_and_never_blocks_a_new_one(aws: None) -> None:  # B1
     issued = _issue(ttl=timedelta(seconds=-1))
-    token = tokens.find(issued.secret, "invite")
+    token = token_of(issued.secret, "invite")
     assert tokens.status_of(token) == "expired"
     with pytest.raises(Conflict):
         _consume(token)
     fresh = _issue()
-    assert tokens.status_of(tokens.find(fresh.secret, "invite")) == "live"
+    assert tokens.status_of(token_of(fresh.secret, "invite")) == "live"
     # The expired one keeps saying why it is dead, not "superseded".
-    assert tokens.status_of(tokens.find(issued.secret, "invite")) == "expired"
+    assert tokens.status_of(token_of(issued.secret, "invite")) == "expired"
 
 
 def test_a_used_token_stays_used_when_a_new_one_is_issued(aws: None) -> None:  # B1
     first = _issue()
-    _consume(tokens.find(first.secret, "invite"))
+    _consume(token_of(first.secret, "invite"))
     _issue()
-    assert tokens.status_of(tokens.find(first.secret, "invite")) == "used"
+    assert tokens.status_of(token_of(first.secret, "invite")) == "used"
 
 
 def test_revoking_ends_the_live_token(aws: None) -> None:  # B1
@@ -82,7 +85,7 @@ def test_revoking_ends_the_live_token(aws: None) -> None:  # B1
     tx = Tx()
     assert tokens.revoke(tx, SUBJECT) is not None
     tx.commit()
-    assert tokens.status_of(tokens.find(issued.secret, "invite")) == "revoked"
+    assert tokens.status_of(token_of(issued.secret, "invite")) == "revoked"
     assert tokens.live(SUBJECT) is None
 
 

@@ -11,7 +11,7 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Api, Practice
+from tests.support.api import Api, Practice
 
 
 def conflict(items: int) -> ClientError:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, Answer, Api, Practice, sign_up_practice
+from tests.support.api import PASSWORD, Answer, Api, Practice, sign_up_practice
+from tests.support.worlds import shared_world
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -39,8 +40,8 @@ class World:
         )
 
 
-@pytest.fixture
-def world(api: Api, practice: Practice) -> World:
+def build_world(api: Api) -> World:
+    practice = sign_up_practice(api, "sunrise")
     token, clients = practice.admin_token, f"/v1/orgs/{practice.id}/clients"
     client = api.post(
         clients, {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"}, token
@@ -58,6 +59,9 @@ def world(api: Api, practice: Practice) -> World:
         me.body["accounts"][0]["account_id"],
         admin["id"],
     )
+
+
+_world_built, world = shared_world("world", build_world)
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,15 @@ account the moment the link is removed."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from tests.e2e.conftest import Stack
+from tests.support.stack import Stack, found_in
 
 PASSWORD = "a caregiver's own password"
 
 
-def ok(answer: Any, status: int = 200) -> dict[str, Any]:
+def ok(answer: Any, status: int = 200) -> Any:
+    """The answer's JSON (an object, or the outbox's list), once its status is `status`."""
     assert answer.status_code == status, answer.text
     return answer.json() if answer.text else {}
 
@@ -81,13 +81,13 @@ def test_a_caregiver_accepts_enters_gets_copies_and_loses_access_at_once(stack: 
 
     (invite,) = outbox(stack, "caregiver_invite", "jordan@willow-e2e.example")
     assert outbox(stack, "caregiver_notice", "jordan@willow-e2e.example")
-    path = "/" + re.search(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"]).group(1)
+    path = "/" + found_in(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"])
 
     browser = type(stack.http)()  # its own cookie jar, as a person's browser
     page = browser.get(stack.base_url + path, timeout=30)
     assert page.status_code == 200, page.text
     assert "Willow Family Clinic" in page.text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = found_in(r'name="csrf_token" value="([^"]+)"', page.text)
     accepted = browser.post(
         stack.base_url + path,
         data={"csrf_token": token, "password": PASSWORD, "confirm": PASSWORD},

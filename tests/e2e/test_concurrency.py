@@ -7,88 +7,19 @@ it. Every request opens its own connection and waits at a barrier, so the twenty
 
 from __future__ import annotations
 
-import secrets
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
 
-from tests.e2e.conftest import Stack
+from tests.support.concurrency import Call, fresh, tally, together, unexpected
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 WORKERS = 20
 ROUNDS = 3
 PASSWORD = "correct horse battery"
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-
-    def error_code(self) -> str | None:
-        if isinstance(self.body, dict):
-            return (self.body.get("error") or {}).get("code")
-        return None
-
-
-@dataclass(frozen=True)
-class Call:
-    method: str
-    path: str
-    body: Any = None
-    token: str | None = None
-
-
-def send(stack: Stack, call: Call) -> Answer:
-    """One request on a connection of its own (a Session is not shared between threads)."""
-    headers = {"authorization": f"Bearer {call.token}"} if call.token else {}
-    with requests.Session() as http:
-        answer = http.request(
-            call.method, stack.base_url + call.path, json=call.body, headers=headers, timeout=60
-        )
-    try:
-        parsed = answer.json()
-    except ValueError:
-        parsed = answer.text
-    return Answer(answer.status_code, parsed)
-
-
-def together(stack: Stack, calls: list[Call]) -> list[Answer]:
-    """Send the calls at once: each worker waits at a barrier until all are ready, then sends.
-    The answers come back in the order of the calls; none may be a 5xx."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Call) -> Answer:
-        barrier.wait(timeout=30)
-        return send(stack, call)
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        answers = list(pool.map(run, calls))
-    server_errors = [(a.status, a.body) for a in answers if a.status >= 500]
-    assert not server_errors, f"5xx answers under concurrency: {server_errors}"
-    return answers
-
-
-def tally(answers: list[Answer]) -> dict[tuple[int, str | None], int]:
-    counts: dict[tuple[int, str | None], int] = {}
-    for answer in answers:
-        key = (answer.status, answer.error_code())
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def unexpected(answers: list[Answer], status: int) -> list[Any]:
-    """The bodies of answers other than `status`, for an assertion's message."""
-    return [(a.status, a.body) for a in answers if a.status != status]
-
-
-def fresh(label: str) -> str:
-    return f"{label}-{secrets.token_hex(4)}"
 
 
 def sign_up_body(slug: str, admin_email: str) -> dict[str, Any]:

@@ -16,41 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import Stack, screenshot, wait_for_email
+from tests.support.api import PASSWORD
+from tests.support.stack import Stack, branded_practice, screenshot, wait_for_email
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 NEW = "a brand new password"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/(invite|reset)/[A-Za-z0-9_-]+")
-
-
-def practice(stack: Stack) -> tuple[str, str]:
-    slug = f"p-{uuid.uuid4().hex[:10]}"
-    answer = stack.call(
-        "POST",
-        "/v1/orgs",
-        {
-            "name": f"Sunrise {slug}",
-            "slug": slug,
-            "admin": {
-                "email": f"admin@{slug}.example",
-                "password": PASSWORD,
-                "first_name": "Ada",
-                "last_name": "Admin",
-            },
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    body = answer.json()
-    org_id, token = body["org"]["id"], body["token"]
-    stack.call(
-        "PATCH",
-        f"/v1/orgs/{org_id}",
-        {"branding": {"display_name": "Sunrise Physio", "primary_color": "#7a3e9d"}},
-        token,
-    )
-    return org_id, token
 
 
 def add_client(stack: Stack, org_id: str, token: str) -> tuple[str, str]:
@@ -72,7 +44,7 @@ def link_in(email: dict[str, Any]) -> str:
 
 
 def test_r15_a_person_accepts_an_invite_and_lands_signed_in(stack: Stack, page: Any) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     client_id, email = add_client(stack, org_id, token)
     link = link_in(wait_for_email(stack, email, "invite")[0])
     opened = page.goto(link)
@@ -102,7 +74,7 @@ def test_r15_a_person_accepts_an_invite_and_lands_signed_in(stack: Stack, page: 
 
 
 def test_r13_a_superseded_link_shows_its_410_page(stack: Stack, page: Any) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     client_id, email = add_client(stack, org_id, token)
     first = link_in(wait_for_email(stack, email, "invite")[0])
     resent = stack.call("POST", f"/v1/orgs/{org_id}/clients/{client_id}/invite", None, token)
@@ -117,7 +89,7 @@ def test_r13_a_superseded_link_shows_its_410_page(stack: Stack, page: Any) -> No
 
 
 def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     _, email = add_client(stack, org_id, token)
     invite = link_in(wait_for_email(stack, email, "invite")[0])
     page.goto(invite)
@@ -142,7 +114,7 @@ def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> Non
 
 
 def test_r13_two_tabs_redeeming_one_link_at_once_end_with_one_success(stack: Stack) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     _, email = add_client(stack, org_id, token)
     link = link_in(wait_for_email(stack, email, "invite")[0])
     tabs = []
@@ -174,7 +146,7 @@ def test_r13_two_tabs_redeeming_one_link_at_once_end_with_one_success(stack: Sta
 
 
 def test_r48_the_stacks_log_never_holds_a_links_secret(stack: Stack) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     _, email = add_client(stack, org_id, token)
     link = link_in(wait_for_email(stack, email, "invite")[0])
     assert requests.get(link, timeout=30).status_code == 200

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack, screenshot
-from tests.e2e.test_invite_pages import PASSWORD, practice
+from tests.support.api import PASSWORD
+from tests.support.stack import Stack, branded_practice, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def group(stack: Stack, org_id: str, token: str) -> dict[str, Any]:
 
 
 def test_r16_a_person_signs_up_through_a_group_link(stack: Stack, page: Any) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     joined = group(stack, org_id, token)
     email = f"noor-{uuid.uuid4().hex[:8]}@example.com"
     opened = page.goto(joined["invite_url"])
@@ -58,7 +58,7 @@ def test_r16_a_person_signs_up_through_a_group_link(stack: Stack, page: Any) -> 
 
 
 def test_r16_a_rotated_group_link_shows_its_410_page(stack: Stack, page: Any) -> None:
-    org_id, token = practice(stack)
+    org_id, token = branded_practice(stack)
     joined = group(stack, org_id, token)
     rotated = stack.call(
         "POST", f"/v1/orgs/{org_id}/groups/{joined['id']}/invite-link", None, token

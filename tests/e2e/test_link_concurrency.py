@@ -11,13 +11,12 @@ the caregiver's session inside the care receiver's account is refused once its g
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack, wait_for_email
-from tests.e2e.test_concurrency import Call, fresh, tally, together
+from tests.support.concurrency import Call, fresh, tally, together
+from tests.support.stack import Stack, found_in, wait_for_email
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +42,10 @@ def ok(answer: Any, status: int = 200) -> dict[str, Any]:
 def caregiver_session(stack: Stack, email: str) -> str:
     """The caregiver accepts the grant's invite page and enters the care receiver's account."""
     (invite,) = wait_for_email(stack, email, "caregiver_invite")
-    path = "/" + re.search(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"]).group(1)
+    path = "/" + found_in(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"])
     browser = type(stack.http)()
     page = browser.get(stack.base_url + path, timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = found_in(r'name="csrf_token" value="([^"]+)"', page.text)
     accepted = browser.post(
         stack.base_url + path,
         data={"csrf_token": token, "password": PASSWORD, "confirm": PASSWORD},

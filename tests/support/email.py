@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib import aws, clock, config
 from chalicelib.services.rendering import Rendered
-from tests.conftest import Api, Practice
+from tests.support.api import Api, Practice
 
 
 @dataclass

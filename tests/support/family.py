@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.models.emails import EmailJob
-from tests.conftest import PASSWORD, Answer, Api, Practice, login
+from tests.support.api import PASSWORD, Answer, Api, Practice, login
 
 
 def enable_caregivers(api: Api, practice: Practice, **settings: Any) -> None:

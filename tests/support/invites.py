@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlencode, urlsplit
 
 from chalicelib.models.emails import EmailJob
-from tests.conftest import Answer, Api, Practice
+from tests.support.api import Answer, Api, Practice
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

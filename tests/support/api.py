@@ -1,0 +1,125 @@
+"""The app over Chalice's test client, and the practices most tests start from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice.test import Client
+
+from chalicelib.db import Tx
+from chalicelib.services import identities, passwords
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    raw: bytes
+
+    def error_code(self) -> str | None:
+        return (
+            (self.body or {}).get("error", {}).get("code") if isinstance(self.body, dict) else None
+        )
+
+
+class Api:
+    """The app over Chalice's test client, with JSON in and out."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        raw: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        sent = {"content-type": "application/json", **(headers or {})}
+        if token:
+            sent["authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else b"")
+        response = getattr(self.client.http, method.lower())(path, headers=sent, body=payload)
+        try:
+            parsed = json.loads(response.body) if response.body else None
+        except ValueError:
+            parsed = response.body
+        return Answer(response.status_code, parsed, dict(response.headers), response.body)
+
+    def get(self, path: str, token: str | None = None) -> Answer:
+        return self.call("GET", path, token=token)
+
+    def post(self, path: str, body: Any = None, token: str | None = None) -> Answer:
+        return self.call("POST", path, body if body is not None else {}, token)
+
+    def patch(self, path: str, body: Any, token: str | None = None) -> Answer:
+        return self.call("PATCH", path, body, token)
+
+
+@dataclass
+class Practice:
+    """An organization made through the API, with its admin signed in to it."""
+
+    org: dict[str, Any]
+    admin_token: str
+    admin_email: str
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.org["id"]
+
+
+def sign_up_practice(api: Api, slug: str, admin_email: str | None = None) -> Practice:
+    email = admin_email or f"admin@{slug}.example"
+    answer = api.post(
+        "/v1/orgs",
+        {
+            "name": f"Practice {slug}",
+            "slug": slug,
+            "admin": {
+                "email": email,
+                "password": PASSWORD,
+                "first_name": "Ada",
+                "last_name": "Admin",
+            },
+        },
+    )
+    assert answer.status == 201, answer.body
+    return Practice(answer.body["org"], answer.body["token"], email)
+
+
+def add_provider(api: Api, practice: Practice, name: str, role: str = "provider") -> dict[str, Any]:
+    answer = api.post(
+        f"/v1/orgs/{practice.id}/providers",
+        {
+            "email": f"{name}@{practice.org['slug']}.example",
+            "first_name": name.title(),
+            "last_name": "Provider",
+            "role": role,
+        },
+        practice.admin_token,
+    )
+    assert answer.status == 201, answer.body
+    practice.providers[name] = answer.body["provider"]
+    return answer.body["provider"]
+
+
+def give_password(email: str, password: str = PASSWORD) -> None:
+    """Stand-in for accepting an invite (issue #4): set the login's password directly."""
+    identity = identities.find_by_email(email)
+    assert identity is not None
+    tx = Tx()
+    identities.set_password(tx, identity, passwords.hash_password(password))
+    tx.commit()
+
+
+def login(api: Api, email: str, password: str = PASSWORD) -> Answer:
+    return api.post("/v1/auth/login", {"email": email, "password": password})

@@ -1,0 +1,92 @@
+"""openapi.yaml as the tests read it, and the check that an answer is what it documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from tests.support.api import Answer
+
+DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+DOCUMENT: dict[str, Any] = yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+URI = "urn:portico:openapi"
+
+
+def json_pointer(*parts: str) -> str:
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def closed_schema(node: Any) -> Any:
+    """A copy where every object schema that lists its properties allows no others.
+
+    The published document lets answers gain fields (API.md: "add fields freely"); this test
+    copy does not, so a field the app answers but the document omits fails here."""
+    if isinstance(node, list):
+        return [closed_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copied = {key: closed_schema(value) for key, value in node.items()}
+    if "properties" in copied and isinstance(copied["properties"], dict):
+        copied.setdefault("additionalProperties", False)
+    return copied
+
+
+def schema_validator(document: dict[str, Any], pointer: str) -> Draft202012Validator:
+    """A validator for the schema at `pointer`, its $refs resolved through the document."""
+    registry = Registry().with_resource(URI, DRAFT202012.create_resource(document))
+    return Draft202012Validator(
+        {"$ref": f"{URI}#{pointer}"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def schema_errors(validator: Draft202012Validator, instance: Any) -> list[str]:
+    return [
+        f"at {'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    ]
+
+
+STRICT = closed_schema(DOCUMENT)
+
+
+def assert_documented(method: str, template: str, answer: Answer) -> None:
+    """The answer's status is listed for the operation and its body matches that response's
+    schema, with no field the document does not name."""
+    responses = DOCUMENT["paths"][template][method.lower()]["responses"]
+    status = str(answer.status)
+    assert status in responses, (
+        f"{method} {template} answered {status}, which openapi.yaml does not list: {answer.body}"
+    )
+    parts = ["paths", template, method.lower(), "responses", status]
+    response = responses[status]
+    if "$ref" in response:
+        parts = response["$ref"].removeprefix("#/").split("/")
+        response = DOCUMENT["components"]["responses"][parts[-1]]
+    if "content" not in response:
+        assert not answer.raw, f"{method} {template} {status} is documented without a body"
+        return
+    if "application/json" not in response["content"]:
+        assert_html(method, template, answer, response)
+        return
+    validator = schema_validator(
+        STRICT, json_pointer(*parts, "content", "application/json", "schema")
+    )
+    problems = schema_errors(validator, answer.body)
+    assert not problems, f"{method} {template} {status} does not match openapi.yaml: {problems}"
+
+
+def assert_html(method: str, template: str, answer: Answer, response: dict[str, Any]) -> None:
+    """An answer documented as `text/html` is a whole HTML document sent as such."""
+    assert set(response["content"]) == {"text/html"}, f"{method} {template}: {response}"
+    headers = {name.lower(): value for name, value in answer.headers.items()}
+    assert headers.get("content-type", "").startswith("text/html"), (method, template, headers)
+    assert answer.raw.lstrip()[:15].lower() == b"<!doctype html>", answer.raw[:200]
+    assert answer.raw.rstrip().endswith(b"</html>"), answer.raw[-200:]

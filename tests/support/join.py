@@ -1,0 +1,74 @@
+"""The group invite link's pages as a visitor's browser meets them (R16, B3, R23)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.support.api import Answer, Api, Practice
+
+NEW_PASSWORD = "blue canoe at dawn"
+
+
+def make_group(api: Api, practice: Practice, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Back pain", "intake_forms": ["Health history", "Consent"], **fields}
+    answer = api.post(f"/v1/orgs/{practice.id}/groups", body, practice.admin_token)
+    assert answer.status == 201, answer.body
+    return answer.body["group"]
+
+
+def code_of(group: dict[str, Any]) -> str:
+    return group["invite_url"].rsplit("/", 1)[-1]
+
+
+class Browser:
+    """A visitor's browser: keeps the CSRF cookie and reads the form's token from the page."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.cookie = ""
+        self.csrf = ""
+
+    def get(self, path: str) -> Answer:
+        answer = self.api.call("GET", path, headers=self._headers())
+        self._keep(answer)
+        found = re.search(rb'name="csrf_token" value="([^"]*)"', answer.raw)
+        if found:
+            self.csrf = found.group(1).decode()
+        return answer
+
+    def post(
+        self, path: str, fields: dict[str, str], *, token: str | None = None, fresh: bool = True
+    ) -> Answer:
+        """Post the form; with `fresh`, from the page as it is now (else as last opened)."""
+        if fresh:
+            self.get(path)
+        sent = {**fields, "csrf_token": token if token is not None else self.csrf}
+        answer = self.api.call(
+            "POST",
+            path,
+            raw=urlencode(sent),
+            headers={**self._headers(), "content-type": "application/x-www-form-urlencoded"},
+        )
+        self._keep(answer)
+        return answer
+
+    def _headers(self) -> dict[str, str]:
+        return {"cookie": self.cookie} if self.cookie else {}
+
+    def _keep(self, answer: Answer) -> None:
+        cookie = {k.lower(): v for k, v in answer.headers.items()}.get("set-cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+
+
+def sign_up_fields(email: str = "maya@example.com", **extra: str) -> dict[str, str]:
+    return {
+        "first_name": "Maya",
+        "last_name": "Chen",
+        "email": email,
+        "password": NEW_PASSWORD,
+        "password_confirm": NEW_PASSWORD,
+        **extra,
+    }

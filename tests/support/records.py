@@ -1,0 +1,42 @@
+"""Records a test reads straight from the table and expects to exist.
+
+The services answer `None` for a record that is not there; a test that reads one it has just
+made wants the record itself, so these fail the test, naming what was missing, instead."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import pytest
+from pynamodb.models import Model
+
+from chalicelib import db
+from chalicelib.models.identities import Identity
+from chalicelib.services import identities, tokens
+
+M = TypeVar("M", bound=Model)
+
+
+def stored(model_cls: type[M], hash_key: str, range_key: str | None = None) -> M:
+    """The record as stored now; fails the test when it does not exist."""
+    record = db.get(model_cls, hash_key, range_key)
+    if record is None:
+        pytest.fail(f"no {model_cls.__name__} is stored at ({hash_key!r}, {range_key!r})")
+    return record
+
+
+def identity_of(email: str) -> Identity:
+    """The login of an email address as stored now; fails the test when there is none."""
+    # Looked up through the module so that a test's monkeypatch of find_by_email applies.
+    identity = identities.find_by_email(email)
+    if identity is None:
+        pytest.fail(f"no identity has the email {email!r}")
+    return identity
+
+
+def token_of(secret: str, kind: str) -> tokens.Token:
+    """The token behind a link's secret, whatever its status; fails the test when there is none."""
+    token = tokens.find(secret, kind)
+    if token is None:
+        pytest.fail(f"no {kind} token has the secret {secret!r}")
+    return token
