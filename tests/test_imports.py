@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
 from typing import Any
@@ -390,26 +391,33 @@ class _NoTableSnapshots:
         return value if isinstance(value, moto_dynamodb.Table) else copy.deepcopy(value, memo)
 
 
-def test_a_5000_row_file_is_imported_in_bounded_round_trips(
+# R18's big file: 1,000 rows in `make test`; `make bench` imports 5,000, the size the README's
+# figures and the 29 s budget are about. The rule checked is the same at both sizes: one
+# transaction per created row and a few batch reads, whatever the file's length.
+BIG_FILE_ROWS = int(os.environ.get("IMPORT_BENCH_ROWS", "1000"))
+
+
+def test_a_big_file_is_imported_in_bounded_round_trips(
     api: Api, practice, dynamo_calls, monkeypatch
 ):
     # R18 performance: one transaction per created row plus a few batch reads for the file;
     # measured here with moto in process (README "Benchmarks").
+    rows = BIG_FILE_ROWS
     monkeypatch.setattr(moto_dynamodb, "copy", _NoTableSnapshots)
-    body = _big_file(5000)
+    body = _big_file(rows)
     dynamo_calls.clear()
     started = time.perf_counter()
     answer = send_csv(api, practice, body)
     seconds = time.perf_counter() - started
     assert answer.status == 200
-    assert answer.body["created"] == 5000, {
+    assert answer.body["created"] == rows, {
         k: answer.body[k] for k in ("created", "skipped", "rejected")
     }
     calls = len(dynamo_calls.operations)
-    per_row = calls / 5000
-    print(f"\n5,000 rows: {seconds:.1f} s, {5000 / seconds:.0f} rows/s, ", end="")
+    per_row = calls / rows
+    print(f"\n{rows:,} rows: {seconds:.1f} s, {rows / seconds:.0f} rows/s, ", end="")
     print(f"{calls} DynamoDB calls, {per_row:.3f} per row")
-    assert dynamo_calls.operations.count("TransactWriteItems") == 5000
+    assert dynamo_calls.operations.count("TransactWriteItems") == rows
     assert per_row < 1.05
     profile = db.get(ClientProfile, practice.id, answer.body["rows"][-1]["client_id"])
     assert profile is not None
