@@ -147,21 +147,6 @@ class Branding(Body):
     footer: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-FEATURES = (
-    "bills",
-    "appointments",
-    "goals",
-    "journal",
-    "documents",
-    "forms",
-    "care_plans",
-    "programs",
-    "packages",
-)
-
-
-# R33: what a caregiver grant may be limited to: the portal features, and the chat.
-SCOPES = (*FEATURES, "chat")
 Scope = Literal[
     "bills",
     "appointments",

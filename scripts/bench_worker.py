@@ -15,6 +15,7 @@ path, and the baseline's emails are byte for byte the ones the worker sent.
 
 from __future__ import annotations
 
+from chalicelib.rules.settings import org_branding
 from scripts import in_process  # noqa: F401 (first: the environment chalicelib reads)
 
 # isort: split
@@ -46,8 +47,8 @@ from app import app
 from chalicelib import aws, clock, config, infra
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
-from chalicelib.services import delivery, orgs
-from chalicelib.services.email_kinds import KINDS
+from chalicelib.rules.email_kinds import KINDS
+from chalicelib.services.email import delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "chalicelib" / "templates"
@@ -360,7 +361,7 @@ def bench(jobs: int, profile: bool = False) -> dict[str, Any]:
         with Client(app, stage_name="local") as client:
             practice = set_up_practice(Api(client), WARMUP + jobs)
         org = Organization.get(practice.org_id, "org")
-        brand = orgs.branding(org)
+        brand = org_branding(org)
         bare = Bare(brand)
 
         # Warm-up: both paths send a batch before anything is measured.

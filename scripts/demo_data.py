@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from chalicelib.db import Tx
-from chalicelib.services import identities, passwords
+from chalicelib.services.identity import identities, passwords
 
 PASSWORD = "portico-demo-1"  # noqa: S105 (the published demo password)
 

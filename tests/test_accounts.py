@@ -9,7 +9,7 @@ import pytest
 from chalicelib import clock, db, ids
 from chalicelib.models.identities import Identity
 from chalicelib.models.sessions import Session
-from chalicelib.services import identities
+from chalicelib.services.identity import identities
 from tests.support.api import (
     PASSWORD,
     Api,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services import clients, identities, joining
+from chalicelib.services.clients import clients, joining
+from chalicelib.services.identity import identities
 from tests.support.api import Api, Practice, add_provider, give_password
 from tests.support.join import Browser, code_of, make_group, sign_up_fields
 

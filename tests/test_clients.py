@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import identities
+from chalicelib.services.identity import identities
 from tests.support.api import (
     PASSWORD,
     Api,

@@ -24,7 +24,8 @@ import pytest
 
 from chalicelib import aws, config
 from chalicelib.models import TABLE_OWNERS, TTL_MODELS
-from chalicelib.services import delivery, triggers
+from chalicelib.services import triggers
+from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice, login
 from tests.support.email import add_client, book, email_log
 

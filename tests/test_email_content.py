@@ -8,7 +8,8 @@ import pytest
 from chalicelib import config
 from chalicelib.db import Tx
 from chalicelib.models.identities import Identity
-from chalicelib.services import delivery, outbox
+from chalicelib.services import outbox
+from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice, sign_up_practice
 from tests.support.email import RecordingSender, add_client, book
 from tests.support.records import identity_of, stored

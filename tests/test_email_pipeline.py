@@ -12,7 +12,8 @@ from chalicelib import aws, clock, config
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import delivery, local_stage, outbox
+from chalicelib.services import local_stage, outbox
+from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice
 from tests.support.email import (
     RecordingSender,

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import delivery, identities, links
+from chalicelib.services.email import copies, delivery
+from chalicelib.services.families import links
+from chalicelib.services.identity import identities
 from tests.support.api import Api, Practice
 from tests.support.email import RecordingSender, book
 from tests.support.family import add_client, link
@@ -96,7 +99,7 @@ def test_r25_a_client_created_on_the_spot_and_its_link_are_one_write(
     # R25 and API.md (never a half-written record): when the link cannot be written, here
     # because the origin profile changed meanwhile, the client made for it is not left behind.
     sam = add_client(api, practice, "Sam", None)
-    real_load = links.orgs.load
+    real_load = links.records.org
 
     def changed_meanwhile(org_id: str) -> Organization:
         other = ClientProfile.get(practice.id, sam)
@@ -104,7 +107,7 @@ def test_r25_a_client_created_on_the_spot_and_its_link_are_one_write(
         other.save()  # another request changes Sam between our read and our write
         return real_load(org_id)
 
-    monkeypatch.setattr(links.orgs, "load", changed_meanwhile)
+    monkeypatch.setattr(links.records, "org", changed_meanwhile)
     body = {
         "new_client": {"first_name": "Lee", "last_name": "Rivera", "email": "lee@example.com"},
         "relationship": "spouse",
@@ -208,8 +211,6 @@ def test_r29_r34_copy_holders_receive_exactly_the_clients_emails(
 
 
 def test_r41_a_redelivered_email_adds_no_second_copy(api: Api, practice: Practice) -> None:
-    from chalicelib.models.emails import EmailJob  # noqa: PLC0415
-    from chalicelib.services import copies  # noqa: PLC0415
 
     sam = add_client(api, practice, "Sam", "sam@example.com")
     api.post(

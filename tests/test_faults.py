@@ -22,7 +22,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib import aws, config
-from chalicelib.services import delivery
+from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice
 from tests.support.email import (
     add_client,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.models.orgs import Organization
-from chalicelib.services import orgs
+from chalicelib.rules.settings import org_settings
 from tests.support.api import PASSWORD, Api, Practice
 from tests.support.records import stored
 
@@ -25,7 +25,7 @@ def test_a_partial_welcome_message_changes_only_the_fields_it_names(
     )
     assert answer.status == 200
     assert answer.body["org"]["settings"]["welcome_message"] == {"enabled": True, "text": "Hello"}
-    saved = orgs.settings(stored(Organization, practice.id, "org"))
+    saved = org_settings(stored(Organization, practice.id, "org"))
     assert saved["welcome_message"] == {"enabled": True, "text": "Hello"}
 
 

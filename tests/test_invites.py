@@ -16,7 +16,9 @@ from chalicelib import clock
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
-from chalicelib.services import chat, delivery, invites, tokens, triggers
+from chalicelib.services import chat, tokens, triggers
+from chalicelib.services.email import delivery
+from chalicelib.services.invites import invites
 from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
 from tests.support.email import RecordingSender, email_log
 from tests.support.invites import (

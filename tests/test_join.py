@@ -10,7 +10,8 @@ from chalicelib import clock
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.orgs import Group
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import chat, joining
+from chalicelib.services import chat
+from chalicelib.services.clients import joining
 from tests.support.api import (
     PASSWORD,
     Answer,

@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.db import Tx
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.services import chat, records
 from tests.support.api import Api, Practice, give_password, login, sign_up_practice
 from tests.support.email import book
 from tests.support.family import (
@@ -179,9 +182,6 @@ def test_r6_a_journal_entry_belongs_to_one_profile(api: Api, practice: Practice)
 
 
 def test_r21_the_welcome_message_is_in_the_chat(api: Api, practice: Practice) -> None:
-    from chalicelib.db import Tx  # noqa: PLC0415
-    from chalicelib.models.profiles import ClientProfile  # noqa: PLC0415
-    from chalicelib.services import chat, orgs  # noqa: PLC0415
 
     api.patch(
         f"/v1/orgs/{practice.id}",
@@ -190,7 +190,7 @@ def test_r21_the_welcome_message_is_in_the_chat(api: Api, practice: Practice) ->
     )
     sam = add_client(api, practice, "Sam", "sam@example.com")
     tx = Tx()
-    chat.welcome(tx, orgs.load(practice.id), ClientProfile.get(practice.id, sam))
+    chat.welcome(tx, records.org(practice.id), ClientProfile.get(practice.id, sam))
     tx.commit()
     give_password("sam@example.com")
     messages = api.get("/v1/portal/chat", client_session(api, "sam@example.com")).body["messages"]

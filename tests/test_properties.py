@@ -27,8 +27,8 @@ from hypothesis.stateful import (
 from chalicelib import clock
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.schemas import FEATURES
-from chalicelib.services import portal_settings, tokens
+from chalicelib.rules.settings import FEATURES, effective
+from chalicelib.services import tokens
 from tests.support import moto
 from tests.support.records import token_of
 
@@ -57,13 +57,13 @@ def most_specific(levels: list[dict[str, Any] | None], read: Any) -> bool:
 @settings(max_examples=300, database=None)
 def test_each_feature_is_the_most_specific_level_that_sets_it_else_on(levels: list) -> None:
     # R35: organization default, group, client; the most specific one set wins; none set: on
-    effective = portal_settings.effective(*levels)
+    resolved = effective(*levels)
     for feature in FEATURES:
         expected = most_specific(levels, lambda s, f=feature: (s.get("features") or {}).get(f))
-        assert effective.features[feature] is expected, feature
-        assert effective.allows(feature) is expected
+        assert resolved.features[feature] is expected, feature
+        assert resolved.allows(feature) is expected
     # R37: the portal login resolves the same way
-    assert effective.login_enabled is most_specific(levels, lambda s: s.get("login_enabled"))
+    assert resolved.login_enabled is most_specific(levels, lambda s: s.get("login_enabled"))
 
 
 @given(levels=st.lists(level, min_size=3, max_size=3), other=level)
@@ -71,8 +71,8 @@ def test_each_feature_is_the_most_specific_level_that_sets_it_else_on(levels: li
 def test_a_less_specific_level_never_overrides_a_value_set_below_it(levels, other) -> None:
     # R35: whatever the organization says, a feature the client sets stays the client's
     client = levels[2] or {}
-    before = portal_settings.effective(*levels)
-    after = portal_settings.effective(other, levels[1], levels[2])
+    before = effective(*levels)
+    after = effective(other, levels[1], levels[2])
     for feature, value in (client.get("features") or {}).items():
         if value is not None:
             assert before.features[feature] is after.features[feature] is value

@@ -9,7 +9,9 @@ from chalicelib import clock
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.tokens import Token
-from chalicelib.services import passcodes, resets, tokens
+from chalicelib.services import tokens
+from chalicelib.services.identity import identities
+from chalicelib.services.invites import passcodes, resets
 from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
 from tests.support.invites import add_client, link_path, open_page, submit
 
@@ -179,7 +181,6 @@ def test_r20_resets_ttl_is_24_hours(api: Api, practice: Practice):
 
 
 def _identity_of(email: str) -> str:
-    from chalicelib.services import identities  # noqa: PLC0415
 
     identity = identities.find_by_email(email)
     assert identity is not None

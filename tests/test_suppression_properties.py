@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 
 from chalicelib.db import Tx
 from chalicelib.models.emails import EmailJob
-from chalicelib.schemas import FEATURES
-from chalicelib.services import delivery, outbox, tokens
-from chalicelib.services.email_kinds import KINDS
+from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.settings import FEATURES
+from chalicelib.services import outbox, tokens
+from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice
 from tests.support.email import RecordingSender
 

@@ -8,7 +8,8 @@ from chalice.app import Response
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
 from chalicelib.handlers.views import client_view
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services import clients, invites
+from chalicelib.services.clients import clients
+from chalicelib.services.invites import invites
 
 bp = Blueprint(__name__)
 

@@ -8,7 +8,7 @@ from chalice.app import Response
 from chalicelib.handlers.http import actor, html, ok, parse_query
 from chalicelib.handlers.views import email_view
 from chalicelib.schemas import EmailLogQuery
-from chalicelib.services import emails
+from chalicelib.services.email import emails
 
 bp = Blueprint(__name__)
 

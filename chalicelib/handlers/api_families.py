@@ -17,7 +17,9 @@ from chalicelib.schemas import (
     UpdateContact,
     UpdateLink,
 )
-from chalicelib.services import audit, links, portal_levels
+from chalicelib.services import audit
+from chalicelib.services.families import links
+from chalicelib.services.portal import portal_levels
 
 bp = Blueprint(__name__)
 

@@ -14,7 +14,7 @@ from chalicelib.handlers.views import (
     record_view,
 )
 from chalicelib.schemas import JournalEntry
-from chalicelib.services import portal
+from chalicelib.services.portal import portal
 
 bp = Blueprint(__name__)
 

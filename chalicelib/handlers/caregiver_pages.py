@@ -10,7 +10,7 @@ from chalicelib import config
 from chalicelib.errors import Invalid, Throttled
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
-from chalicelib.services import links
+from chalicelib.services.families import links
 
 bp = Blueprint(__name__)
 

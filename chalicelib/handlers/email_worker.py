@@ -13,7 +13,7 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import config
-from chalicelib.services import delivery
+from chalicelib.services.email import delivery
 
 bp = Blueprint(__name__)
 

@@ -23,7 +23,8 @@ from chalicelib import config
 from chalicelib.errors import Invalid, TooLarge
 from chalicelib.handlers.http import raw_body
 from chalicelib.models.orgs import Organization
-from chalicelib.services import branding, rendering
+from chalicelib.services.email import rendering
+from chalicelib.services.practices import branding
 
 FORM = "application/x-www-form-urlencoded"
 CSRF_COOKIE = "portico_csrf"

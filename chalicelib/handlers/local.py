@@ -11,7 +11,8 @@ from chalicelib.handlers import forms
 from chalicelib.handlers.http import html, ok, parse
 from chalicelib.handlers.views import outbox_view
 from chalicelib.schemas import TickBody
-from chalicelib.services import local_stage, rendering
+from chalicelib.services import local_stage
+from chalicelib.services.email import rendering
 
 bp = Blueprint(__name__)
 

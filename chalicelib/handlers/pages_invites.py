@@ -16,7 +16,7 @@ from chalice.app import Request, Response
 from chalicelib import config
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
-from chalicelib.services import invites, resets
+from chalicelib.services.invites import invites, resets
 
 bp = Blueprint(__name__)
 

@@ -16,8 +16,8 @@ from chalicelib.errors import NotFound, Throttled
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
 from chalicelib.schemas import JoinSignIn, JoinSignUp
-from chalicelib.services import joining
-from chalicelib.services.joining import Explained, JoinLink, LinkClosed, WrongPassword
+from chalicelib.services.clients import joining
+from chalicelib.services.clients.joining import Explained, JoinLink, LinkClosed, WrongPassword
 
 bp = Blueprint(__name__)
 

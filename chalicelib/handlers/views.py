@@ -12,14 +12,13 @@ from chalicelib.models.links import Contact, Link
 from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
-from chalicelib.services import orgs
-from chalicelib.services.accounts import view as account_view
-from chalicelib.services.auth import SignedIn
-from chalicelib.services.imports import RowOutcome
-from chalicelib.services.invites import InviteOutcome
-from chalicelib.services.portal_levels import Levelled
-from chalicelib.services.portal_settings import Effective
-from chalicelib.services.public import Purchase
+from chalicelib.rules.settings import Effective, org_branding, org_settings
+from chalicelib.services.clients.imports import RowOutcome
+from chalicelib.services.clients.public import Purchase
+from chalicelib.services.identity.accounts import view as account_view
+from chalicelib.services.identity.auth import SignedIn
+from chalicelib.services.invites.invites import InviteOutcome
+from chalicelib.services.portal.portal_levels import Levelled
 
 
 def _time(moment: Any) -> str | None:
@@ -32,8 +31,8 @@ def org_view(org: Organization) -> dict[str, Any]:
         "name": org.name,
         "slug": org.slug,
         "plan": org.plan,
-        "branding": orgs.branding(org),
-        "settings": orgs.settings(org),
+        "branding": org_branding(org),
+        "settings": org_settings(org),
         "created_at": _time(org.created_at),
         "updated_at": _time(org.updated_at),
     }

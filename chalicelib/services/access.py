@@ -13,18 +13,15 @@ from chalicelib import clock
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.schemas import FEATURES
-from chalicelib.services import grants
-from chalicelib.services.sessions import Actor, require_account
+from chalicelib.rules import grants
+from chalicelib.rules.settings import FEATURES
+from chalicelib.services import records
+from chalicelib.services.identity.sessions import Actor, require_account
 
 ADMIN = ("admin",)
 STAFF = ("admin", "provider", "staff")
 # Roles that may be a client's primary provider or on its care team (R10).
 CLINICAL = ("admin", "provider")
-
-
-def org_missing() -> NotFound:
-    return NotFound("No such organization.", code="org_not_found")
 
 
 def staff_of(actor: Actor, org_id: str, roles: tuple[str, ...] = STAFF) -> Provider:
@@ -33,7 +30,7 @@ def staff_of(actor: Actor, org_id: str, roles: tuple[str, ...] = STAFF) -> Provi
     if account.kind != "staff" or actor.provider is None:
         raise Forbidden("This needs a staff account of the practice.", code="staff_only")
     if account.org_id != org_id:
-        raise org_missing()
+        raise records.org_missing()
     if account.role not in roles:
         raise Forbidden(
             "Your role in this practice cannot do this; ask one of its admins.",

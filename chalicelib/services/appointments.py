@@ -12,16 +12,18 @@ from chalicelib.models.appointments import Appointment, ClientAppointment, Remin
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import CreateAppointment, PageQuery
-from chalicelib.services import access, orgs, outbox
-from chalicelib.services.sessions import Actor
+from chalicelib.services import access, outbox, records
+from chalicelib.services.identity.sessions import Actor
+from chalicelib.services.practices import orgs
 
 
 def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
     """Book an appointment for one or more clients (R34): each gets its confirmation, and its
     reminders are filed for the hours the organization sets (R44), all in one transaction."""
     access.staff_of(actor, org_id)
-    org = orgs.load(org_id)
+    org = records.org(org_id)
     provider = orgs.clinical_provider(org_id, req.provider_id, "provider_id")
     profiles = _clients(org_id, req.client_ids)
     tx = Tx()
@@ -77,7 +79,7 @@ def book(
                 starts_at=starts_at,
             )
         )
-    for hours in sorted(set(orgs.settings(org)["reminder_hours"])):
+    for hours in sorted(set(org_settings(org)["reminder_hours"])):
         due = starts_at - timedelta(hours=hours)
         if due > now:
             tx.save(

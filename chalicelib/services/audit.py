@@ -13,7 +13,7 @@ from chalicelib.db import Tx
 from chalicelib.models.audit import AuditEvent
 from chalicelib.schemas import AuditQuery
 from chalicelib.services import access
-from chalicelib.services.sessions import Actor
+from chalicelib.services.identity.sessions import Actor
 
 SYSTEM = "system"
 

@@ -7,7 +7,7 @@ from chalicelib.db import Tx
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
-from chalicelib.services import orgs
+from chalicelib.rules.settings import org_settings
 
 
 def post(tx: Tx, profile: ClientProfile, *, author: str, text: str) -> PortalRecord:
@@ -31,7 +31,7 @@ def post(tx: Tx, profile: ClientProfile, *, author: str, text: str) -> PortalRec
 def welcome(tx: Tx, org: Organization, profile: ClientProfile) -> PortalRecord | None:
     """R21: on a client's first activation, the organization's welcome text, posted from the
     primary provider. The caller calls this once: in the transaction that first activates."""
-    message = orgs.settings(org)["welcome_message"]
+    message = org_settings(org)["welcome_message"]
     if not message.get("enabled") or not message.get("text"):
         return None
     return post(tx, profile, author=f"provider:{profile.primary_provider_id}", text=message["text"])

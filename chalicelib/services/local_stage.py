@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from chalicelib import aws, clock, config
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob
-from chalicelib.services import delivery, outbox, triggers
+from chalicelib.services import outbox, triggers
+from chalicelib.services.email import delivery
 
 
 def require_local() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.services import appointments, invites, links, outbox
+from chalicelib.services import appointments, outbox
+from chalicelib.services.families import links
+from chalicelib.services.invites import invites
 
 
 def outbox_sweep(now: datetime | None = None) -> dict[str, int]:

@@ -9,7 +9,7 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.db import Tx
-from chalicelib.services import identities, passwords
+from chalicelib.services.identity import identities, passwords
 
 PASSWORD = "correct horse battery"
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import aws, clock, config
-from chalicelib.services.rendering import Rendered
+from chalicelib.services.email.rendering import Rendered
 from tests.support.api import Api, Practice
 
 

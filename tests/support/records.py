@@ -12,7 +12,8 @@ from pynamodb.models import Model
 
 from chalicelib import db
 from chalicelib.models.identities import Identity
-from chalicelib.services import identities, tokens
+from chalicelib.services import tokens
+from chalicelib.services.identity import identities
 
 M = TypeVar("M", bound=Model)
 

@@ -17,9 +17,12 @@ from chalicelib.errors import Conflict, NotFound, PorticoError
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, JoinCode, Organization, StaffClaim
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import accounts, clients, identities, orgs, passwords, sessions, throttle
-from chalicelib.services.accounts import client_account
-from chalicelib.services.clients import Arrival
+from chalicelib.services import records, throttle
+from chalicelib.services.clients import clients
+from chalicelib.services.clients.clients import Arrival
+from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services.identity.accounts import client_account
+from chalicelib.services.practices import orgs
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SOURCE = "group_link"
@@ -74,7 +77,7 @@ def _find(code: str) -> tuple[JoinCode, Organization, Group]:
     group = orgs.group_of(join.owner_org_id, join.group_id) if join else None
     if join is None or group is None:
         raise link_missing()
-    return join, orgs.load(join.owner_org_id), group
+    return join, records.org(join.owner_org_id), group
 
 
 def open_link(code: str) -> JoinLink:

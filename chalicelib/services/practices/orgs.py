@@ -11,6 +11,7 @@ from chalicelib.errors import Conflict, NotFound, field_error
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, JoinCode, Organization, Provider, SlugClaim, StaffClaim
 from chalicelib.models.profiles import OrgEmailClaim
+from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import (
     AddProvider,
     CreateGroup,
@@ -19,42 +20,10 @@ from chalicelib.schemas import (
     UpdateGroup,
     UpdateOrg,
 )
-from chalicelib.services import access, identities, passwords, sessions, throttle
-from chalicelib.services.accounts import staff_account
-from chalicelib.services.sessions import Actor
-
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "invite_ttl_days": 30,
-    "follow_up_days": [3, 7],
-    "reminder_hours": [24],
-    "welcome_message": {"enabled": False, "text": ""},
-    "otp_login": False,
-    "caregiver_access": False,
-    # B4: caregiver access to a minor by the minor's age: everything under 12, the practical
-    # features from 12 to 17 (not the journal nor the chat), nothing from 18.
-    "caregiver_age_tiers": [
-        {"until_age": 12, "scopes": None},
-        {"until_age": 18, "scopes": ["appointments", "bills", "forms", "packages"]},
-    ],
-    "default_provider_id": None,
-}
-
-
-def settings(org: Organization) -> dict[str, Any]:
-    """The organization's settings with defaults filled in: what every rule reads."""
-    return {**DEFAULT_SETTINGS, **org.settings}
-
-
-def branding(org: Organization) -> dict[str, Any]:
-    return {
-        "display_name": org.name,
-        "logo_url": None,
-        "primary_color": "#2f6f5e",
-        "sender_name": org.name,
-        "reply_to": None,
-        "footer": None,
-        **org.branding,
-    }
+from chalicelib.services import access, records, throttle
+from chalicelib.services.identity import identities, passwords, sessions
+from chalicelib.services.identity.accounts import staff_account
+from chalicelib.services.identity.sessions import Actor
 
 
 def _slug_taken() -> Conflict:
@@ -138,21 +107,14 @@ def _membership(
 
 def get(actor: Actor, org_id: str) -> Organization:
     access.staff_of(actor, org_id)
-    return load(org_id)
-
-
-def load(org_id: str) -> Organization:
-    org = db.get(Organization, org_id, "org")
-    if org is None:
-        raise access.org_missing()
-    return org
+    return records.org(org_id)
 
 
 def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
     """Admins change name, plan, branding and settings; a partial object changes only what
     it names (null clears a branding field back to its default)."""
     access.staff_of(actor, org_id, access.ADMIN)
-    org = load(org_id)
+    org = records.org(org_id)
     if req.name is not None:
         org.name = req.name
     if req.plan is not None:
@@ -168,7 +130,7 @@ def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
         if changes.get("welcome_message") is not None:
             # A partial welcome message changes only what it names (R21 reads both fields).
             changes["welcome_message"] = {
-                **settings(org)["welcome_message"],
+                **org_settings(org)["welcome_message"],
                 **changes["welcome_message"],
             }
         if req.settings.caregiver_age_tiers is not None:

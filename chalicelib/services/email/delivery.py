@@ -22,9 +22,12 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
-from chalicelib.services import branding, copies, portal_settings, rendering, tokens
-from chalicelib.services.email_kinds import KINDS, EmailKind
-from chalicelib.services.rendering import Rendered
+from chalicelib.rules.email_kinds import KINDS, EmailKind
+from chalicelib.rules.settings import effective
+from chalicelib.services import tokens
+from chalicelib.services.email import copies, rendering
+from chalicelib.services.email.rendering import Rendered
+from chalicelib.services.practices import branding
 
 
 class Sender(Protocol):
@@ -126,7 +129,7 @@ def recipient(
     if not profile.email:
         return None, "no_email"
     group = db.get(Group, job.org_id, Group.sk_for(profile.group_id)) if profile.group_id else None
-    settings = portal_settings.effective(
+    settings = effective(
         org.portal_settings if org else None,
         group.portal_settings if group else None,
         profile.portal_settings,

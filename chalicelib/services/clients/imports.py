@@ -32,9 +32,11 @@ from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
 from chalicelib.models.profiles import ImportKey, OrgEmailClaim
 from chalicelib.schemas import NAME_MAX, normalize_email
-from chalicelib.services import access, clients, orgs
-from chalicelib.services.clients import Arrival
-from chalicelib.services.sessions import Actor
+from chalicelib.services import access, records
+from chalicelib.services.clients import clients
+from chalicelib.services.clients.clients import Arrival
+from chalicelib.services.identity.sessions import Actor
+from chalicelib.services.practices import orgs
 
 REQUIRED = ("first_name", "last_name", "email", "phone", "dob")
 OPTIONAL = ("primary_provider_email", "group")
@@ -85,14 +87,14 @@ def import_clients(
         raise TooLarge(
             "The file is larger than 5 MB; split it and import each part.", code="body_too_large"
         )
-    org = orgs.load(org_id)
-    header, records = _read(_decode(body, charset))
+    org = records.org(org_id)
+    header, lines = _read(_decode(body, charset))
     providers = orgs.providers_of(org_id)
     groups = {g.name.casefold(): g for g in Group.query(org_id, Group.sk.startswith("group#"))}
     outcomes: list[RowOutcome] = []
     rows: list[_Row] = []
     first_line_of: dict[str, int] = {}
-    for line, values in records:
+    for line, values in lines:
         try:
             row = _row(line, header, values, org, groups, providers)
         except _Rejected as problem:

@@ -11,9 +11,10 @@ from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.schemas import Login, Switch
-from chalicelib.services import accounts, audit, identities, passwords, sessions, throttle
-from chalicelib.services.accounts import Account
-from chalicelib.services.sessions import Actor
+from chalicelib.services import audit, throttle
+from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services.identity.accounts import Account
+from chalicelib.services.identity.sessions import Actor
 
 
 @dataclass(frozen=True)

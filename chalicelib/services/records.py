@@ -1,41 +1,38 @@
-"""Client Portal settings (R35, R37): organization default, group, client; the most specific
-value that is set wins, and with none set a feature is on and the login is open."""
+"""Reading the records most rules start from, or the contract's 404 when they are not there.
+
+A record of another organization answers exactly like one that does not exist (R4): every
+lookup is by the organization's own key. The settings levels above a client (organization and
+groups) come in one BatchGetItem, whatever their number (DESIGN "Data").
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from chalicelib import aws
+from chalicelib import aws, db
+from chalicelib.errors import NotFound
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.schemas import FEATURES
 
 
-@dataclass(frozen=True)
-class Effective:
-    features: dict[str, bool]
-    login_enabled: bool
-
-    def allows(self, feature: str) -> bool:
-        return self.features[feature]
+def org_missing() -> NotFound:
+    return NotFound("No such organization.", code="org_not_found")
 
 
-def effective(*levels: dict[str, Any] | None) -> Effective:
-    """Resolve settings given from the least specific level to the most (org, group, client).
+def client_missing() -> NotFound:
+    return NotFound("No such client in this practice.", code="client_not_found")
 
-    Each level is `{"features": {name: bool|None}, "login_enabled": bool|None}`, partial."""
-    features = dict.fromkeys(FEATURES, True)
-    login_enabled = True
-    for level in levels:
-        if not level:
-            continue
-        for name, value in (level.get("features") or {}).items():
-            if value is not None:
-                features[name] = value
-        if level.get("login_enabled") is not None:
-            login_enabled = level["login_enabled"]
-    return Effective(features, login_enabled)
+
+def org(org_id: str) -> Organization:
+    found = db.get(Organization, org_id, "org")
+    if found is None:
+        raise org_missing()
+    return found
+
+
+def client(org_id: str, client_id: str) -> ClientProfile:
+    profile = db.get(ClientProfile, org_id, client_id) if client_id.startswith("cl_") else None
+    if profile is None:
+        raise client_missing()
+    return profile
 
 
 Levels = dict[str, tuple[Organization | None, dict[str, Group]]]
@@ -77,15 +74,3 @@ def levels_of(wanted: dict[str, set[str]]) -> Levels:
                     groups[group.group_id] = group
             request = answer.get("UnprocessedKeys") or {}
     return found
-
-
-def of_profile(
-    profile: ClientProfile, org: Organization | None, groups: dict[str, Group]
-) -> Effective:
-    """R35/R37: the client's effective settings; every rule that reads them calls this."""
-    group = groups.get(profile.group_id) if profile.group_id else None
-    return effective(
-        org.portal_settings if org else None,
-        group.portal_settings if group else None,
-        profile.portal_settings,
-    )

@@ -22,20 +22,10 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import LiveToken, SendLog, Token
-from chalicelib.services import (
-    access,
-    accounts,
-    audit,
-    chat,
-    identities,
-    orgs,
-    outbox,
-    passwords,
-    sessions,
-    throttle,
-    tokens,
-)
-from chalicelib.services.sessions import Actor
+from chalicelib.rules.settings import org_settings
+from chalicelib.services import access, audit, chat, outbox, records, throttle, tokens
+from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services.identity.sessions import Actor
 
 SEND_WINDOW = timedelta(hours=24)
 
@@ -91,7 +81,7 @@ def _issue(
     tx: Tx, org: Organization, profile: ClientProfile, *, actor: str, action: str
 ) -> InviteOutcome:
     """A new invite for the profile, its email and its audit event, added to `tx`."""
-    settings = orgs.settings(org)
+    settings = org_settings(org)
     issued = tokens.issue(
         tx,
         "invite",
@@ -153,12 +143,6 @@ def _schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
 # Staff: send, resend, revoke, reset (R14, R20, B1) ------------------------------------------
 
 
-def client_of(org_id: str, client_id: str) -> ClientProfile:
-    from chalicelib.services import clients  # noqa: PLC0415 (clients imports this module)
-
-    return clients.load(org_id, client_id)
-
-
 def _invitable(profile: ClientProfile) -> None:
     """R11, R38: who cannot get an invite, each refusal saying what to do instead."""
     if profile.status != "active":
@@ -180,8 +164,8 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
     """Staff send a client a new invite; the older link dies at that moment (R13, R14), within
     R20's limit."""
     staff = access.staff_of(actor, org_id)
-    org = orgs.load(org_id)
-    profile = client_of(org_id, client_id)
+    org = records.org(org_id)
+    profile = records.client(org_id, client_id)
     _invitable(profile)
     now = clock.now()
     log, recent = _sends_within_limit(profile, now)
@@ -204,7 +188,7 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
 def revoke(actor: Actor, org_id: str, client_id: str) -> None:
     """B1: staff withdraw the pending invite; its link answers "revoked" from then on."""
     staff = access.staff_of(actor, org_id)
-    profile = client_of(org_id, client_id)
+    profile = records.client(org_id, client_id)
     tx = Tx()
     token = tokens.revoke(tx, subject_for(org_id, client_id))
     if token is None:
@@ -223,7 +207,7 @@ def revoke(actor: Actor, org_id: str, client_id: str) -> None:
 def record(actor: Actor, org_id: str, client_id: str) -> tuple[ClientProfile, InviteOutcome]:
     """The client record with its invite's status (B1): two reads beyond the profile's."""
     access.staff_of(actor, org_id)
-    profile = client_of(org_id, client_id)
+    profile = records.client(org_id, client_id)
     return profile, status(profile)
 
 

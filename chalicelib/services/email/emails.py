@@ -8,10 +8,13 @@ from pynamodb.indexes import GlobalSecondaryIndex
 from chalicelib import paging
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob
+from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.settings import org_branding
 from chalicelib.schemas import EmailLogQuery
-from chalicelib.services import access, invites, orgs, rendering
-from chalicelib.services.email_kinds import KINDS
-from chalicelib.services.sessions import Actor
+from chalicelib.services import access, records
+from chalicelib.services.email import rendering
+from chalicelib.services.identity.sessions import Actor
+from chalicelib.services.invites import invites
 
 
 def email_log(
@@ -47,4 +50,4 @@ def preview(actor: Actor, org_id: str, kind_name: str) -> str:
     kind = KINDS.get(kind_name)
     if kind is None:
         raise NotFound("No such kind of email.", code="email_kind_not_found")
-    return rendering.render(kind, kind.sample, orgs.branding(orgs.load(org_id))).html
+    return rendering.render(kind, kind.sample, org_branding(records.org(org_id))).html

@@ -14,8 +14,8 @@ from chalicelib import config, db
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import orgs
-from chalicelib.services.email_kinds import EmailKind
+from chalicelib.rules.email_kinds import EmailKind
+from chalicelib.rules.settings import org_branding
 
 NEUTRAL: dict[str, Any] = {
     "display_name": "Portico",
@@ -43,7 +43,7 @@ def branding_org(
 
 
 def branding_of(org: Organization | None) -> dict[str, Any]:
-    return orgs.branding(org) if org is not None else NEUTRAL
+    return org_branding(org) if org is not None else NEUTRAL
 
 
 def _in_several_organizations(identity_id: str) -> bool:

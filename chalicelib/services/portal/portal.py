@@ -10,10 +10,10 @@ from chalicelib.models.appointments import Appointment
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
+from chalicelib.rules.settings import Effective
 from chalicelib.schemas import JournalEntry
 from chalicelib.services import access, appointments, audit, chat
-from chalicelib.services.portal_settings import Effective
-from chalicelib.services.sessions import Actor
+from chalicelib.services.identity.sessions import Actor
 
 
 def profile(actor: Actor) -> ClientProfile:

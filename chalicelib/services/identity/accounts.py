@@ -17,9 +17,10 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.links import Link, owner_for
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services import grants as grants_rules
-from chalicelib.services import portal_settings
-from chalicelib.services.portal_settings import Effective, Levels
+from chalicelib.rules import grants as grants_rules
+from chalicelib.rules.settings import Effective, effective_for_client
+from chalicelib.services import records
+from chalicelib.services.records import Levels
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,14 @@ def _levels(profiles: list[ClientProfile]) -> Levels:
         groups = wanted.setdefault(profile.org_id, set())
         if profile.group_id:
             groups.add(profile.group_id)
-    return portal_settings.levels_of(wanted) if wanted else {}
+    return records.levels_of(wanted) if wanted else {}
 
 
 def _settings(profile: ClientProfile | None, levels: Levels) -> Effective | None:
     if profile is None:
         return None
     org, groups = levels.get(profile.org_id, (None, {}))
-    return portal_settings.of_profile(profile, org, groups)
+    return effective_for_client(profile, org, groups)
 
 
 def settings_of(profile: ClientProfile | None) -> Effective | None:

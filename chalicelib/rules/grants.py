@@ -14,23 +14,15 @@ from chalicelib import clock
 from chalicelib.models.links import Link
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.schemas import SCOPES
-from chalicelib.services.portal_settings import Effective
+from chalicelib.rules.settings import SCOPES, Effective, org_settings
 
 PLANS = ("plus", "enterprise")  # R30: plan `plus` or higher
 ALL = frozenset(SCOPES)
 
 
-def _settings(org: Organization) -> dict[str, Any]:
-    # Imported here: orgs -> access -> sessions -> accounts -> grants would be a cycle.
-    from chalicelib.services import orgs  # noqa: PLC0415
-
-    return orgs.settings(org)
-
-
 def available(org: Organization | None) -> bool:
     """R30: the organization's plan carries caregiver access and the practice turned it on."""
-    return org is not None and org.plan in PLANS and bool(_settings(org)["caregiver_access"])
+    return org is not None and org.plan in PLANS and bool(org_settings(org)["caregiver_access"])
 
 
 def age_on(dob: str, today: date) -> int:
@@ -46,7 +38,7 @@ def tier_scopes(org: Organization, receiver: ClientProfile, today: date) -> froz
         return ALL
     age = age_on(receiver.dob, today)
     tiers: list[dict[str, Any]] = sorted(
-        _settings(org)["caregiver_age_tiers"], key=lambda tier: tier["until_age"]
+        org_settings(org)["caregiver_age_tiers"], key=lambda tier: tier["until_age"]
     )
     for tier in tiers:
         if age < tier["until_age"]:

@@ -21,8 +21,10 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization, Provider, SlugClaim
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
 from chalicelib.schemas import PublicBooking, PublicPurchase
-from chalicelib.services import appointments, audit, clients, orgs, outbox, throttle
-from chalicelib.services.clients import Arrival
+from chalicelib.services import appointments, audit, outbox, records, throttle
+from chalicelib.services.clients import clients
+from chalicelib.services.clients.clients import Arrival
+from chalicelib.services.practices import orgs
 
 # A public booking says when, not how long nor what: the practice's standard visit.
 BOOKING_MINUTES = 50
@@ -45,7 +47,7 @@ def practice(slug: str) -> Organization:
     claim = db.get(SlugClaim, SlugClaim.key_for(slug), "slug") if len(slug) <= 40 else None
     if claim is None:
         raise practice_missing()
-    return orgs.load(claim.owner_org_id)
+    return records.org(claim.owner_org_id)
 
 
 def book(slug: str, req: PublicBooking, source: str) -> Appointment:

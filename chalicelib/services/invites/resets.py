@@ -20,19 +20,12 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
-from chalicelib.services import (
-    access,
-    audit,
-    branding,
-    identities,
-    invites,
-    outbox,
-    passwords,
-    throttle,
-    tokens,
-)
-from chalicelib.services.email_kinds import KINDS
-from chalicelib.services.sessions import Actor
+from chalicelib.rules.email_kinds import KINDS
+from chalicelib.services import access, audit, outbox, records, throttle, tokens
+from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity.sessions import Actor
+from chalicelib.services.invites import invites
+from chalicelib.services.practices import branding
 
 TTL = timedelta(hours=24)
 
@@ -81,7 +74,7 @@ def request(email: str, source: str) -> None:
 def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
     """Staff send a client a reset email (R8's way out, R20: five sends a day with invites)."""
     staff = access.staff_of(actor, org_id)
-    profile = invites.client_of(org_id, client_id)
+    profile = records.client(org_id, client_id)
     if profile.status != "active":
         raise Conflict("This client is archived; unarchive them first.", code="client_archived")
     identity = identities.get(profile.identity_id) if profile.identity_id else None

@@ -18,8 +18,10 @@ from chalicelib.models.links import Link
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.sessions import Session
-from chalicelib.services import accounts, portal_settings
-from chalicelib.services.accounts import (
+from chalicelib.rules.settings import Effective, effective_for_client
+from chalicelib.services import records
+from chalicelib.services.identity import accounts
+from chalicelib.services.identity.accounts import (
     Account,
     caregiver_account,
     client_account,
@@ -27,7 +29,6 @@ from chalicelib.services.accounts import (
     staff_account,
     staff_account_open,
 )
-from chalicelib.services.portal_settings import Effective
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,10 @@ def authenticate(token: str | None) -> Actor:
         profile = db.get(ClientProfile, session.org_id, session.client_id)
         if profile is None:
             raise _dead()
-        org, groups = portal_settings.levels(
+        org, groups = records.levels(
             profile.org_id, {profile.group_id} if profile.group_id else set()
         )
-        settings = portal_settings.of_profile(profile, org, groups)
+        settings = effective_for_client(profile, org, groups)
         if not client_account_open(profile, identity.id, settings):
             raise _dead()
         account = client_account(profile)

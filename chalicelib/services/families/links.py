@@ -22,6 +22,8 @@ from chalicelib.models.links import Contact, Link, owner_for
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
+from chalicelib.rules import grants
+from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import (
     CreateContact,
     CreateLink,
@@ -29,19 +31,10 @@ from chalicelib.schemas import (
     UpdateContact,
     UpdateLink,
 )
-from chalicelib.services import (
-    access,
-    audit,
-    clients,
-    grants,
-    identities,
-    orgs,
-    outbox,
-    passwords,
-    throttle,
-    tokens,
-)
-from chalicelib.services.sessions import Actor
+from chalicelib.services import access, audit, outbox, records, throttle, tokens
+from chalicelib.services.clients import clients
+from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity.sessions import Actor
 
 # B5: the caregiver and the client are reminded this many days before a grant ends.
 GRANT_REMINDER_DAYS = 7
@@ -65,7 +58,7 @@ def _contact_missing() -> NotFound:
 
 def add_contact(actor: Actor, org_id: str, client_id: str, req: CreateContact) -> Contact:
     permit = access.may(actor, org_id, client_id)
-    profile = clients.load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     moment = clock.now()
     contact_id = ids.new_id("ct")
     contact = Contact(
@@ -94,7 +87,7 @@ def add_contact(actor: Actor, org_id: str, client_id: str, req: CreateContact) -
 
 def contacts_of(actor: Actor, org_id: str, client_id: str) -> list[Contact]:
     access.may(actor, org_id, client_id)
-    clients.load(org_id, client_id)
+    records.client(org_id, client_id)
     return _contacts(org_id, client_id)
 
 
@@ -117,7 +110,7 @@ def update_contact(
     actor: Actor, org_id: str, client_id: str, contact_id: str, req: UpdateContact
 ) -> Contact:
     permit = access.may(actor, org_id, client_id)
-    clients.load(org_id, client_id)
+    records.client(org_id, client_id)
     contact = _load_contact(org_id, client_id, contact_id)
     changes = req.model_dump(exclude_unset=True)
     for name in ("first_name", "last_name", "relationship", "emergency_contact", "notify"):
@@ -142,7 +135,7 @@ def update_contact(
 
 def remove_contact(actor: Actor, org_id: str, client_id: str, contact_id: str) -> None:
     permit = access.may(actor, org_id, client_id)
-    clients.load(org_id, client_id)
+    records.client(org_id, client_id)
     contact = _load_contact(org_id, client_id, contact_id)
     tx = Tx()
     tx.delete(contact, condition=Contact.sk.exists(), on_conflict=_contact_missing)
@@ -204,10 +197,10 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
     its invite unless declined). With `portal_access`, the linked client becomes the client's
     caregiver once they accept (R30)."""
     permit = access.may(actor, org_id, client_id)
-    origin = clients.load(org_id, client_id)
+    origin = records.client(org_id, client_id)
     if origin.status != "active":
         raise Conflict("This client is archived; unarchive them first.", code="client_archived")
-    org = orgs.load(org_id)
+    org = records.org(org_id)
     if req.portal_access is not None:
         _require_grants(org)
 
@@ -293,7 +286,7 @@ def links_of(actor: Actor, org_id: str, client_id: str) -> list[tuple[Link, str]
     """R26: the links made on this client and those made on others naming it, each with the
     side this client is on: two Queries."""
     access.may(actor, org_id, client_id)
-    clients.load(org_id, client_id)
+    records.client(org_id, client_id)
     owner = owner_for(org_id, client_id)
     made = Link.query(owner, Link.sk.startswith("link#"), consistent_read=True)
     naming = Link.by_linked.query(owner, Link.sk.startswith("link#"))
@@ -326,7 +319,7 @@ def update_link(actor: Actor, org_id: str, client_id: str, link_id: str, req: Up
     """R25, R27: the origin edits the link's type, relationship and flags, and gives, changes
     or removes (`portal_access: null`, R31) the caregiver grant."""
     permit = access.may(actor, org_id, client_id)
-    clients.load(org_id, client_id)
+    records.client(org_id, client_id)
     link = _origin_link(org_id, client_id, link_id)
     changes = req.model_dump(exclude_unset=True)
     for name in ("relationship", "client_type", "emergency_contact", "notify"):
@@ -335,7 +328,7 @@ def update_link(actor: Actor, org_id: str, client_id: str, link_id: str, req: Up
                 raise field_error(name, "This field cannot be cleared.")
             setattr(link, name, changes[name])
     origin, linked = _both(link)
-    org = orgs.load(org_id)
+    org = records.org(org_id)
     tx = Tx()
     jobs: list[EmailJob] = []
     if "portal_access" in changes:
@@ -365,7 +358,7 @@ def update_link(actor: Actor, org_id: str, client_id: str, link_id: str, req: Up
 def remove_link(actor: Actor, org_id: str, client_id: str, link_id: str) -> None:
     """R27: from the origin only. Any grant ends with it, sessions inside included (R31)."""
     permit = access.may(actor, org_id, client_id)
-    clients.load(org_id, client_id)
+    records.client(org_id, client_id)
     link = _origin_link(org_id, client_id, link_id)
     origin, linked = _both(link)
     tx = Tx()
@@ -462,7 +455,7 @@ def _grant(
     )
     if accepted:
         return []
-    ttl_days = int(orgs.settings(org)["invite_ttl_days"])
+    ttl_days = int(org_settings(org)["invite_ttl_days"])
     issued = tokens.issue(
         tx,
         "caregiver_invite",

@@ -17,30 +17,23 @@ from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib import clock, db, ids, logs, paging
 from chalicelib.db import Tx
-from chalicelib.errors import Conflict, NotFound, field_error
+from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
 from chalicelib.models.profiles import ClientProfile, ImportKey, OrgEmailClaim
+from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services import access, audit, chat, identities, invites, orgs, outbox, passwords
-from chalicelib.services.invites import InviteOutcome
-from chalicelib.services.sessions import Actor
-
-
-def client_missing() -> NotFound:
-    return NotFound("No such client in this practice.", code="client_not_found")
-
-
-def load(org_id: str, client_id: str) -> ClientProfile:
-    profile = db.get(ClientProfile, org_id, client_id) if client_id.startswith("cl_") else None
-    if profile is None:
-        raise client_missing()
-    return profile
+from chalicelib.services import access, audit, chat, outbox, records
+from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity.sessions import Actor
+from chalicelib.services.invites import invites
+from chalicelib.services.invites.invites import InviteOutcome
+from chalicelib.services.practices import orgs
 
 
 def get(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     access.staff_of(actor, org_id)
-    return load(org_id, client_id)
+    return records.client(org_id, client_id)
 
 
 # A client arrives (R10–R12, R16–R18) ---------------------------------------------------------
@@ -202,7 +195,7 @@ def create(
     """Staff add a client (R10–R12); the invite is decided in the same transaction (R13), and
     so is what `also` adds (a link made with the new client, R25)."""
     staff = access.staff_of(actor, org_id)
-    org = orgs.load(org_id)
+    org = records.org(org_id)
     if req.group_id and orgs.group_of(org_id, req.group_id) is None:
         raise field_error("group_id", "No group with this id in this practice.")
     primary = _primary_for_staff_add(org_id, staff, req.primary_provider_id)
@@ -237,7 +230,7 @@ def primary_for_arrival(
     }
     for candidate in (
         group.default_provider_id if group else None,
-        orgs.settings(org).get("default_provider_id"),
+        org_settings(org).get("default_provider_id"),
     ):
         if candidate and candidate in clinical:
             return clinical[candidate]
@@ -380,7 +373,7 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
     for name in _REQUIRED:
         if name in changes and changes[name] is None:
             raise field_error(name, "This field cannot be cleared.")
-    profile = load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     if profile.status != "active":
         raise _archived()
     if changes.get("group_id") and orgs.group_of(org_id, changes["group_id"]) is None:
@@ -463,7 +456,7 @@ def archive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     """R38: archived, never deleted. Hidden from the default list, its sessions end at once
     (`client_account_open`), and its email is free for another active profile."""
     staff = access.staff_of(actor, org_id)
-    profile = load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     if profile.status == "archived":
         return profile
     tx = Tx()
@@ -478,7 +471,7 @@ def archive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
 
 def unarchive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     staff = access.staff_of(actor, org_id)
-    profile = load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     if profile.status == "active":
         return profile
     tx = Tx()
@@ -532,7 +525,7 @@ def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) ->
     the admin's. The condition is part of the write, so a switch cannot slip in between.
     Every session of that login ends (R46)."""
     admin = access.staff_of(actor, org_id, access.ADMIN)
-    profile = load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     if profile.status != "active":
         raise _archived()
     identity = identities.get(profile.identity_id) if profile.identity_id else None

@@ -11,10 +11,10 @@ from chalicelib import clock, logs
 from chalicelib.db import Tx
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.schemas import FEATURES, PortalSettings
-from chalicelib.services import access, audit, clients, orgs, portal_settings
-from chalicelib.services.portal_settings import Effective
-from chalicelib.services.sessions import Actor
+from chalicelib.rules.settings import FEATURES, Effective, effective, effective_for_client
+from chalicelib.schemas import PortalSettings
+from chalicelib.services import access, audit, records
+from chalicelib.services.identity.sessions import Actor
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,15 @@ def _stored(req: PortalSettings) -> dict[str, Any]:
 
 def org_settings(actor: Actor, org_id: str) -> Levelled:
     access.may(actor, org_id)
-    org = orgs.load(org_id)
-    return Levelled(own_view(org.portal_settings), portal_settings.effective(org.portal_settings))
+    org = records.org(org_id)
+    return Levelled(own_view(org.portal_settings), effective(org.portal_settings))
 
 
 def put_org_settings(actor: Actor, org_id: str, req: PortalSettings) -> Levelled:
     """R35: the organization's default. A login shut here shuts every client without a more
     specific value, and their sessions end at once (R37)."""
     permit = access.may(actor, org_id, roles=access.ADMIN)
-    org = orgs.load(org_id)
+    org = records.org(org_id)
     org.portal_settings = _stored(req)
     org.updated_at = clock.now()
     tx = Tx()
@@ -61,12 +61,12 @@ def put_org_settings(actor: Actor, org_id: str, req: PortalSettings) -> Levelled
         details={"level": "org"},
     )
     tx.commit()
-    return Levelled(own_view(org.portal_settings), portal_settings.effective(org.portal_settings))
+    return Levelled(own_view(org.portal_settings), effective(org.portal_settings))
 
 
 def client_settings(actor: Actor, org_id: str, client_id: str) -> Levelled:
     access.may(actor, org_id, client_id)
-    profile = clients.load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     return _levelled(profile)
 
 
@@ -74,7 +74,7 @@ def put_client_settings(actor: Actor, org_id: str, client_id: str, req: PortalSe
     """R35, R37: the client's own level; `login_enabled: false` takes the account out of the
     client's list and ends its sessions at once (they re-read the effective value)."""
     permit = access.may(actor, org_id, client_id)
-    profile = clients.load(org_id, client_id)
+    profile = records.client(org_id, client_id)
     profile.portal_settings = _stored(req)
     profile.updated_at = clock.now()
     tx = Tx()
@@ -93,9 +93,5 @@ def put_client_settings(actor: Actor, org_id: str, client_id: str, req: PortalSe
 
 
 def _levelled(profile: ClientProfile) -> Levelled:
-    org, groups = portal_settings.levels(
-        profile.org_id, {profile.group_id} if profile.group_id else set()
-    )
-    return Levelled(
-        own_view(profile.portal_settings), portal_settings.of_profile(profile, org, groups)
-    )
+    org, groups = records.levels(profile.org_id, {profile.group_id} if profile.group_id else set())
+    return Levelled(own_view(profile.portal_settings), effective_for_client(profile, org, groups))

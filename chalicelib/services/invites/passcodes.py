@@ -20,9 +20,11 @@ from chalicelib.errors import Conflict, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.models.tokens import Token
-from chalicelib.services import accounts, identities, orgs, outbox, sessions, throttle, tokens
-from chalicelib.services.accounts import Account
-from chalicelib.services.auth import SignedIn
+from chalicelib.rules.settings import org_settings
+from chalicelib.services import outbox, throttle, tokens
+from chalicelib.services.identity import accounts, identities, sessions
+from chalicelib.services.identity.accounts import Account
+from chalicelib.services.identity.auth import SignedIn
 
 TTL = timedelta(minutes=10)
 TRIES = 5
@@ -39,7 +41,7 @@ def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]
     by_id = accounts.organizations({account.org_id for account in found})
     # Client accounts only: R22 is about clients, and a staff login keeps its password.
     allowed = [
-        a for a in found if a.kind == "client" and orgs.settings(by_id[a.org_id])["otp_login"]
+        a for a in found if a.kind == "client" and org_settings(by_id[a.org_id])["otp_login"]
     ]
     return allowed, {a.org_id: by_id[a.org_id] for a in allowed}
 
