@@ -23,6 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.rules import passwords
+from chalicelib.rules.settings import Scope
+
 NAME_MAX = 100
 TEXT_MAX = 10_000
 
@@ -35,7 +38,9 @@ Name = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Password = Annotated[
+    str, StringConstraints(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
+]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().-]{2,30}$")
 ]
@@ -147,20 +152,6 @@ class Branding(Body):
     footer: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-Scope = Literal[
-    "bills",
-    "appointments",
-    "goals",
-    "journal",
-    "documents",
-    "forms",
-    "care_plans",
-    "programs",
-    "packages",
-    "chat",
-]
-
-
 def _each_once(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("Name each scope once.")
@@ -198,7 +189,8 @@ class OrgSettings(Body):
 
 
 class Features(Body):
-    """R35: each feature true (on), false (off) or null (not set at this level)."""
+    """R35: each feature true (on), false (off) or null (not set at this level); one field a
+    feature of rules.settings.FEATURES (tests/test_layers.py holds them equal)."""
 
     bills: bool | None = None
     appointments: bool | None = None
@@ -405,7 +397,7 @@ class JoinSignUp(Body):
     @classmethod
     def _same_password(cls, value: str, info: ValidationInfo) -> str:
         if value != info.data.get("password"):
-            raise ValueError("The two passwords differ; type the same one twice.")
+            raise ValueError(passwords.DIFFERENT)
         return value
 
 

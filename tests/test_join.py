@@ -96,7 +96,7 @@ def test_form_errors_are_shown_beside_their_fields_with_400(api: Api, practice: 
     assert answer.status == 400
     text = answer.raw.decode()
     assert text.count('class="field-error"') == 3
-    assert "type the same one twice" in text
+    assert "type the same password twice" in text
     assert NEW_PASSWORD not in text  # passwords are never shown again
     assert login(api, "maya@example.com", NEW_PASSWORD).status == 401  # nothing was made
 

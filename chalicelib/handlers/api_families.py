@@ -17,9 +17,9 @@ from chalicelib.schemas import (
     UpdateContact,
     UpdateLink,
 )
-from chalicelib.services import audit
 from chalicelib.services.families import links
 from chalicelib.services.portal import portal_levels
+from chalicelib.services.practices.audit_log import audit_events
 
 bp = Blueprint(__name__)
 
@@ -112,5 +112,5 @@ def put_org_portal_settings(org_id: str) -> Response:
 @bp.route("/v1/orgs/{org_id}/audit", methods=["GET"])
 def audit_log(org_id: str) -> Response:
     request = bp.current_request
-    events, cursor = audit.events(actor(request), org_id, parse_query(AuditQuery, request))
+    events, cursor = audit_events(actor(request), org_id, parse_query(AuditQuery, request))
     return ok({"events": [audit_view(e) for e in events], "next_cursor": cursor})

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib import config
 from chalicelib.errors import Invalid, PorticoError, TooLarge
+from chalicelib.rules.actors import Actor
 from chalicelib.services.identity import sessions
-from chalicelib.services.identity.sessions import Actor
 
 B = TypeVar("B", bound=BaseModel)
 

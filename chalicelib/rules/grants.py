@@ -14,6 +14,8 @@ from chalicelib import clock
 from chalicelib.models.links import Link
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.rules.accounts import client_account_closed
+from chalicelib.rules.people import age_on
 from chalicelib.rules.settings import SCOPES, Effective, org_settings
 
 PLANS = ("plus", "enterprise")  # R30: plan `plus` or higher
@@ -25,18 +27,13 @@ def available(org: Organization | None) -> bool:
     return org is not None and org.plan in PLANS and bool(org_settings(org)["caregiver_access"])
 
 
-def age_on(dob: str, today: date) -> int:
-    born = date.fromisoformat(dob)
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def tier_scopes(org: Organization, receiver: ClientProfile, today: date) -> frozenset[str]:
     """B4: what the organization's age tiers allow for this minor today; nothing past the last
     tier (a minor's access ends when they come of age). Adults and minors without a date of
     birth are not tiered."""
     if receiver.client_type != "minor" or not receiver.dob:
         return ALL
-    age = age_on(receiver.dob, today)
+    age = age_on(date.fromisoformat(receiver.dob), today)
     tiers: list[dict[str, Any]] = sorted(
         org_settings(org)["caregiver_age_tiers"], key=lambda tier: tier["until_age"]
     )
@@ -80,12 +77,9 @@ def is_open(
         return False
     if link.portal_access.get("status") != "active" or ended(link, today) or org is None:
         return False
-    accounts_open = all(
-        profile is not None
-        and profile.status == "active"
-        and settings is not None
-        and settings.login_enabled
-        for profile, settings in ((caregiver, caregiver_settings), (receiver, receiver_settings))
+    accounts_open = (
+        client_account_closed(caregiver, caregiver_settings) is None
+        and client_account_closed(receiver, receiver_settings) is None
     )
     return (
         accounts_open

@@ -5,13 +5,13 @@ resolve from organization to group to client (R9, R35, R37, B4). Pure: over reco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
 
 # R35: the Client Portal's features, each on unless a level turns it off.
-FEATURES = (
+Feature = Literal[
     "bills",
     "appointments",
     "goals",
@@ -21,9 +21,11 @@ FEATURES = (
     "care_plans",
     "programs",
     "packages",
-)
+]
+FEATURES: tuple[Feature, ...] = get_args(Feature)
 # R33: what a caregiver grant may be limited to: the portal features, and the chat.
-SCOPES = (*FEATURES, "chat")
+Scope = Literal[Feature, "chat"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "invite_ttl_days": 30,
@@ -73,7 +75,7 @@ def effective(*levels: dict[str, Any] | None) -> Effective:
     """Resolve settings given from the least specific level to the most (org, group, client).
 
     Each level is `{"features": {name: bool|None}, "login_enabled": bool|None}`, partial."""
-    features = dict.fromkeys(FEATURES, True)
+    features: dict[str, bool] = dict.fromkeys(FEATURES, True)
     login_enabled = True
     for level in levels:
         if not level:

@@ -7,16 +7,14 @@ neither the body nor the timing says whether it exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chalicelib import clock
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.orgs import Provider
-from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules import grants
+from chalicelib.rules.actors import Actor, Permit, provider_ref
 from chalicelib.rules.settings import FEATURES
 from chalicelib.services import records
-from chalicelib.services.identity.sessions import Actor, require_account
+from chalicelib.services.identity.sessions import require_account
 
 ADMIN = ("admin",)
 STAFF = ("admin", "provider", "staff")
@@ -39,17 +37,6 @@ def staff_of(actor: Actor, org_id: str, roles: tuple[str, ...] = STAFF) -> Provi
     return actor.provider
 
 
-@dataclass(frozen=True)
-class Permit:
-    """What `may` granted: the acting ref and on whose behalf, for records and audit (R47)."""
-
-    org_id: str
-    client_id: str | None
-    actor: str  # "provider:pr_…" or "client:cl_…" (a caregiver acts as their own profile)
-    on_behalf_of: str | None = None  # the care receiver, when a caregiver acts (R30)
-    profile: ClientProfile | None = None
-
-
 def may(
     actor: Actor,
     org_id: str,
@@ -70,7 +57,7 @@ def may(
     account = require_account(actor)
     if account.kind == "staff" or not portal:
         provider = staff_of(actor, org_id, roles)
-        return Permit(org_id, client_id, f"provider:{provider.provider_id}")
+        return Permit(org_id, client_id, provider_ref(provider.provider_id))
     if account.org_id != org_id or (client_id is not None and client_id != account.client_id):
         raise NotFound("No such record.", code="not_found")
     assert actor.profile is not None
@@ -81,7 +68,7 @@ def may(
             code="feature_disabled",
         )
     if account.kind == "client":
-        return Permit(org_id, account.client_id, f"client:{account.client_id}", None, actor.profile)
+        return Permit(org_id, account.client_id, account.actor, None, actor.profile)
     assert actor.link is not None
     assert actor.org is not None
     if holder_only:
@@ -96,13 +83,7 @@ def may(
             "Your caregiver access to this account does not include this; ask the practice.",
             code="outside_grant",
         )
-    return Permit(
-        org_id,
-        account.client_id,
-        f"client:{account.caregiver_client_id}",
-        account.client_id,
-        actor.profile,
-    )
+    return Permit(org_id, account.client_id, account.actor, account.on_behalf_of, actor.profile)
 
 
 def portal(actor: Actor, feature: str | None = None, *, holder_only: bool = False) -> Permit:

@@ -12,10 +12,10 @@ from chalicelib.models.appointments import Appointment, ClientAppointment, Remin
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import CreateAppointment, PageQuery
 from chalicelib.services import access, outbox, records
-from chalicelib.services.identity.sessions import Actor
 from chalicelib.services.practices import orgs
 
 

@@ -7,6 +7,7 @@ from chalicelib.db import Tx
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
+from chalicelib.rules.actors import provider_ref
 from chalicelib.rules.settings import org_settings
 
 
@@ -34,7 +35,7 @@ def welcome(tx: Tx, org: Organization, profile: ClientProfile) -> PortalRecord |
     message = org_settings(org)["welcome_message"]
     if not message.get("enabled") or not message.get("text"):
         return None
-    return post(tx, profile, author=f"provider:{profile.primary_provider_id}", text=message["text"])
+    return post(tx, profile, author=provider_ref(profile.primary_provider_id), text=message["text"])
 
 
 def messages(profile: ClientProfile, limit: int = 100) -> list[PortalRecord]:

@@ -21,11 +21,12 @@ from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
 from chalicelib.models.profiles import ClientProfile, ImportKey, OrgEmailClaim
+from chalicelib.rules.actors import Actor, actor_ref
+from chalicelib.rules.people import client_type
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
 from chalicelib.services import access, audit, chat, outbox, records
 from chalicelib.services.identity import identities, passwords
-from chalicelib.services.identity.sessions import Actor
 from chalicelib.services.invites import invites
 from chalicelib.services.invites.invites import InviteOutcome
 from chalicelib.services.practices import orgs
@@ -121,7 +122,7 @@ def admit(
             last_name=arrival.last_name,
             phone=arrival.phone,
             dob=arrival.dob.isoformat() if arrival.dob else None,
-            client_type=arrival.client_type or _type_from_dob(arrival.dob),
+            client_type=arrival.client_type or client_type(arrival.dob, clock.now().date()),
             group_id=arrival.group_id,
             primary_provider_id=arrival.primary_provider_id,
             care_team=list(arrival.care_team),
@@ -214,7 +215,7 @@ def create(
         shared_email=req.shared_email,
         send_invite=req.send_invite,
     )
-    admitted = admit(org, arrival, actor=audit.actor_ref(actor), also=also)
+    admitted = admit(org, arrival, actor=actor_ref(actor), also=also)
     return admitted.profile, admitted.invite
 
 
@@ -279,14 +280,6 @@ def _care_team(org_id: str, provider_ids: list[str], primary_id: str) -> list[st
         if member is None or member.status != "active" or member.role not in access.CLINICAL:
             raise field_error(f"care_team.{index}", "No provider with this id in this practice.")
     return provider_ids
-
-
-def _type_from_dob(dob: date | None) -> str:
-    if dob is None:
-        return "adult"
-    today = clock.now().date()
-    age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
-    return "minor" if age < 18 else "adult"
 
 
 # Email and its claims (R1, R5, R12, R19) -----------------------------------------------------

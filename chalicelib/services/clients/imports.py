@@ -31,11 +31,11 @@ from chalicelib.errors import Conflict, Invalid, PorticoError, TooLarge
 from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
 from chalicelib.models.profiles import ImportKey, OrgEmailClaim
+from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.schemas import NAME_MAX, normalize_email
 from chalicelib.services import access, records
 from chalicelib.services.clients import clients
 from chalicelib.services.clients.clients import Arrival
-from chalicelib.services.identity.sessions import Actor
 from chalicelib.services.practices import orgs
 
 REQUIRED = ("first_name", "last_name", "email", "phone", "dob")
@@ -109,7 +109,7 @@ def import_clients(
         rows.append(row)
     _decide_from_records(org_id, rows)
     pending = [row for row in rows if row.outcome is None]
-    actor_ref = f"provider:{staff.provider_id}"
+    actor_ref = provider_ref(staff.provider_id)
     with ThreadPoolExecutor(max_workers=max(1, min(config.IMPORT_WORKERS, len(pending)))) as pool:
         outcomes += pool.map(lambda row: _admit(org, row, actor_ref, send_invites), pending)
     outcomes += [row.outcome for row in rows if row.outcome is not None]

@@ -22,8 +22,9 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
+from chalicelib.rules.accounts import client_account_closed
 from chalicelib.rules.email_kinds import KINDS, EmailKind
-from chalicelib.rules.settings import effective
+from chalicelib.rules.settings import effective_for_client
 from chalicelib.services import tokens
 from chalicelib.services.email import copies, rendering
 from chalicelib.services.email.rendering import Rendered
@@ -124,18 +125,14 @@ def recipient(
     if job.client_id is None:
         return (identity.email, None) if identity else (None, "no_email")
     profile = db.get(ClientProfile, job.org_id, job.client_id)
-    if profile is None or profile.status != "active":
+    if profile is None or client_account_closed(profile, None) == "archived":
         return (profile.email if profile else None), "archived"
     if not profile.email:
         return None, "no_email"
     group = db.get(Group, job.org_id, Group.sk_for(profile.group_id)) if profile.group_id else None
-    settings = effective(
-        org.portal_settings if org else None,
-        group.portal_settings if group else None,
-        profile.portal_settings,
-    )
-    if not settings.login_enabled:
-        return profile.email, "login_shut"
+    settings = effective_for_client(profile, org, {group.group_id: group} if group else {})
+    if closed := client_account_closed(profile, settings):
+        return profile.email, closed
     if kind.feature and not settings.allows(kind.feature):
         return profile.email, "feature_off"
     return profile.email, None

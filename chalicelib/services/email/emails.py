@@ -8,12 +8,12 @@ from pynamodb.indexes import GlobalSecondaryIndex
 from chalicelib import paging
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob
+from chalicelib.rules.actors import Actor
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.settings import org_branding
 from chalicelib.schemas import EmailLogQuery
 from chalicelib.services import access, records
 from chalicelib.services.email import rendering
-from chalicelib.services.identity.sessions import Actor
 from chalicelib.services.invites import invites
 
 

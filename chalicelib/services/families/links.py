@@ -23,6 +23,8 @@ from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
 from chalicelib.rules import grants
+from chalicelib.rules.actors import Actor, client_ref
+from chalicelib.rules.passwords import new_password_errors
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import (
     CreateContact,
@@ -34,14 +36,11 @@ from chalicelib.schemas import (
 from chalicelib.services import access, audit, outbox, records, throttle, tokens
 from chalicelib.services.clients import clients
 from chalicelib.services.identity import identities, passwords
-from chalicelib.services.identity.sessions import Actor
 
 # B5: the caregiver and the client are reminded this many days before a grant ends.
 GRANT_REMINDER_DAYS = 7
 # B5: how many days back the reminder trigger looks for reminders not sent yet.
 GRANT_REMINDER_LOOKBACK_DAYS = 3
-# The accept page's new password: the API's own limits (schemas.Password).
-PASSWORD_MIN, PASSWORD_MAX = 8, 256
 
 
 def grant_subject(org_id: str, link_id: str) -> str:
@@ -626,12 +625,8 @@ def accept_caregiver_invite(
             throttle.record_failure(identity.email, source)
             raise field_error("password", "That password does not match your login.")
     else:
-        if len(password) < PASSWORD_MIN:
-            raise field_error("password", f"Use at least {PASSWORD_MIN} characters.")
-        if len(password) > PASSWORD_MAX:
-            raise field_error("password", f"Use at most {PASSWORD_MAX} characters.")
-        if password != confirm:
-            raise field_error("confirm", "The two passwords differ.")
+        for field, problem in new_password_errors(password, confirm).items():
+            raise field_error(field, problem)  # the first problem, as the page shows one
         identities.set_password(tx, identity, passwords.hash_password(password))
     moment = clock.now()
     tokens.consume(tx, invite.token)
@@ -647,7 +642,7 @@ def accept_caregiver_invite(
         tx,
         org_id=link.org_id,
         action="grant.accepted",
-        actor=f"client:{link.linked_client_id}",
+        actor=client_ref(link.linked_client_id),
         client_id=link.client_id,
         # R47: a password set here is a password change of the login, audited with it.
         details={

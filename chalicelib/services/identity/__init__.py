@@ -1,0 +1,2 @@
+"""Identity and sessions: one login per email (R1), password hashing (R45), the accounts an
+identity may enter (R2, R3), sign-in and switching (R3, R45), and sessions (R46)."""

@@ -1,14 +1,14 @@
 """The accounts an identity may enter (R2) and whether one is still open (R37, R38).
 
 Every place that asks "may this identity act in this account" (the account list, switching,
-every authenticated request) calls `client_account_open` or `staff_account_open`, so archiving
+every authenticated request) asks rules/accounts.py whether it is open, so archiving
 a profile or shutting its login removes it everywhere at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any
 
 from pynamodb.expressions.update import Action
 
@@ -18,30 +18,11 @@ from chalicelib.models.links import Link, owner_for
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules import grants as grants_rules
+from chalicelib.rules.accounts import client_account_open, staff_account_open
+from chalicelib.rules.actors import Account
 from chalicelib.rules.settings import Effective, effective_for_client
 from chalicelib.services import records
 from chalicelib.services.records import Levels
-
-
-@dataclass(frozen=True)
-class Account:
-    """One account an identity may enter. A caregiver account is the care receiver's
-    (`client_id`), entered by the caregiver's own profile (`caregiver_client_id`) through the
-    link that holds the grant (R30)."""
-
-    kind: str  # "client" | "caregiver" | "staff"
-    org_id: str
-    client_id: str | None = None
-    provider_id: str | None = None
-    role: str | None = None
-    link_id: str | None = None
-    caregiver_client_id: str | None = None
-
-    @property
-    def account_id(self) -> str:
-        if self.kind == "caregiver":
-            return f"caregiver:{self.org_id}:{self.client_id}:{self.link_id}"
-        return f"{self.kind}:{self.org_id}:{self.client_id or self.provider_id}"
 
 
 def entering(identity: Identity, org_id: str) -> list[Action]:
@@ -52,26 +33,6 @@ def entering(identity: Identity, org_id: str) -> list[Action]:
         return []
     identity.last_org_id = org_id
     return [Identity.last_org_id.set(org_id)]
-
-
-def client_account_open(
-    profile: ClientProfile | None, identity_id: str, settings: Effective | None
-) -> bool:
-    """R2/R37/R38: the identity owns the profile, which is active and whose effective login
-    (organization, group and client levels, R35) is open."""
-    return (
-        profile is not None
-        and profile.identity_id == identity_id
-        and profile.status == "active"
-        and settings is not None
-        and settings.login_enabled
-    )
-
-
-def staff_account_open(provider: Provider | None, identity_id: str) -> TypeGuard[Provider]:
-    return (
-        provider is not None and provider.identity_id == identity_id and provider.status == "active"
-    )
 
 
 def client_account(profile: ClientProfile) -> Account:

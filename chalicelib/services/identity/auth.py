@@ -10,11 +10,10 @@ from chalicelib.db import Tx
 from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
+from chalicelib.rules.actors import Account, Actor
 from chalicelib.schemas import Login, Switch
 from chalicelib.services import audit, throttle
 from chalicelib.services.identity import accounts, identities, passwords, sessions
-from chalicelib.services.identity.accounts import Account
-from chalicelib.services.identity.sessions import Actor
 
 
 @dataclass(frozen=True)
@@ -92,19 +91,14 @@ def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
     caregiver's as done by their own profile on behalf of the care receiver (R30, B6)."""
     if entered := accounts.entering(identity, account.org_id):
         tx.update(identity, entered)
-    if account.kind == "staff":
-        actor, client_id = f"provider:{account.provider_id}", None
-    elif account.kind == "caregiver":
-        actor, client_id = f"client:{account.caregiver_client_id}", account.client_id
-    else:
-        actor, client_id = f"client:{account.client_id}", account.client_id
+    client_id = None if account.kind == "staff" else account.client_id
     audit.record(
         tx,
         org_id=account.org_id,
         action="account.entered",
-        actor=actor,
+        actor=account.actor,
         client_id=client_id,
-        on_behalf_of=account.client_id if account.kind == "caregiver" else None,
+        on_behalf_of=account.on_behalf_of,
         details={"identity_id": identity.id, "link_id": account.link_id}
         if account.link_id
         else {"identity_id": identity.id},

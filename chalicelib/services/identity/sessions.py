@@ -7,46 +7,21 @@ ends it at once (R37, R38, R46), with no list of sessions to chase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from chalicelib import clock, config, db, ids
 from chalicelib.db import Tx
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.identities import Identity
-from chalicelib.models.links import Link
-from chalicelib.models.orgs import Organization, Provider
+from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.sessions import Session
-from chalicelib.rules.settings import Effective, effective_for_client
+from chalicelib.rules.accounts import client_account_open, staff_account_open
+from chalicelib.rules.actors import Account, Actor
+from chalicelib.rules.settings import effective_for_client
 from chalicelib.services import records
 from chalicelib.services.identity import accounts
-from chalicelib.services.identity.accounts import (
-    Account,
-    caregiver_account,
-    client_account,
-    client_account_open,
-    staff_account,
-    staff_account_open,
-)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is calling: a live session, its identity and the account it acts in, if any."""
-
-    session: Session
-    identity: Identity
-    account: Account | None
-    provider: Provider | None = None
-    # Client and caregiver accounts: the account's profile (the care receiver's for a
-    # caregiver), its organization and effective portal settings (R35), read on this request.
-    profile: ClientProfile | None = None
-    org: Organization | None = None
-    settings: Effective | None = None
-    # Caregiver accounts: the link holding the grant and the caregiver's own profile (R30).
-    link: Link | None = None
-    caregiver: ClientProfile | None = None
+from chalicelib.services.identity.accounts import caregiver_account, client_account, staff_account
 
 
 def _dead() -> Unauthenticated:

@@ -22,10 +22,12 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import LiveToken, SendLog, Token
+from chalicelib.rules.accounts import client_account_open
+from chalicelib.rules.actors import SYSTEM, Actor, client_ref, provider_ref
+from chalicelib.rules.passwords import new_password_errors
 from chalicelib.rules.settings import org_settings
 from chalicelib.services import access, audit, chat, outbox, records, throttle, tokens
 from chalicelib.services.identity import accounts, identities, passwords, sessions
-from chalicelib.services.identity.sessions import Actor
 
 SEND_WINDOW = timedelta(hours=24)
 
@@ -63,7 +65,7 @@ def _outcome(token: Token) -> InviteOutcome:
 
 
 def for_new_client(
-    tx: Tx, org: Organization, profile: ClientProfile, *, send: bool, actor: str = audit.SYSTEM
+    tx: Tx, org: Organization, profile: ClientProfile, *, send: bool, actor: str = SYSTEM
 ) -> InviteOutcome:
     """The invite of a client just added, in the transaction that adds them (R11, R13).
 
@@ -175,7 +177,7 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
         tx,
         org,
         profile,
-        actor=f"provider:{staff.provider_id}",
+        actor=provider_ref(staff.provider_id),
         action="invite.resent" if had else "invite.issued",
     )
     _count_send(tx, profile, log, recent, now)
@@ -197,7 +199,7 @@ def revoke(actor: Actor, org_id: str, client_id: str) -> None:
         tx,
         org_id=org_id,
         action="invite.revoked",
-        actor=f"provider:{staff.provider_id}",
+        actor=provider_ref(staff.provider_id),
         client_id=profile.client_id,
     )
     tx.commit()
@@ -370,7 +372,7 @@ def _queue_follow_up(tx: Tx, profile: ClientProfile, first: EmailJob) -> EmailJo
         tx,
         org_id=profile.org_id,
         action="invite.followed_up",
-        actor=audit.SYSTEM,
+        actor=SYSTEM,
         client_id=profile.client_id,
     )
     return outbox.queue(
@@ -479,7 +481,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     now = clock.now()
     tx = Tx()
     tokens.consume(tx, token, on_conflict=_link_used)
-    actor = f"client:{profile.client_id}"
+    actor = client_ref(profile.client_id)
     entering = accounts.entering(identity, org.org_id)
     if new_hash:
         identities.set_password(tx, identity, new_hash, also=entering)
@@ -501,7 +503,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
         tx, org_id=org.org_id, action="invite.accepted", actor=actor, client_id=profile.client_id
     )
     account = accounts.client_account(profile)
-    opened = accounts.client_account_open(profile, identity.id, accounts.settings_of(profile))
+    opened = client_account_open(profile, identity.id, accounts.settings_of(profile))
     session_token = sessions.start(tx, identity, account if opened else None)
     try:
         tx.commit()
@@ -515,15 +517,6 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
 
 def _link_used() -> Conflict:
     return Conflict("This link has just been used.", code="token_not_live")
-
-
-def new_password_errors(password: str, confirm: str) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not 8 <= len(password) <= 256:
-        errors["password"] = "Choose a password of 8 to 256 characters."  # noqa: S105 (a message)
-    if password and confirm != password:
-        errors["confirm"] = "The two passwords differ; type the same password twice."
-    return errors
 
 
 def renewal(secret: str) -> Landing:
@@ -565,7 +558,7 @@ def renewal(secret: str) -> Landing:
         tx,
         org_id=token.org_id,
         action="invite.renewal_requested",
-        actor=audit.SYSTEM,
+        actor=SYSTEM,
         client_id=profile.client_id,
     )
     try:

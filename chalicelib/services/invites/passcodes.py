@@ -20,10 +20,10 @@ from chalicelib.errors import Conflict, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.models.tokens import Token
+from chalicelib.rules.actors import Account
 from chalicelib.rules.settings import org_settings
 from chalicelib.services import outbox, throttle, tokens
 from chalicelib.services.identity import accounts, identities, sessions
-from chalicelib.services.identity.accounts import Account
 from chalicelib.services.identity.auth import SignedIn
 
 TTL = timedelta(minutes=10)

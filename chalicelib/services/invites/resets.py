@@ -20,10 +20,11 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
+from chalicelib.rules.actors import Actor, identity_ref, provider_ref
 from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.passwords import new_password_errors
 from chalicelib.services import access, audit, outbox, records, throttle, tokens
 from chalicelib.services.identity import identities, passwords
-from chalicelib.services.identity.sessions import Actor
 from chalicelib.services.invites import invites
 from chalicelib.services.practices import branding
 
@@ -65,7 +66,7 @@ def request(email: str, source: str) -> None:
     if identity is None or identity.last_org_id is None:
         return
     tx = Tx()
-    job = _queue(tx, identity, identity.last_org_id, None, f"identity:{identity.id}")
+    job = _queue(tx, identity, identity.last_org_id, None, identity_ref(identity.id))
     tx.commit()
     outbox.dispatch([job])
     logs.event("password.reset_requested", identity_id=identity.id)
@@ -85,7 +86,7 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
         )
     tx = Tx()
     invites.count_staff_send(tx, profile)
-    job = _queue(tx, identity, org_id, client_id, f"provider:{staff.provider_id}")
+    job = _queue(tx, identity, org_id, client_id, provider_ref(staff.provider_id))
     tx.commit()
     outbox.dispatch([job])
     logs.event("password.reset_sent", org_id=org_id, client_id=client_id, actor=staff.provider_id)
@@ -133,7 +134,7 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
     token, identity = found.token, found.identity
     assert token is not None
     assert identity is not None
-    errors = invites.new_password_errors(password, confirm)
+    errors = new_password_errors(password, confirm)
     if errors:
         return ResetOutcome(found, errors)
     tx = Tx()
@@ -145,7 +146,7 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
             tx,
             org_id=org_id,
             action="password.changed",
-            actor=f"identity:{identity.id}",
+            actor=identity_ref(identity.id),
             client_id=_client_in(org_id, identity.id),
         )
     try:

@@ -10,10 +10,10 @@ from chalicelib.models.appointments import Appointment
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
+from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import Effective
 from chalicelib.schemas import JournalEntry
 from chalicelib.services import access, appointments, audit, chat
-from chalicelib.services.identity.sessions import Actor
 
 
 def profile(actor: Actor) -> ClientProfile:

@@ -11,10 +11,10 @@ from chalicelib import clock, logs
 from chalicelib.db import Tx
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import FEATURES, Effective, effective, effective_for_client
 from chalicelib.schemas import PortalSettings
 from chalicelib.services import access, audit, records
-from chalicelib.services.identity.sessions import Actor
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from chalicelib.errors import Conflict, NotFound, field_error
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, JoinCode, Organization, Provider, SlugClaim, StaffClaim
 from chalicelib.models.profiles import OrgEmailClaim
+from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import (
     AddProvider,
@@ -23,7 +24,6 @@ from chalicelib.schemas import (
 from chalicelib.services import access, records, throttle
 from chalicelib.services.identity import identities, passwords, sessions
 from chalicelib.services.identity.accounts import staff_account
-from chalicelib.services.identity.sessions import Actor
 
 
 def _slug_taken() -> Conflict:
