@@ -1,4 +1,4 @@
-"""R10–R12: every way a client arrives goes through one rule, `clients.admit`."""
+"""R10–R12: every way a client arrives goes through one rule, `arrivals.admit`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services.clients import clients, joining
+from chalicelib.services.clients import arrivals as arrival_service
+from chalicelib.services.clients import joining
 from chalicelib.services.identity import identities
 from tests.support.api import Api, Practice, add_provider, give_password
 from tests.support.join import Browser, code_of, make_group, sign_up_fields
@@ -15,13 +16,15 @@ from tests.support.join import Browser, code_of, make_group, sign_up_fields
 @pytest.fixture
 def arrivals(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
-    real = clients.admit
+    real = arrival_service.admit
 
-    def recording(org: Any, arrival: clients.Arrival, **kwargs: Any) -> clients.Admitted:
+    def recording(
+        org: Any, arrival: arrival_service.Arrival, **kwargs: Any
+    ) -> arrival_service.Admitted:
         seen.append(arrival.source)
         return real(org, arrival, **kwargs)
 
-    monkeypatch.setattr(clients, "admit", recording)
+    monkeypatch.setattr(arrival_service, "admit", recording)
     return seen
 
 

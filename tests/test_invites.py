@@ -18,7 +18,7 @@ from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token
 from chalicelib.services import chat, tokens, triggers
 from chalicelib.services.email import delivery
-from chalicelib.services.invites import invites
+from chalicelib.services.invites import follow_ups, invites
 from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
 from tests.support.email import RecordingSender, email_log
 from tests.support.invites import (
@@ -352,7 +352,7 @@ def test_r14_no_follow_up_after_acceptance_or_archive(api: Api, practice: Practi
     api.post(f"/v1/orgs/{practice.id}/clients/{archived['id']}/archive", None, practice.admin_token)
     later = clock.now() + timedelta(days=3, minutes=1)
     assert triggers.follow_ups(later)["follow_ups"] == 0
-    assert invites.send_due_follow_ups(clock.now() + timedelta(days=7, minutes=1)) == 0
+    assert follow_ups.send_due_follow_ups(clock.now() + timedelta(days=7, minutes=1)) == 0
 
 
 def test_r15_an_accepted_client_cannot_be_invited_again(api: Api, practice: Practice):

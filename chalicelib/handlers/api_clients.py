@@ -8,7 +8,7 @@ from chalice.app import Response
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
 from chalicelib.handlers.views import client_view
 from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services.clients import clients
+from chalicelib.services.clients import arrivals, clients
 from chalicelib.services.invites import invites
 
 bp = Blueprint(__name__)
@@ -19,7 +19,7 @@ CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 @bp.route("/v1/orgs/{org_id}/clients", methods=["POST"])
 def create_client(org_id: str) -> Response:
     request = bp.current_request
-    profile, invite = clients.create(actor(request), org_id, parse(CreateClient, request))
+    profile, invite = arrivals.create(actor(request), org_id, parse(CreateClient, request))
     return created({"client": client_view(profile, invite)})
 
 

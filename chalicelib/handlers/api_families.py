@@ -17,7 +17,7 @@ from chalicelib.schemas import (
     UpdateContact,
     UpdateLink,
 )
-from chalicelib.services.families import links
+from chalicelib.services.families import contacts, links
 from chalicelib.services.portal import portal_levels
 from chalicelib.services.practices.audit_log import audit_events
 
@@ -29,20 +29,20 @@ CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 @bp.route(CLIENT + "/contacts", methods=["POST"])
 def add_contact(org_id: str, client_id: str) -> Response:
     request = bp.current_request
-    contact = links.add_contact(actor(request), org_id, client_id, parse(CreateContact, request))
+    contact = contacts.add_contact(actor(request), org_id, client_id, parse(CreateContact, request))
     return created({"contact": contact_view(contact)})
 
 
 @bp.route(CLIENT + "/contacts", methods=["GET"])
 def list_contacts(org_id: str, client_id: str) -> Response:
-    found = links.contacts_of(actor(bp.current_request), org_id, client_id)
+    found = contacts.contacts_of(actor(bp.current_request), org_id, client_id)
     return ok({"contacts": [contact_view(c) for c in found], "next_cursor": None})
 
 
 @bp.route(CLIENT + "/contacts/{contact_id}", methods=["PATCH"])
 def update_contact(org_id: str, client_id: str, contact_id: str) -> Response:
     request = bp.current_request
-    contact = links.update_contact(
+    contact = contacts.update_contact(
         actor(request), org_id, client_id, contact_id, parse(UpdateContact, request)
     )
     return ok({"contact": contact_view(contact)})
@@ -50,7 +50,7 @@ def update_contact(org_id: str, client_id: str, contact_id: str) -> Response:
 
 @bp.route(CLIENT + "/contacts/{contact_id}", methods=["DELETE"])
 def remove_contact(org_id: str, client_id: str, contact_id: str) -> Response:
-    links.remove_contact(actor(bp.current_request), org_id, client_id, contact_id)
+    contacts.remove_contact(actor(bp.current_request), org_id, client_id, contact_id)
     return no_content()
 
 

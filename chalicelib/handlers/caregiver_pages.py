@@ -10,7 +10,7 @@ from chalicelib import config
 from chalicelib.errors import Invalid, Throttled
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
-from chalicelib.services.families import links
+from chalicelib.services.families import caregiver_invites
 
 bp = Blueprint(__name__)
 
@@ -19,14 +19,14 @@ DEAD = "caregiver_invite_dead.html"
 FIELDS = {"password", "confirm"}
 
 
-def _dead(invite: links.CaregiverInvite | None) -> Response:
+def _dead(invite: caregiver_invites.CaregiverInvite | None) -> Response:
     if invite is None:
         return forms.page(DEAD, org=None, status=404, state="unknown")
     return forms.page(DEAD, org=invite.org, status=410, state=invite.state)
 
 
 def _form(
-    request: Request, invite: links.CaregiverInvite, status: int, errors: dict[str, str]
+    request: Request, invite: caregiver_invites.CaregiverInvite, status: int, errors: dict[str, str]
 ) -> Response:
     assert invite.receiver is not None
     return forms.page(
@@ -42,7 +42,7 @@ def _form(
 
 @bp.route("/caregiver-invite/{token}", methods=["GET"])
 def caregiver_invite_page(token: str) -> Response:
-    invite = links.caregiver_invite(token)
+    invite = caregiver_invites.caregiver_invite(token)
     if invite is None or invite.state != "live":
         return _dead(invite)
     return _form(bp.current_request, invite, 200, {})
@@ -51,14 +51,14 @@ def caregiver_invite_page(token: str) -> Response:
 @bp.route("/caregiver-invite/{token}", methods=["POST"], content_types=[forms.FORM])
 def accept_caregiver_invite(token: str) -> Response:
     request = bp.current_request
-    invite = links.caregiver_invite(token)
+    invite = caregiver_invites.caregiver_invite(token)
     if invite is None or invite.state != "live":
         return _dead(invite)
     fields = forms.form(request, FIELDS)
     if not forms.csrf_valid(request, fields):
         return forms.csrf_refused(request)
     try:
-        links.accept_caregiver_invite(
+        caregiver_invites.accept_caregiver_invite(
             invite, fields.get("password", ""), fields.get("confirm"), source_address(request)
         )
     except Invalid as error:

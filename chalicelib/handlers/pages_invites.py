@@ -16,7 +16,7 @@ from chalice.app import Request, Response
 from chalicelib import config
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
-from chalicelib.services.invites import invites, resets
+from chalicelib.services.invites import landing, resets
 
 bp = Blueprint(__name__)
 
@@ -29,7 +29,7 @@ def _not_found() -> Response:
 
 def _invite_page(
     request: Request,
-    found: invites.Landing,
+    found: landing.Landing,
     errors: dict[str, str] | None = None,
     status: int | None = None,
 ) -> Response:
@@ -61,7 +61,7 @@ def _invite_page(
 
 @bp.route("/invite/{token}", methods=["GET"])
 def invite_page(token: str) -> Response:
-    return _invite_page(bp.current_request, invites.landing(token))
+    return _invite_page(bp.current_request, landing.landing(token))
 
 
 @bp.route("/invite/{token}", methods=["POST"], content_types=[forms.FORM])
@@ -71,8 +71,8 @@ def invite_form(token: str) -> Response:
     if not forms.csrf_valid(request, fields):
         return forms.csrf_refused(request)
     if fields.get("intent") == "renew":  # B2: a dead link asks the practice for a new one
-        return _invite_page(request, invites.renewal(token))
-    outcome = invites.accept(
+        return _invite_page(request, landing.renewal(token))
+    outcome = landing.accept(
         token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
     )
     if outcome.session_token:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.services import appointments, outbox
-from chalicelib.services.families import links
-from chalicelib.services.invites import invites
+from chalicelib.services.families import caregiver_grants
+from chalicelib.services.invites.follow_ups import send_due_follow_ups
 
 
 def outbox_sweep(now: datetime | None = None) -> dict[str, int]:
@@ -21,12 +21,12 @@ def reminders(now: datetime | None = None) -> dict[str, int]:
 
 def grants_ending(now: datetime | None = None) -> dict[str, int]:
     """B5: caregiver grants about to end: the caregiver and the client are told, once."""
-    return {"grant_reminders": links.remind_ending_grants(now)}
+    return {"grant_reminders": caregiver_grants.remind_ending_grants(now)}
 
 
 def follow_ups(now: datetime | None = None) -> dict[str, int]:
     """Follow-up invites to clients who have not accepted (R14, R44)."""
-    return {"follow_ups": invites.send_due_follow_ups(now)}
+    return {"follow_ups": send_due_follow_ups(now)}
 
 
 def run_all(now: datetime | None = None) -> dict[str, int]:

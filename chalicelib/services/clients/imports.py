@@ -34,8 +34,8 @@ from chalicelib.models.profiles import ImportKey, OrgEmailClaim
 from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.schemas import NAME_MAX, normalize_email
 from chalicelib.services import access, records
-from chalicelib.services.clients import clients
-from chalicelib.services.clients.clients import Arrival
+from chalicelib.services.clients import arrivals
+from chalicelib.services.clients.arrivals import Arrival
 from chalicelib.services.practices import orgs
 
 REQUIRED = ("first_name", "last_name", "email", "phone", "dob")
@@ -287,7 +287,7 @@ def _primary(
                 "name a provider."
             )
         return match
-    chosen = clients.primary_for_arrival(org, group, providers)
+    chosen = arrivals.primary_for_arrival(org, group, providers)
     if chosen is None:
         raise _Rejected(
             "primary_provider_email: this practice has several providers and no default; name "
@@ -379,7 +379,7 @@ def _admit(org: Organization, row: _Row, actor: str, send_invites: bool) -> RowO
         details={"line": row.line},
     )
     try:
-        admitted = clients.admit(org, arrival, actor=actor)
+        admitted = arrivals.admit(org, arrival, actor=actor)
     except Conflict as conflict:
         if conflict.code in {"email_in_use", "already_imported"}:  # another import, meanwhile
             return RowOutcome(row.line, "skipped", "Already a client of this practice.")

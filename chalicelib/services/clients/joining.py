@@ -18,8 +18,8 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, JoinCode, Organization, StaffClaim
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import records, throttle
-from chalicelib.services.clients import clients
-from chalicelib.services.clients.clients import Arrival
+from chalicelib.services.clients import arrivals, email_claims
+from chalicelib.services.clients.arrivals import Arrival
 from chalicelib.services.identity import accounts, identities, passwords, sessions
 from chalicelib.services.identity.accounts import client_account
 from chalicelib.services.practices import orgs
@@ -103,8 +103,8 @@ def primary_provider_id(link: JoinLink) -> str:
     """R10: the group's default provider, else the practice's, else its only one; else its
     earliest admin, so that nobody who signs up is turned away for a missing setting."""
     providers = orgs.providers_of(link.org.org_id)
-    chosen = clients.primary_for_arrival(link.org, link.group, providers)
-    return (chosen or clients.founding_admin(providers)).provider_id
+    chosen = arrivals.primary_for_arrival(link.org, link.group, providers)
+    return (chosen or arrivals.founding_admin(providers)).provider_id
 
 
 def sign_up(
@@ -205,8 +205,8 @@ def _join(
         group_id=group.group_id,
         activate=True,
         password_hash=password_hash,
-        identity=identity if identity is not None else clients.LOOK_UP,
+        identity=identity if identity is not None else email_claims.LOOK_UP,
         details={"group_id": group.group_id},
     )
-    admitted = clients.admit(org, arrival, actor=clients.SELF, also=also)
+    admitted = arrivals.admit(org, arrival, actor=arrivals.SELF, also=also)
     return Joined(admitted.profile, admitted.extra)

@@ -1,7 +1,7 @@
 """Bookings and purchases through a practice's public page (R17).
 
 An email the practice does not know becomes a client on the spot (source `booking` or
-`package`) through the one way a client arrives (`clients.admit`), and the primary provider is
+`package`) through the one way a client arrives (`arrivals.admit`), and the primary provider is
 told by email; a known client is reused. The caller is anonymous, so each route is throttled per
 source address and per email, and the answer is the same whether the email was known or not,
 here or at any other practice (R4).
@@ -22,8 +22,8 @@ from chalicelib.models.orgs import Organization, Provider, SlugClaim
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
 from chalicelib.schemas import PublicBooking, PublicPurchase
 from chalicelib.services import appointments, audit, outbox, records, throttle
-from chalicelib.services.clients import clients
-from chalicelib.services.clients.clients import Arrival
+from chalicelib.services.clients import arrivals
+from chalicelib.services.clients.arrivals import Arrival
 from chalicelib.services.practices import orgs
 
 # A public booking says when, not how long nor what: the practice's standard visit.
@@ -101,7 +101,7 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
             tx,
             org_id=org.org_id,
             action="package.purchased",
-            actor=clients.SELF,
+            actor=arrivals.SELF,
             client_id=profile.client_id,
             details={"package": req.package},
         )
@@ -139,8 +139,8 @@ def _for_email(
             return result, jobs
         primary = (
             named
-            or clients.primary_for_arrival(org, None, providers)
-            or clients.founding_admin(providers)
+            or arrivals.primary_for_arrival(org, None, providers)
+            or arrivals.founding_admin(providers)
         )
 
         def also(
@@ -170,7 +170,7 @@ def _for_email(
             email=req.email,
         )
         try:
-            return clients.admit(org, arrival, actor=clients.SELF, also=also).extra
+            return arrivals.admit(org, arrival, actor=arrivals.SELF, also=also).extra
         except Conflict as conflict:
             if conflict.code != "email_in_use":
                 raise
@@ -188,4 +188,4 @@ def _provider(providers: list[Provider], provider_id: str) -> Provider:
     for provider in providers:
         if provider.provider_id == provider_id:
             return provider
-    return clients.founding_admin(providers)
+    return arrivals.founding_admin(providers)

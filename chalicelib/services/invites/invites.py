@@ -18,16 +18,12 @@ from chalicelib import clock, config, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Throttled
 from chalicelib.models.emails import EmailJob
-from chalicelib.models.identities import Identity
-from chalicelib.models.orgs import Organization, Provider
+from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import LiveToken, SendLog, Token
-from chalicelib.rules.accounts import client_account_open
-from chalicelib.rules.actors import SYSTEM, Actor, client_ref, provider_ref
-from chalicelib.rules.passwords import new_password_errors
+from chalicelib.rules.actors import SYSTEM, Actor, provider_ref
 from chalicelib.rules.settings import org_settings
-from chalicelib.services import access, audit, chat, outbox, records, throttle, tokens
-from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services import access, audit, outbox, records, tokens
 
 SEND_WINDOW = timedelta(hours=24)
 
@@ -95,7 +91,7 @@ def _issue(
         data={"follow_up_days": sorted(set(settings["follow_up_days"]))},
     )
     token = issued.token
-    _schedule_next_follow_up(token, after_days=0)
+    schedule_next_follow_up(token, after_days=0)
     job = outbox.queue(
         tx,
         org_id=profile.org_id,
@@ -128,7 +124,7 @@ def _email_context(
     }
 
 
-def _schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
+def schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
     """File the invite under the hour of its next follow-up (R14), if one is left before it
     expires; else take it out of the index. Says whether one is left."""
     later = [d for d in token.data.get("follow_up_days", []) if d > after_days]
@@ -299,288 +295,3 @@ def count_staff_send(tx: Tx, profile: ClientProfile) -> None:
     now = clock.now()
     log, recent = _sends_within_limit(profile, now)
     _count_send(tx, profile, log, recent, now)
-
-
-# Follow-ups (R14, R44) -------------------------------------------------------------------------
-
-
-class _AlreadyFollowedUp(Conflict):
-    def __init__(self) -> None:
-        super().__init__("This follow-up has been sent.")
-
-
-def send_due_follow_ups(now: datetime | None = None) -> int:
-    """The follow-up trigger: Query the hours that may hold due follow-ups, send each once.
-
-    A follow-up resends the same link rather than a new one: a new invite would kill the link
-    of every email the client already has (the one they may be about to open), and the
-    practice's time to live keeps counting from when staff invited. It is not a staff send
-    (R20). Each follow-up moves the invite to its next due hour, or out of the index, under the
-    condition that it is still where it was read, so overlapping ticks send nothing twice."""
-    now = now or clock.now()
-    sent = 0
-    for back in range(config.FOLLOW_UP_LOOKBACK_HOURS, -1, -1):
-        hour = (now - timedelta(hours=back)).strftime("%Y-%m-%dT%H")
-        for token in Token.follow_ups_due.query(hour, Token.follow_up_at <= now):
-            sent += _follow_up(token, now)
-    return sent
-
-
-def _follow_up(token: Token, now: datetime) -> int:
-    was_at = token.follow_up_at
-    assert was_at is not None
-    profile = db.get(ClientProfile, token.org_id, token.client_id)
-    first = _first_job(token)  # the email whose link a follow-up sends again
-    wanted = (
-        first is not None
-        and tokens.status_of(token, now) == "live"
-        and profile is not None
-        and profile.status == "active"  # R14: never after archive
-        and profile.activated_at is None  # nor after acceptance
-        and profile.identity_id == token.identity_id
-    )
-    days = (was_at - token.created_at).days
-    left = wanted and _schedule_next_follow_up(token, after_days=days)
-    tx = Tx()
-    tx.update(
-        token,
-        [Token.follow_up_hour.set(token.follow_up_hour), Token.follow_up_at.set(token.follow_up_at)]
-        if left
-        else [Token.follow_up_hour.remove(), Token.follow_up_at.remove()],
-        condition=Token.follow_up_at == was_at,
-        on_conflict=_AlreadyFollowedUp,
-    )
-    jobs: list[EmailJob] = []
-    if wanted:
-        assert profile is not None
-        assert first is not None
-        jobs.append(_queue_follow_up(tx, profile, first))
-    try:
-        tx.commit()
-    except _AlreadyFollowedUp:
-        return 0
-    outbox.dispatch(jobs)
-    if jobs:
-        logs.event("invite.followed_up", org_id=token.org_id, client_id=token.client_id)
-    return len(jobs)
-
-
-def _queue_follow_up(tx: Tx, profile: ClientProfile, first: EmailJob) -> EmailJob:
-    """The same link again: the secret is stored nowhere but in the first email, so the
-    follow-up takes it from that email's job."""
-    audit.record(
-        tx,
-        org_id=profile.org_id,
-        action="invite.followed_up",
-        actor=SYSTEM,
-        client_id=profile.client_id,
-    )
-    return outbox.queue(
-        tx,
-        org_id=profile.org_id,
-        kind="invite",
-        client_id=profile.client_id,
-        to=profile.email,
-        context={**first.context, "follow_up": True},
-    )
-
-
-def _first_job(token: Token) -> EmailJob | None:
-    job_id = token.data.get("job_id")
-    return db.get(EmailJob, job_id) if job_id else None
-
-
-# The landing page (R15, B2) --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Landing:
-    """What an invite link leads to. `state` is unknown (404), dead (410, `reason` says why:
-    used, superseded, expired, revoked), set_password, or enter_password (the login already
-    has a password: the client signs in to add this practice, R15)."""
-
-    state: str
-    org: Organization | None = None
-    token: Token | None = None
-    profile: ClientProfile | None = None
-    identity: Identity | None = None
-    reason: str | None = None
-
-
-def landing(secret: str) -> Landing:
-    token = tokens.find(secret, "invite")
-    if token is None or not token.org_id or not token.client_id:
-        return Landing("unknown")
-    org = db.get(Organization, token.org_id, "org")
-    if org is None:
-        return Landing("unknown")
-    state = tokens.status_of(token)
-    if state != "live":
-        return Landing("dead", org, token, reason=state)
-    profile = db.get(ClientProfile, token.org_id, token.client_id)
-    if (
-        profile is None
-        or profile.status != "active"
-        or profile.identity_id != token.identity_id  # R19: the email moved; the invite with it
-    ):
-        return Landing("dead", org, token, reason="revoked")
-    identity = identities.get(profile.identity_id) if profile.identity_id else None
-    if identity is None:
-        return Landing("dead", org, token, reason="revoked")
-    state = "enter_password" if identity.password_hash else "set_password"
-    return Landing(state, org, token, profile, identity)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """The outcome of the invite form: the landing it was for, field errors to show again
-    (with their status), or the new session's token."""
-
-    landing: Landing
-    errors: dict[str, str] = field(default_factory=dict)
-    status: int = 400
-    session_token: str | None = None
-
-
-def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
-    """R15: set a password (or prove the one the login has) and enter the practice's account.
-
-    One transaction consumes the token under its condition, sets the password (ending the
-    login's other sessions, R46), activates the profile (the welcome message on the first
-    activation, R21), writes the audit events (R47) and starts the session."""
-    found = landing(secret)
-    if found.state in {"unknown", "dead"}:
-        return Accepted(found)
-    token, profile, identity, org = found.token, found.profile, found.identity, found.org
-    assert token is not None
-    assert profile is not None
-    assert identity is not None
-    assert org is not None
-    new_hash: str | None = None
-    if found.state == "set_password":
-        errors = new_password_errors(password, confirm)
-        if errors:
-            return Accepted(found, errors)
-        new_hash = passwords.hash_password(password)
-    else:
-        try:
-            throttle.check(identity.email, source)  # R45: this is a sign-in
-        except Throttled:
-            return Accepted(
-                found, {"password": "Too many attempts. Wait a few minutes, then try again."}, 429
-            )
-        if not passwords.verify(identity.password_hash, password):
-            throttle.record_failure(identity.email, source)
-            return Accepted(
-                found,
-                {
-                    "password": "That is not the password of your Portico login. Try again, or "
-                    "ask for a password reset."
-                },
-            )
-    now = clock.now()
-    tx = Tx()
-    tokens.consume(tx, token, on_conflict=_link_used)
-    actor = client_ref(profile.client_id)
-    entering = accounts.entering(identity, org.org_id)
-    if new_hash:
-        identities.set_password(tx, identity, new_hash, also=entering)
-        audit.record(
-            tx, org_id=org.org_id, action="password.set", actor=actor, client_id=profile.client_id
-        )
-    elif entering:
-        tx.update(identity, entering)
-    if profile.activated_at is None:
-        profile.activated_at = now
-        tx.update(
-            profile,
-            [ClientProfile.activated_at.set(now)],
-            condition=ClientProfile.activated_at.does_not_exist(),
-            on_conflict=_link_used,
-        )
-        chat.welcome(tx, org, profile)  # R21: on the first activation only
-    audit.record(
-        tx, org_id=org.org_id, action="invite.accepted", actor=actor, client_id=profile.client_id
-    )
-    account = accounts.client_account(profile)
-    opened = client_account_open(profile, identity.id, accounts.settings_of(profile))
-    session_token = sessions.start(tx, identity, account if opened else None)
-    try:
-        tx.commit()
-    except Conflict as exc:
-        if exc.code != "token_not_live":
-            raise
-        return Accepted(landing(secret))  # another tab won: the link now says why it is dead
-    logs.event("invite.accepted", org_id=org.org_id, client_id=profile.client_id)
-    return Accepted(found, session_token=session_token)
-
-
-def _link_used() -> Conflict:
-    return Conflict("This link has just been used.", code="token_not_live")
-
-
-def renewal(secret: str) -> Landing:
-    """B2: a visitor of a dead link asks for a fresh invite. The practice's primary provider of
-    the client is told by email and decides; one request per link, so the form cannot be used
-    to flood the practice. Answers the landing (state "requested" once told)."""
-    found = landing(secret)
-    if found.state != "dead" or found.reason == "used" or found.token is None:
-        return found
-    token = found.token
-    profile = db.get(ClientProfile, token.org_id, token.client_id)
-    provider = (
-        db.get(Provider, token.org_id, Provider.sk_for(profile.primary_provider_id))
-        if profile
-        else None
-    )
-    if profile is None or provider is None:
-        return Landing("requested", found.org, token, reason=found.reason)
-    tx = Tx()
-    tx.update(
-        token,
-        [Token.renewal_requested_at.set(clock.now())],
-        condition=Token.renewal_requested_at.does_not_exist(),
-        on_conflict=_already_requested,
-    )
-    job = outbox.queue(
-        tx,
-        org_id=token.org_id,
-        kind="invite_requested",
-        identity_id=provider.identity_id,
-        context={
-            "provider": {"first_name": provider.first_name},
-            "client": {"first_name": profile.first_name, "last_name": profile.last_name},
-            "reason": _REASON_WORDS.get(found.reason or "", "it no longer works"),
-            "client_id": profile.client_id,
-        },
-    )
-    audit.record(
-        tx,
-        org_id=token.org_id,
-        action="invite.renewal_requested",
-        actor=SYSTEM,
-        client_id=profile.client_id,
-    )
-    try:
-        tx.commit()
-    except _AlreadyRequested:
-        return Landing("requested", found.org, token, reason=found.reason)
-    outbox.dispatch([job])
-    logs.event("invite.renewal_requested", org_id=token.org_id, client_id=profile.client_id)
-    return Landing("requested", found.org, token, reason=found.reason)
-
-
-_REASON_WORDS = {
-    "expired": "it expired",
-    "revoked": "it was withdrawn",
-    "superseded": "a newer invitation replaced it",
-}
-
-
-class _AlreadyRequested(Conflict):
-    def __init__(self) -> None:
-        super().__init__("A new invitation was already asked for with this link.")
-
-
-def _already_requested() -> Conflict:
-    return _AlreadyRequested()

@@ -1,0 +1,89 @@
+"""A client's email and its claims (R1, R5, R12, R19): the login an email links the profile to,
+and the organization-wide claim that keeps one active profile per address unless family
+members share it.
+"""
+
+from __future__ import annotations
+
+from chalicelib import db
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import StaffClaim
+from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
+from chalicelib.services.identity import identities
+
+
+class LookUp:
+    """Says "read the email's identity now" (the default) rather than a caller's earlier read."""
+
+
+LOOK_UP = LookUp()
+
+
+def attach_email(
+    tx: Tx,
+    profile: ClientProfile,
+    email: str,
+    *,
+    shared: bool,
+    known: Identity | LookUp | None = LOOK_UP,
+) -> tuple[Identity, bool]:
+    """Give the profile this email and its identity (created if needed), and claim the email
+    in the organization. The identity's other profiles are untouched (R5)."""
+    if isinstance(known, LookUp):
+        identity, is_new = identities.find_or_add(tx, email, first_org_id=profile.org_id)
+    elif known is None:
+        identity, is_new = identities.add(tx, email, first_org_id=profile.org_id), True
+    else:
+        identity, is_new = known, False
+    if not is_new:
+        tx.check(
+            StaffClaim,
+            profile.org_id,
+            StaffClaim.sk_for(identity.id),
+            condition=StaffClaim.sk.does_not_exist(),
+            on_conflict=lambda: Conflict(
+                "This address belongs to a staff account of this practice; a client needs "
+                "their own email.",
+                code="email_is_staff",
+            ),
+        )
+    profile.identity_id = identity.id
+    profile.email = email
+    profile.shared_email = shared
+    claim_email(tx, profile)
+    return identity, is_new
+
+
+def claim_email(tx: Tx, profile: ClientProfile) -> None:
+    org_id, email = profile.org_id, profile.email
+    assert email is not None
+    claim = OrgEmailClaim(org_id, OrgEmailClaim.key_for(email))
+    add = [OrgEmailClaim.client_ids.add({profile.client_id})]
+    if profile.shared_email:
+        tx.update(claim, [*add, OrgEmailClaim.shared.set(True)])
+        return
+    tx.update(
+        claim,
+        add,
+        condition=OrgEmailClaim.client_ids.does_not_exist(),  # R12
+        on_conflict=lambda: email_in_use(org_id, email),
+    )
+
+
+def email_in_use(org_id: str, email: str) -> Conflict:
+    claim = db.get(OrgEmailClaim, org_id, OrgEmailClaim.key_for(email))
+    holders = sorted(claim.client_ids or ()) if claim else []
+    return Conflict(
+        "Another active client of this practice uses this email. Use another address, or "
+        "say that family members share it (shared_email: true).",
+        code="email_in_use",
+        conflicting_client_ids=holders,
+    )
+
+
+def release_email(tx: Tx, profile: ClientProfile) -> None:
+    if profile.email:
+        claim = OrgEmailClaim(profile.org_id, OrgEmailClaim.key_for(profile.email))
+        tx.update(claim, [OrgEmailClaim.client_ids.delete({profile.client_id})])

@@ -1,0 +1,107 @@
+"""Accepting a caregiver invite (R30): the page's single-use link, the caregiver's password or
+new login, and the grant turned active.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib import clock, db, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict, field_error
+from chalicelib.models.identities import Identity
+from chalicelib.models.links import Link, owner_for
+from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.tokens import Token
+from chalicelib.rules.actors import client_ref
+from chalicelib.rules.passwords import new_password_errors
+from chalicelib.services import audit, throttle, tokens
+from chalicelib.services.families.caregiver_grants import both_profiles
+from chalicelib.services.identity import identities, passwords
+
+
+@dataclass(frozen=True)
+class CaregiverInvite:
+    """What the accept page shows: the state of the link and, while live, whom it is for."""
+
+    state: str  # live | used | superseded | revoked | expired
+    org: Organization | None = None
+    token: Token | None = None
+    link: Link | None = None
+    receiver: ClientProfile | None = None
+    caregiver: ClientProfile | None = None
+    identity: Identity | None = None
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.identity and self.identity.password_hash)
+
+
+def caregiver_invite(secret: str) -> CaregiverInvite | None:
+    """The invite behind a link, or None for an unknown one (404 without any branding)."""
+    token = tokens.find(secret, "caregiver_invite")
+    if token is None or token.org_id is None:
+        return None
+    org = db.get(Organization, token.org_id, "org")
+    state = tokens.status_of(token)
+    if state != "live":
+        return CaregiverInvite(state, org, token)
+    link_id = str(token.data.get("link_id", ""))
+    receiver_id = str(token.data.get("receiver_client_id", ""))
+    link = db.get(Link, owner_for(token.org_id, receiver_id), Link.sk_for(link_id))
+    if link is None or not link.portal_access:
+        return CaregiverInvite("revoked", org, token)
+    receiver, caregiver = both_profiles(link)
+    identity = identities.get(caregiver.identity_id) if caregiver.identity_id else None
+    if identity is None or receiver.status != "active" or caregiver.status != "active":
+        return CaregiverInvite("revoked", org, token)
+    return CaregiverInvite("live", org, token, link, receiver, caregiver, identity)
+
+
+def accept_caregiver_invite(
+    invite: CaregiverInvite, password: str, confirm: str | None, source: str
+) -> None:
+    """R30: the caregiver accepts: with their login's password if it has one (throttled like a
+    sign-in, R45), else by setting one. The token is consumed under its condition, so two tabs
+    accept once; from then on the care receiver's account is in the caregiver's list (R2)."""
+    assert invite.state == "live"
+    assert invite.identity is not None
+    assert invite.link is not None
+    assert invite.token is not None
+    identity, link = invite.identity, invite.link
+    tx = Tx()
+    if invite.has_password:
+        throttle.check(identity.email, source)
+        if not passwords.verify(identity.password_hash, password):
+            throttle.record_failure(identity.email, source)
+            raise field_error("password", "That password does not match your login.")
+    else:
+        for field, problem in new_password_errors(password, confirm).items():
+            raise field_error(field, problem)  # the first problem, as the page shows one
+        identities.set_password(tx, identity, passwords.hash_password(password))
+    moment = clock.now()
+    tokens.consume(tx, invite.token)
+    grant = {**(link.portal_access or {}), "status": "active", "accepted_at": clock.iso(moment)}
+    tx.update(
+        link,
+        [Link.portal_access.set(grant), Link.grant_identity.set(identity.id)],
+        # The grant must still be there: removed meanwhile, the link is dead (R31).
+        condition=Link.portal_access.exists() & Link.linked_client_id.exists(),
+        on_conflict=lambda: Conflict("This access was removed.", code="grant_removed"),
+    )
+    audit.record(
+        tx,
+        org_id=link.org_id,
+        action="grant.accepted",
+        actor=client_ref(link.linked_client_id),
+        client_id=link.client_id,
+        # R47: a password set here is a password change of the login, audited with it.
+        details={
+            "link_id": link.link_id,
+            "identity_id": identity.id,
+            "password_set": not invite.has_password,
+        },
+    )
+    tx.commit()
+    logs.event("grant.accepted", org_id=link.org_id, link_id=link.link_id)

@@ -1,0 +1,213 @@
+"""The invite's landing page (R15, B2): what a link shows, accepting it with a new password,
+and asking for a fresh link when it has died.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chalicelib import clock, db, logs
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict, Throttled
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization, Provider
+from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.tokens import Token
+from chalicelib.rules.accounts import client_account_open
+from chalicelib.rules.actors import SYSTEM, client_ref
+from chalicelib.rules.passwords import new_password_errors
+from chalicelib.services import audit, chat, outbox, throttle, tokens
+from chalicelib.services.identity import accounts, identities, passwords, sessions
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What an invite link leads to. `state` is unknown (404), dead (410, `reason` says why:
+    used, superseded, expired, revoked), set_password, or enter_password (the login already
+    has a password: the client signs in to add this practice, R15)."""
+
+    state: str
+    org: Organization | None = None
+    token: Token | None = None
+    profile: ClientProfile | None = None
+    identity: Identity | None = None
+    reason: str | None = None
+
+
+def landing(secret: str) -> Landing:
+    token = tokens.find(secret, "invite")
+    if token is None or not token.org_id or not token.client_id:
+        return Landing("unknown")
+    org = db.get(Organization, token.org_id, "org")
+    if org is None:
+        return Landing("unknown")
+    state = tokens.status_of(token)
+    if state != "live":
+        return Landing("dead", org, token, reason=state)
+    profile = db.get(ClientProfile, token.org_id, token.client_id)
+    if (
+        profile is None
+        or profile.status != "active"
+        or profile.identity_id != token.identity_id  # R19: the email moved; the invite with it
+    ):
+        return Landing("dead", org, token, reason="revoked")
+    identity = identities.get(profile.identity_id) if profile.identity_id else None
+    if identity is None:
+        return Landing("dead", org, token, reason="revoked")
+    state = "enter_password" if identity.password_hash else "set_password"
+    return Landing(state, org, token, profile, identity)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The outcome of the invite form: the landing it was for, field errors to show again
+    (with their status), or the new session's token."""
+
+    landing: Landing
+    errors: dict[str, str] = field(default_factory=dict)
+    status: int = 400
+    session_token: str | None = None
+
+
+def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
+    """R15: set a password (or prove the one the login has) and enter the practice's account.
+
+    One transaction consumes the token under its condition, sets the password (ending the
+    login's other sessions, R46), activates the profile (the welcome message on the first
+    activation, R21), writes the audit events (R47) and starts the session."""
+    found = landing(secret)
+    if found.state in {"unknown", "dead"}:
+        return Accepted(found)
+    token, profile, identity, org = found.token, found.profile, found.identity, found.org
+    assert token is not None
+    assert profile is not None
+    assert identity is not None
+    assert org is not None
+    new_hash: str | None = None
+    if found.state == "set_password":
+        errors = new_password_errors(password, confirm)
+        if errors:
+            return Accepted(found, errors)
+        new_hash = passwords.hash_password(password)
+    else:
+        try:
+            throttle.check(identity.email, source)  # R45: this is a sign-in
+        except Throttled:
+            return Accepted(
+                found, {"password": "Too many attempts. Wait a few minutes, then try again."}, 429
+            )
+        if not passwords.verify(identity.password_hash, password):
+            throttle.record_failure(identity.email, source)
+            return Accepted(
+                found,
+                {
+                    "password": "That is not the password of your Portico login. Try again, or "
+                    "ask for a password reset."
+                },
+            )
+    now = clock.now()
+    tx = Tx()
+    tokens.consume(tx, token, on_conflict=_link_used)
+    actor = client_ref(profile.client_id)
+    entering = accounts.entering(identity, org.org_id)
+    if new_hash:
+        identities.set_password(tx, identity, new_hash, also=entering)
+        audit.record(
+            tx, org_id=org.org_id, action="password.set", actor=actor, client_id=profile.client_id
+        )
+    elif entering:
+        tx.update(identity, entering)
+    if profile.activated_at is None:
+        profile.activated_at = now
+        tx.update(
+            profile,
+            [ClientProfile.activated_at.set(now)],
+            condition=ClientProfile.activated_at.does_not_exist(),
+            on_conflict=_link_used,
+        )
+        chat.welcome(tx, org, profile)  # R21: on the first activation only
+    audit.record(
+        tx, org_id=org.org_id, action="invite.accepted", actor=actor, client_id=profile.client_id
+    )
+    account = accounts.client_account(profile)
+    opened = client_account_open(profile, identity.id, accounts.settings_of(profile))
+    session_token = sessions.start(tx, identity, account if opened else None)
+    try:
+        tx.commit()
+    except Conflict as exc:
+        if exc.code != "token_not_live":
+            raise
+        return Accepted(landing(secret))  # another tab won: the link now says why it is dead
+    logs.event("invite.accepted", org_id=org.org_id, client_id=profile.client_id)
+    return Accepted(found, session_token=session_token)
+
+
+def _link_used() -> Conflict:
+    return Conflict("This link has just been used.", code="token_not_live")
+
+
+def renewal(secret: str) -> Landing:
+    """B2: a visitor of a dead link asks for a fresh invite. The practice's primary provider of
+    the client is told by email and decides; one request per link, so the form cannot be used
+    to flood the practice. Answers the landing (state "requested" once told)."""
+    found = landing(secret)
+    if found.state != "dead" or found.reason == "used" or found.token is None:
+        return found
+    token = found.token
+    profile = db.get(ClientProfile, token.org_id, token.client_id)
+    provider = (
+        db.get(Provider, token.org_id, Provider.sk_for(profile.primary_provider_id))
+        if profile
+        else None
+    )
+    if profile is None or provider is None:
+        return Landing("requested", found.org, token, reason=found.reason)
+    tx = Tx()
+    tx.update(
+        token,
+        [Token.renewal_requested_at.set(clock.now())],
+        condition=Token.renewal_requested_at.does_not_exist(),
+        on_conflict=_already_requested,
+    )
+    job = outbox.queue(
+        tx,
+        org_id=token.org_id,
+        kind="invite_requested",
+        identity_id=provider.identity_id,
+        context={
+            "provider": {"first_name": provider.first_name},
+            "client": {"first_name": profile.first_name, "last_name": profile.last_name},
+            "reason": _REASON_WORDS.get(found.reason or "", "it no longer works"),
+            "client_id": profile.client_id,
+        },
+    )
+    audit.record(
+        tx,
+        org_id=token.org_id,
+        action="invite.renewal_requested",
+        actor=SYSTEM,
+        client_id=profile.client_id,
+    )
+    try:
+        tx.commit()
+    except _AlreadyRequested:
+        return Landing("requested", found.org, token, reason=found.reason)
+    outbox.dispatch([job])
+    logs.event("invite.renewal_requested", org_id=token.org_id, client_id=profile.client_id)
+    return Landing("requested", found.org, token, reason=found.reason)
+
+
+_REASON_WORDS = {
+    "expired": "it expired",
+    "revoked": "it was withdrawn",
+    "superseded": "a newer invitation replaced it",
+}
+
+
+class _AlreadyRequested(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A new invitation was already asked for with this link.")
+
+
+def _already_requested() -> Conflict:
+    return _AlreadyRequested()
