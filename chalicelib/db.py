@@ -1,8 +1,13 @@
 """Atomic writes: one TransactWriteItems whose failed conditions become product errors.
 
-A service assembles everything one change writes (the record, its unique claims, later its
-email job) into one `Tx`, so a request never leaves a half-written record. Each write may say
-which error its condition means when it fails, in the product's words (`on_conflict`).
+A service assembles everything one change writes (the record, its unique claims, its audit
+event, its email jobs) into one `Tx`, so a request never leaves a half-written record. Each
+write may say which error its condition means when it fails, in the product's words
+(`on_conflict`). What must wait for the commit (sending the email jobs to the queue) is
+collected on the Tx and runs once the commit succeeded, never before or without it.
+
+`run` is the unit of work around it: build the change from fresh reads, commit it once, and
+start over once when another request took a claim meanwhile.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
@@ -56,6 +61,15 @@ class Tx:
     PutItem, UpdateItem or DeleteItem it is, which is atomic by itself and costs half."""
 
     _writes: list[_Write] = field(default_factory=list)
+    # After the commit: each key's hook gets the values collected under it, once.
+    _after_commit: dict[str, tuple[Callable[[list[Any]], None], list[Any]]] = field(
+        default_factory=dict
+    )
+
+    def after_commit(self, key: str, hook: Callable[[list[Any]], None], value: Any) -> None:
+        """Hand `value` to `hook` once this change is committed, with every other value
+        collected under `key` (one call a key: the email jobs of a change go in one batch)."""
+        self._after_commit.setdefault(key, (hook, []))[1].append(value)
 
     def check(
         self,
@@ -129,6 +143,11 @@ class Tx:
         another transaction in flight (DynamoDB's TransactionConflict, when many requests touch
         one item, e.g. one identity) is retried with exponential backoff and jitter, then
         answered 409."""
+        self._write(attempts)
+        for hook, values in self._after_commit.values():
+            hook(values)
+
+    def _write(self, attempts: int) -> None:
         writes = sorted(self._writes, key=lambda write: write.order)  # stable: keeps our order
         if len(writes) == 1 and writes[0].alone is not None:
             _commit_alone(writes[0])
@@ -169,6 +188,29 @@ def _reason_codes(exc: TransactWriteError) -> list[str | None]:
 
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+
+
+def run(
+    work: Callable[[Tx], T],
+    *,
+    retry_on: type[PorticoError] | tuple[type[PorticoError], ...] = (),
+) -> T:
+    """One unit of work: `work` builds a change in a fresh Tx (reading what it needs), the Tx
+    commits once, and what waits on the commit runs. A `retry_on` error (a claim another
+    request took between our read and our write) starts the work over once, from fresh reads;
+    a second one is the caller's answer."""
+    for attempt in range(2):
+        tx = Tx()
+        try:
+            result = work(tx)
+            tx.commit()
+        except retry_on:
+            if attempt:
+                raise
+            continue
+        return result
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def get(model_cls: type[M], hash_key: str, range_key: str | None = None) -> M | None:

@@ -27,11 +27,10 @@ def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
     provider = orgs.clinical_provider(org_id, req.provider_id, "provider_id")
     profiles = _clients(org_id, req.client_ids)
     tx = Tx()
-    appointment, jobs = book(
+    appointment, _jobs = book(
         tx, org, provider, profiles, starts_at=req.starts_at, minutes=req.minutes, type_=req.type
     )
     tx.commit()
-    outbox.dispatch(jobs)
     logs.event(
         "appointment.created",
         org_id=org_id,
@@ -174,19 +173,17 @@ def _send_reminder(reminder: Reminder, now: datetime) -> int:
         condition=Reminder.due_hour.exists(),
         on_conflict=_AlreadySent,
     )
-    jobs: list[EmailJob] = []
     if appointment is not None and appointment.starts_at > now:
         provider = db.get(Provider, reminder.org_id, Provider.sk_for(appointment.provider_id))
         profiles = list(
             ClientProfile.batch_get([(reminder.org_id, c) for c in appointment.client_ids])
         )
         if provider is not None:
-            jobs = _queue_for_clients(tx, "appointment_reminder", appointment, provider, profiles)
+            _queue_for_clients(tx, "appointment_reminder", appointment, provider, profiles)
     try:
         tx.commit()
     except _AlreadySent:
         return 0
-    outbox.dispatch(jobs)
     return 1
 
 

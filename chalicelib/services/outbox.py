@@ -27,7 +27,8 @@ def queue(
     identity_id: str | None = None,
     to: str | None = None,
 ) -> EmailJob:
-    """Add an email job to `tx`: it exists exactly when the change that causes it does."""
+    """Add an email job to `tx`: it exists exactly when the change that causes it does, and
+    goes to the queue, with the change's other jobs, once the change is committed."""
     moment = clock.now()
     job = EmailJob(
         ids.new_id("em"),
@@ -43,6 +44,7 @@ def queue(
         open_shard=OPEN,
     )
     tx.save(job, condition=EmailJob.job_id.does_not_exist())
+    tx.after_commit("outbox", dispatch, job)  # to the queue once the change is committed
     return job
 
 

@@ -20,7 +20,7 @@ from chalicelib.rules.actors import Actor, actor_ref
 from chalicelib.rules.people import client_type
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas import CreateClient
-from chalicelib.services import access, audit, chat, outbox, records
+from chalicelib.services import access, audit, chat, records
 from chalicelib.services.clients.email_claims import LOOK_UP, LookUp, attach_email
 from chalicelib.services.identity import identities
 from chalicelib.services.invites import invites
@@ -150,7 +150,6 @@ def admit(
         )
         extra = also(tx, profile, identity) if also else None
         tx.commit()
-        outbox.dispatch(invite.jobs)
         logs.event(
             "client.created",
             org_id=org.org_id,

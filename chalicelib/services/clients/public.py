@@ -83,8 +83,7 @@ def book(slug: str, req: PublicBooking, source: str) -> Appointment:
             "package": None,
         }
 
-    appointment, jobs = _for_email(org, req, "booking", named, providers, for_client, context)
-    outbox.dispatch(jobs)
+    appointment, _ = _for_email(org, req, "booking", named, providers, for_client, context)
     logs.event("booking.created", org_id=org.org_id, appointment_id=appointment.appointment_id)
     return appointment
 
@@ -110,8 +109,7 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
     def context(_: Purchase) -> dict[str, Any]:
         return {"appointment": None, "package": req.package}
 
-    bought, jobs = _for_email(org, req, "package", None, providers, for_client, context)
-    outbox.dispatch(jobs)
+    bought, _ = _for_email(org, req, "package", None, providers, for_client, context)
     logs.event("package.purchased", org_id=org.org_id, purchase_id=bought.purchase_id)
     return bought
 

@@ -192,7 +192,6 @@ def _remind(link: Link, day: str) -> int:
         condition=Link.remind_day == day,
         on_conflict=_Reminded,
     )
-    jobs: list[EmailJob] = []
     if grant.get("ends_on"):
         receiver, caregiver = both_profiles(link)
         context = {
@@ -200,7 +199,7 @@ def _remind(link: Link, day: str) -> int:
             "caregiver": {"first_name": caregiver.first_name},
             "ends_on": grant["ends_on"],
         }
-        jobs = [
+        [
             outbox.queue(
                 tx,
                 org_id=link.org_id,
@@ -215,5 +214,4 @@ def _remind(link: Link, day: str) -> int:
         tx.commit()
     except _Reminded:
         return 0
-    outbox.dispatch(jobs)
     return 1

@@ -18,7 +18,7 @@ from chalicelib.schemas import (
     CreateLink,
     UpdateLink,
 )
-from chalicelib.services import access, audit, outbox, records
+from chalicelib.services import access, audit, records
 from chalicelib.services.clients import arrivals
 from chalicelib.services.families.caregiver_grants import (
     both_profiles,
@@ -140,13 +140,12 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
             written["link"] = write(tx, profile, new=True)
 
         arrivals.create(actor, org_id, req.new_client, also=also)
-        link, jobs = written["link"]
+        link, _jobs = written["link"]
     else:
         assert req.client_id is not None
         tx = Tx()
-        link, jobs = write(tx, _linkable(org_id, req.client_id), new=False)
+        link, _jobs = write(tx, _linkable(org_id, req.client_id), new=False)
         tx.commit()
-    outbox.dispatch(jobs)
     logs.event("link.created", org_id=org_id, link_id=link.link_id, client_id=client_id)
     return link
 
@@ -206,7 +205,6 @@ def update_link(actor: Actor, org_id: str, client_id: str, link_id: str, req: Up
     origin, linked = both_profiles(link)
     org = records.org(org_id)
     tx = Tx()
-    jobs: list[EmailJob] = []
     if "portal_access" in changes:
         if req.portal_access is None:
             end_grant(tx, link, permit.actor)
@@ -214,7 +212,7 @@ def update_link(actor: Actor, org_id: str, client_id: str, link_id: str, req: Up
             require_grants(org)
             if linked.identity_id is None:
                 raise needs_email()
-            jobs = set_grant(tx, org, link, origin, linked, req.portal_access, permit.actor)
+            set_grant(tx, org, link, origin, linked, req.portal_access, permit.actor)
     link.updated_at = clock.now()
     tx.save(link, condition=Link.sk.exists(), on_conflict=_link_missing)
     _save_summaries(tx, link, origin, linked)
@@ -227,7 +225,6 @@ def update_link(actor: Actor, org_id: str, client_id: str, link_id: str, req: Up
         details={"link_id": link_id, "fields": sorted(changes)},
     )
     tx.commit()
-    outbox.dispatch(jobs)
     return link
 
 

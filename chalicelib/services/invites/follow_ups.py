@@ -72,7 +72,6 @@ def _follow_up(token: Token, now: datetime) -> int:
         tx.commit()
     except _AlreadyFollowedUp:
         return 0
-    outbox.dispatch(jobs)
     if jobs:
         logs.event("invite.followed_up", org_id=token.org_id, client_id=token.client_id)
     return len(jobs)

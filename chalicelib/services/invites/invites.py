@@ -178,7 +178,6 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
     )
     _count_send(tx, profile, log, recent, now)
     tx.commit()
-    outbox.dispatch(outcome.jobs)
     logs.event("invite.sent", org_id=org_id, client_id=client_id, actor=staff.provider_id)
     return outcome
 

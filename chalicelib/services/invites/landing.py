@@ -169,7 +169,7 @@ def renewal(secret: str) -> Landing:
         condition=Token.renewal_requested_at.does_not_exist(),
         on_conflict=_already_requested,
     )
-    job = outbox.queue(
+    outbox.queue(
         tx,
         org_id=token.org_id,
         kind="invite_requested",
@@ -192,7 +192,6 @@ def renewal(secret: str) -> Landing:
         tx.commit()
     except _AlreadyRequested:
         return Landing("requested", found.org, token, reason=found.reason)
-    outbox.dispatch([job])
     logs.event("invite.renewal_requested", org_id=token.org_id, client_id=profile.client_id)
     return Landing("requested", found.org, token, reason=found.reason)
 

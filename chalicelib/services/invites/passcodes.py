@@ -65,7 +65,7 @@ def request(email: str, source: str) -> None:
     issued = tokens.issue(
         tx, "otp", subject_for(identity.id), ttl=TTL, identity_id=identity.id, secret=code
     )
-    job = outbox.queue(
+    outbox.queue(
         tx,
         org_id=org_id,
         kind="otp_code",
@@ -77,7 +77,6 @@ def request(email: str, source: str) -> None:
         },
     )
     tx.commit()
-    outbox.dispatch([job])
     logs.event("otp.sent", identity_id=identity.id, org_id=org_id)
 
 

@@ -66,9 +66,8 @@ def request(email: str, source: str) -> None:
     if identity is None or identity.last_org_id is None:
         return
     tx = Tx()
-    job = _queue(tx, identity, identity.last_org_id, None, identity_ref(identity.id))
+    _queue(tx, identity, identity.last_org_id, None, identity_ref(identity.id))
     tx.commit()
-    outbox.dispatch([job])
     logs.event("password.reset_requested", identity_id=identity.id)
 
 
@@ -86,9 +85,8 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
         )
     tx = Tx()
     invites.count_staff_send(tx, profile)
-    job = _queue(tx, identity, org_id, client_id, provider_ref(staff.provider_id))
+    _queue(tx, identity, org_id, client_id, provider_ref(staff.provider_id))
     tx.commit()
-    outbox.dispatch([job])
     logs.event("password.reset_sent", org_id=org_id, client_id=client_id, actor=staff.provider_id)
 
 
