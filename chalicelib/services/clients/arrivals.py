@@ -5,12 +5,12 @@ invite and audit event in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from chalicelib import clock, ids, logs
+from chalicelib import clock, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
@@ -92,9 +92,11 @@ def admit(
     request is found on a second attempt.
     """
     assert arrival.source in SOURCES, arrival.source
-    known: list[Identity | LookUp | None] = [arrival.identity]
+    # The caller's read of the email's identity serves the first attempt; a retry reads again.
+    reads: Iterator[Identity | LookUp | None] = iter([arrival.identity])
 
-    def attempt() -> Admitted:
+    def attempt(tx: Tx) -> Admitted:
+        known = next(reads, LOOK_UP)
         moment = clock.now()
         profile = ClientProfile(
             org.org_id,
@@ -111,11 +113,10 @@ def admit(
             created_at=moment,
             updated_at=moment,
         )
-        tx = Tx()
         identity = None
         if arrival.email:
             identity, is_new = attach_email(
-                tx, profile, arrival.email, shared=arrival.shared_email, known=known[0]
+                tx, profile, arrival.email, shared=arrival.shared_email, known=known
             )
             if arrival.password_hash:
                 if not is_new:  # a sign-up never takes over a login, even one made meanwhile
@@ -149,21 +150,17 @@ def admit(
             details={"source": arrival.source, **arrival.details},
         )
         extra = also(tx, profile, identity) if also else None
-        tx.commit()
-        logs.event(
-            "client.created",
-            org_id=org.org_id,
-            client_id=profile.client_id,
-            identity_id=profile.identity_id,
-            source=arrival.source,
-        )
         return Admitted(profile, invite, identity, extra)
 
-    try:
-        return attempt()
-    except identities.EmailClaimedMeanwhile:
-        known[0] = LOOK_UP  # the batch read is stale: another request made the identity
-        return attempt()
+    admitted = db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
+    logs.event(
+        "client.created",
+        org_id=org.org_id,
+        client_id=admitted.profile.client_id,
+        identity_id=admitted.profile.identity_id,
+        source=arrival.source,
+    )
+    return admitted
 
 
 def create(

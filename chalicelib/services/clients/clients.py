@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.expressions.condition import size
 from pynamodb.indexes import GlobalSecondaryIndex
 
-from chalicelib import clock, logs, paging
+from chalicelib import clock, db, logs, paging
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
@@ -70,21 +70,19 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
 
     before = (profile.email, profile.identity_id, profile.shared_email)
 
-    def attempt() -> ClientProfile:
+    def attempt(tx: Tx) -> None:
         # A retry after an email race starts again from the profile as it was read.
         profile.email, profile.identity_id, profile.shared_email = before
-        tx = Tx()
         if "email" in changes or "shared_email" in changes:
             _change_email(tx, profile, changes)
         profile.updated_at = clock.now()
         tx.save(profile)
-        tx.commit()
-        logs.event(
-            "client.updated", org_id=org_id, client_id=client_id, fields=",".join(sorted(changes))
-        )
-        return profile
 
-    return identities.retrying_email_race(attempt)
+    db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
+    logs.event(
+        "client.updated", org_id=org_id, client_id=client_id, fields=",".join(sorted(changes))
+    )
+    return profile
 
 
 def _change_email(tx: Tx, profile: ClientProfile, changes: dict[str, Any]) -> None:

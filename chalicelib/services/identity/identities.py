@@ -40,7 +40,7 @@ def find_or_add(tx: Tx, email: str, *, first_org_id: str | None) -> tuple[Identi
 
     A new identity's last organization is the one whose profile or membership created it (R3).
     Two requests racing on one new email both reach the claim's condition; the loser's
-    transaction fails whole with EmailClaimedMeanwhile, and `retrying_email_race` runs it again,
+    transaction fails whole with EmailClaimedMeanwhile, and `db.run(retry_on=...)` runs it again,
     now finding the winner's identity.
     """
     existing = find_by_email(email)
@@ -67,14 +67,6 @@ def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
         on_conflict=EmailClaimedMeanwhile,
     )
     return identity
-
-
-def retrying_email_race(operation: Callable[[], T]) -> T:
-    """Run a write that may create an identity; once more if another request created it first."""
-    try:
-        return operation()
-    except EmailClaimedMeanwhile:
-        return operation()
 
 
 def set_password(

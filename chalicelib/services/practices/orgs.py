@@ -41,7 +41,7 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
     throttle.check(admin.email, source)
     new_hash = passwords.hash_password(admin.password)
 
-    def attempt() -> tuple[Organization, str]:
+    def attempt(tx: Tx) -> tuple[Organization, str]:
         moment = clock.now()
         org = Organization(
             ids.new_id("org"),
@@ -51,7 +51,6 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
             created_at=moment,
             updated_at=moment,
         )
-        tx = Tx()
         identity, is_new = identities.find_or_add(tx, admin.email, first_org_id=org.org_id)
         if is_new:
             identity.password_hash = new_hash
@@ -72,11 +71,10 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
         )
         provider = _membership(tx, org.org_id, identity, admin.first_name, admin.last_name, "admin")
         token = sessions.start(tx, identity, staff_account(provider))
-        tx.commit()
         logs.event("org.created", org_id=org.org_id, identity_id=identity.id)
         return org, token
 
-    return identities.retrying_email_race(attempt)
+    return db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
 
 
 def _membership(
@@ -176,8 +174,7 @@ def add_provider(actor: Actor, org_id: str, req: AddProvider) -> Provider:
     """Admins add staff. An address used by a client of this practice is refused (R12)."""
     access.staff_of(actor, org_id, access.ADMIN)
 
-    def attempt() -> Provider:
-        tx = Tx()
+    def attempt(tx: Tx) -> Provider:
         identity, _ = identities.find_or_add(tx, req.email, first_org_id=org_id)
         tx.check(
             OrgEmailClaim,
@@ -189,12 +186,11 @@ def add_provider(actor: Actor, org_id: str, req: AddProvider) -> Provider:
                 code="email_is_client",
             ),
         )
-        provider = _membership(tx, org_id, identity, req.first_name, req.last_name, req.role)
-        tx.commit()
-        logs.event("provider.added", org_id=org_id, provider_id=provider.provider_id)
-        return provider
+        return _membership(tx, org_id, identity, req.first_name, req.last_name, req.role)
 
-    return identities.retrying_email_race(attempt)
+    provider = db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
+    logs.event("provider.added", org_id=org_id, provider_id=provider.provider_id)
+    return provider
 
 
 def list_providers(actor: Actor, org_id: str) -> list[Provider]:
