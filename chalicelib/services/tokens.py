@@ -143,5 +143,10 @@ def _raced() -> Conflict:
     )
 
 
+def just_used() -> Conflict:
+    """A link redeemed by another tab or request between our read and our write (R13)."""
+    return Conflict("This link has just been used.", code="token_not_live")
+
+
 def _gone() -> Conflict:
     return Conflict("This link has already been used or has ended.", code="token_not_live")

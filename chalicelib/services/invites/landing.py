@@ -107,7 +107,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
             )
     now = clock.now()
     tx = Tx()
-    tokens.consume(tx, token, on_conflict=_link_used)
+    tokens.consume(tx, token, on_conflict=tokens.just_used)
     actor = client_ref(profile.client_id)
     entering = accounts.entering(identity, org.org_id)
     if new_hash:
@@ -123,7 +123,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
             profile,
             [ClientProfile.activated_at.set(now)],
             condition=ClientProfile.activated_at.does_not_exist(),
-            on_conflict=_link_used,
+            on_conflict=tokens.just_used,
         )
         chat.welcome(tx, org, profile)  # R21: on the first activation only
     audit.record(
@@ -140,10 +140,6 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
         return Accepted(landing(secret))  # another tab won: the link now says why it is dead
     logs.event("invite.accepted", org_id=org.org_id, client_id=profile.client_id)
     return Accepted(found, session_token=session_token)
-
-
-def _link_used() -> Conflict:
-    return Conflict("This link has just been used.", code="token_not_live")
 
 
 def renewal(secret: str) -> Landing:

@@ -136,7 +136,7 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
     if errors:
         return ResetOutcome(found, errors)
     tx = Tx()
-    tokens.consume(tx, token, on_conflict=_used)
+    tokens.consume(tx, token, on_conflict=tokens.just_used)
     identities.set_password(tx, identity, passwords.hash_password(password))
     org_id = identity.last_org_id
     if org_id:
@@ -165,7 +165,3 @@ def _client_in(org_id: str, identity_id: str) -> str | None:
     ):
         return profile.client_id
     return None
-
-
-def _used() -> Conflict:
-    return Conflict("This link has just been used.", code="token_not_live")
