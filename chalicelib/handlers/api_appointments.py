@@ -7,7 +7,8 @@ from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
 from chalicelib.handlers.views import appointment_view
-from chalicelib.schemas import CreateAppointment, PageQuery
+from chalicelib.schemas.appointments import CreateAppointment
+from chalicelib.schemas.common import PageQuery
 from chalicelib.services import appointments
 
 bp = Blueprint(__name__)

@@ -7,7 +7,7 @@ from chalice.app import Response
 
 from chalicelib.handlers.http import actor, no_content, ok, parse, source_address
 from chalicelib.handlers.views import invite_view, signed_in_view
-from chalicelib.schemas import OtpRequest, OtpVerify, PasswordResetRequest
+from chalicelib.schemas.identity import OtpRequest, OtpVerify, PasswordResetRequest
 from chalicelib.services.invites import invites, passcodes, resets
 
 bp = Blueprint(__name__)

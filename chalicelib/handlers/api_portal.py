@@ -13,7 +13,7 @@ from chalicelib.handlers.views import (
     portal_profile_view,
     record_view,
 )
-from chalicelib.schemas import JournalEntry
+from chalicelib.schemas.portal import JournalEntry
 from chalicelib.services.portal import portal
 
 bp = Blueprint(__name__)
