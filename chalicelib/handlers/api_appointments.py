@@ -6,7 +6,7 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
-from chalicelib.handlers.views import appointment_view
+from chalicelib.handlers.views.appointments import appointment_view
 from chalicelib.schemas.appointments import CreateAppointment
 from chalicelib.schemas.common import PageQuery
 from chalicelib.services import appointments

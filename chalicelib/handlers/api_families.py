@@ -8,7 +8,9 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, no_content, ok, parse, parse_query
-from chalicelib.handlers.views import audit_view, contact_view, levelled_view, link_view
+from chalicelib.handlers.views.families import contact_view, link_view
+from chalicelib.handlers.views.portal import levelled_view
+from chalicelib.handlers.views.practices import audit_view
 from chalicelib.schemas.audit import AuditQuery
 from chalicelib.schemas.families import CreateContact, CreateLink, UpdateContact, UpdateLink
 from chalicelib.schemas.practices import PortalSettings
