@@ -7,7 +7,9 @@ describe the answers the app really gives, field for field.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,10 @@ from pydantic import BaseModel
 
 from app import app
 from chalicelib import config, schemas
+from chalicelib.schemas.audit import AuditQuery
+from chalicelib.schemas.clients import ImportQuery, ListClientsQuery
+from chalicelib.schemas.common import TEXT_MAX
+from chalicelib.schemas.emails import EmailLogQuery
 from tests.support.api import (
     PASSWORD,
     Answer,
@@ -196,18 +202,24 @@ def test_each_request_example_is_valid(method: str, template: str, operation: di
     )
     problems = schema_errors(schema_validator(DOCUMENT, pointer), media["example"])
     assert not problems, f"The example of {method} {template} breaks its schema: {problems}"
-    model = getattr(schemas, _body_schema_name(operation))
+    model = MODELS[_body_schema_name(operation)]
     model.model_validate_json(json.dumps(media["example"]))  # and the app's parser takes it
 
 
 def _pydantic_models() -> dict[str, type[BaseModel]]:
-    return {
-        name: value
-        for name, value in vars(schemas).items()
-        if isinstance(value, type)
-        and issubclass(value, BaseModel)
-        and value.__module__ == schemas.__name__
-    }
+    """Every pydantic model defined in a module of the schemas package, by class name."""
+    found: dict[str, type[BaseModel]] = {}
+    for info in pkgutil.iter_modules(schemas.__path__, f"{schemas.__name__}."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+            ):
+                assert name not in found, f"two request models are named {name}"
+                found[name] = value
+    return found
 
 
 MODELS = _pydantic_models()
@@ -262,7 +274,7 @@ def _differences(pydantic_side: dict, documented: dict, where: str) -> list[str]
             found += _differences(value, theirs or {}, f"{where}[]")
         elif (
             key == "maxLength"
-            and value == schemas.TEXT_MAX
+            and value == TEXT_MAX
             and ("pattern" in documented or documented.get("maxLength", value) < value)
         ):
             continue
@@ -308,13 +320,13 @@ def test_every_request_body_is_a_pydantic_model_of_the_same_name() -> None:
 
 QUERIES = [
     # API.md: GET /v1/orgs/{org_id}/clients ?status=&provider_id=&limit=&cursor=
-    ("/v1/orgs/{org_id}/clients", schemas.ListClientsQuery),
+    ("/v1/orgs/{org_id}/clients", ListClientsQuery),
     # API.md: GET /v1/orgs/{org_id}/emails ?client_id=, paged (?limit=&cursor=)
-    ("/v1/orgs/{org_id}/emails", schemas.EmailLogQuery),
+    ("/v1/orgs/{org_id}/emails", EmailLogQuery),
     # API.md: GET /v1/orgs/{org_id}/audit ?client_id=, paged
-    ("/v1/orgs/{org_id}/audit", schemas.AuditQuery),
+    ("/v1/orgs/{org_id}/audit", AuditQuery),
     # API.md: POST /v1/orgs/{org_id}/imports ?send_invites= (R18)
-    ("/v1/orgs/{org_id}/imports", schemas.ImportQuery),
+    ("/v1/orgs/{org_id}/imports", ImportQuery),
 ]
 
 

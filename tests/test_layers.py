@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.rules.settings import FEATURES
-from chalicelib.schemas import Features
+from chalicelib.schemas.practices import Features
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "chalicelib"

@@ -6,8 +6,9 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
-from chalicelib.handlers.views import appointment_view
-from chalicelib.schemas import CreateAppointment, PageQuery
+from chalicelib.handlers.views.appointments import appointment_view
+from chalicelib.schemas.appointments import CreateAppointment
+from chalicelib.schemas.common import PageQuery
 from chalicelib.services import appointments
 
 bp = Blueprint(__name__)

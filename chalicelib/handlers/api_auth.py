@@ -6,8 +6,8 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, no_content, ok, parse, source_address
-from chalicelib.handlers.views import signed_in_view
-from chalicelib.schemas import Login, Switch
+from chalicelib.handlers.views.identity import signed_in_view
+from chalicelib.schemas.identity import Login, Switch
 from chalicelib.services.identity import auth
 
 bp = Blueprint(__name__)

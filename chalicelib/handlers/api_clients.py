@@ -6,8 +6,8 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
-from chalicelib.handlers.views import client_view
-from chalicelib.schemas import CreateClient, ListClientsQuery, SetPassword, UpdateClient
+from chalicelib.handlers.views.clients import client_view
+from chalicelib.schemas.clients import CreateClient, ListClientsQuery, SetPassword, UpdateClient
 from chalicelib.services.clients import arrivals, clients
 from chalicelib.services.invites import invites
 

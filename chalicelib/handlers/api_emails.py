@@ -6,8 +6,8 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, html, ok, parse_query
-from chalicelib.handlers.views import email_view
-from chalicelib.schemas import EmailLogQuery
+from chalicelib.handlers.views.email import email_view
+from chalicelib.schemas.emails import EmailLogQuery
 from chalicelib.services.email import emails
 
 bp = Blueprint(__name__)

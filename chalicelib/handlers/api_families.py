@@ -8,15 +8,12 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, no_content, ok, parse, parse_query
-from chalicelib.handlers.views import audit_view, contact_view, levelled_view, link_view
-from chalicelib.schemas import (
-    AuditQuery,
-    CreateContact,
-    CreateLink,
-    PortalSettings,
-    UpdateContact,
-    UpdateLink,
-)
+from chalicelib.handlers.views.families import contact_view, link_view
+from chalicelib.handlers.views.portal import levelled_view
+from chalicelib.handlers.views.practices import audit_view
+from chalicelib.schemas.audit import AuditQuery
+from chalicelib.schemas.families import CreateContact, CreateLink, UpdateContact, UpdateLink
+from chalicelib.schemas.practices import PortalSettings
 from chalicelib.services.families import contacts, links
 from chalicelib.services.portal import portal_levels
 from chalicelib.services.practices.audit_log import audit_events

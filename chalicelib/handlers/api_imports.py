@@ -6,8 +6,8 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, ok, parse_query, raw_body
-from chalicelib.handlers.views import import_view
-from chalicelib.schemas import ImportQuery
+from chalicelib.handlers.views.clients import import_view
+from chalicelib.schemas.clients import ImportQuery
 from chalicelib.services.clients import imports
 
 bp = Blueprint(__name__)

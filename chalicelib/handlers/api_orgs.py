@@ -6,8 +6,8 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse, source_address
-from chalicelib.handlers.views import group_view, org_view, provider_view
-from chalicelib.schemas import AddProvider, CreateGroup, CreateOrg, UpdateGroup, UpdateOrg
+from chalicelib.handlers.views.practices import group_view, org_view, provider_view
+from chalicelib.schemas.practices import AddProvider, CreateGroup, CreateOrg, UpdateGroup, UpdateOrg
 from chalicelib.services.practices import orgs
 
 bp = Blueprint(__name__)

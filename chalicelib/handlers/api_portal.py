@@ -6,14 +6,10 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse
-from chalicelib.handlers.views import (
-    appointment_view,
-    audit_view,
-    effective_view,
-    portal_profile_view,
-    record_view,
-)
-from chalicelib.schemas import JournalEntry
+from chalicelib.handlers.views.appointments import appointment_view
+from chalicelib.handlers.views.portal import effective_view, portal_profile_view, record_view
+from chalicelib.handlers.views.practices import audit_view
+from chalicelib.schemas.portal import JournalEntry
 from chalicelib.services.portal import portal
 
 bp = Blueprint(__name__)

@@ -7,8 +7,8 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import created, parse, source_address
-from chalicelib.handlers.views import booking_view, purchase_view
-from chalicelib.schemas import PublicBooking, PublicPurchase
+from chalicelib.handlers.views.clients import booking_view, purchase_view
+from chalicelib.schemas.public import PublicBooking, PublicPurchase
 from chalicelib.services.clients import public
 
 bp = Blueprint(__name__)

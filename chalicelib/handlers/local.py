@@ -9,8 +9,8 @@ from chalice.app import Response
 
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import html, ok, parse
-from chalicelib.handlers.views import outbox_view
-from chalicelib.schemas import TickBody
+from chalicelib.handlers.views.email import outbox_view
+from chalicelib.schemas.local import TickBody
 from chalicelib.services import local_stage
 from chalicelib.services.email import rendering
 

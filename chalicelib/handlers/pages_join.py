@@ -15,7 +15,7 @@ from chalicelib import config
 from chalicelib.errors import NotFound, Throttled
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
-from chalicelib.schemas import JoinSignIn, JoinSignUp
+from chalicelib.schemas.public import JoinSignIn, JoinSignUp
 from chalicelib.services.clients import joining
 from chalicelib.services.clients.joining import Explained, JoinLink, LinkClosed, WrongPassword
 

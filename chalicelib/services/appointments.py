@@ -14,7 +14,8 @@ from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
-from chalicelib.schemas import CreateAppointment, PageQuery
+from chalicelib.schemas.appointments import CreateAppointment
+from chalicelib.schemas.common import PageQuery
 from chalicelib.services import access, outbox, records
 from chalicelib.services.practices import orgs
 

@@ -19,7 +19,7 @@ from chalicelib.models.profiles import ClientProfile, ImportKey
 from chalicelib.rules.actors import Actor, actor_ref
 from chalicelib.rules.people import client_type
 from chalicelib.rules.settings import org_settings
-from chalicelib.schemas import CreateClient
+from chalicelib.schemas.clients import CreateClient
 from chalicelib.services import access, audit, chat, records
 from chalicelib.services.clients.email_claims import LOOK_UP, LookUp, attach_email
 from chalicelib.services.identity import identities

@@ -18,7 +18,7 @@ from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
 from chalicelib.rules.actors import Actor
-from chalicelib.schemas import ListClientsQuery, SetPassword, UpdateClient
+from chalicelib.schemas.clients import ListClientsQuery, SetPassword, UpdateClient
 from chalicelib.services import access, records
 from chalicelib.services.clients.arrivals import care_team_of
 from chalicelib.services.clients.email_claims import (

@@ -32,7 +32,7 @@ from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
 from chalicelib.models.profiles import ImportKey, OrgEmailClaim
 from chalicelib.rules.actors import Actor, provider_ref
-from chalicelib.schemas import NAME_MAX, normalize_email
+from chalicelib.schemas.common import NAME_MAX, normalize_email
 from chalicelib.services import access, records
 from chalicelib.services.clients import arrivals
 from chalicelib.services.clients.arrivals import Arrival

@@ -20,7 +20,7 @@ from chalicelib.models.appointments import Appointment
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization, Provider, SlugClaim
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
-from chalicelib.schemas import PublicBooking, PublicPurchase
+from chalicelib.schemas.public import PublicBooking, PublicPurchase
 from chalicelib.services import appointments, audit, outbox, records, throttle
 from chalicelib.services.clients import arrivals
 from chalicelib.services.clients.arrivals import Arrival

@@ -11,7 +11,7 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.settings import org_branding
-from chalicelib.schemas import EmailLogQuery
+from chalicelib.schemas.emails import EmailLogQuery
 from chalicelib.services import access, records
 from chalicelib.services.email import rendering
 from chalicelib.services.invites import invites

@@ -16,9 +16,7 @@ from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules import grants
 from chalicelib.rules.settings import org_settings
-from chalicelib.schemas import (
-    PortalAccess,
-)
+from chalicelib.schemas.families import PortalAccess
 from chalicelib.services import audit, outbox, tokens
 
 # B5: the caregiver and the client are reminded this many days before a grant ends.

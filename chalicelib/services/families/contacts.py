@@ -9,10 +9,7 @@ from chalicelib.db import Tx
 from chalicelib.errors import NotFound, field_error
 from chalicelib.models.links import Contact, owner_for
 from chalicelib.rules.actors import Actor
-from chalicelib.schemas import (
-    CreateContact,
-    UpdateContact,
-)
+from chalicelib.schemas.families import CreateContact, UpdateContact
 from chalicelib.services import access, audit, records
 
 

@@ -14,10 +14,7 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.links import Link, owner_for
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules.actors import Actor
-from chalicelib.schemas import (
-    CreateLink,
-    UpdateLink,
-)
+from chalicelib.schemas.families import CreateLink, UpdateLink
 from chalicelib.services import access, audit, records
 from chalicelib.services.clients import arrivals
 from chalicelib.services.families.caregiver_grants import (

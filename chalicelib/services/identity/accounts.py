@@ -8,7 +8,6 @@ a profile or shutting its login removes it everywhere at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.expressions.update import Action
 
@@ -186,23 +185,3 @@ def organizations(org_ids: set[str]) -> dict[str, Organization]:
     if not org_ids:
         return {}
     return {org.org_id: org for org in Organization.batch_get([(oid, "org") for oid in org_ids])}
-
-
-def view(account: Account | None, orgs: dict[str, Organization]) -> dict[str, Any] | None:
-    if account is None:
-        return None
-    org = orgs[account.org_id]
-    shown: dict[str, Any] = {
-        "account_id": account.account_id,
-        "kind": account.kind,
-        "org": {"id": org.org_id, "slug": org.slug, "name": org.name},
-    }
-    if account.client_id:
-        shown["client_id"] = account.client_id
-    if account.kind == "caregiver":
-        # R30: the caregiver acts in the care receiver's account, on their behalf.
-        shown["on_behalf_of"] = account.client_id
-        shown["caregiver_client_id"] = account.caregiver_client_id
-    if account.role:
-        shown["role"] = account.role
-    return shown

@@ -11,7 +11,7 @@ from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.rules.actors import Account, Actor
-from chalicelib.schemas import Login, Switch
+from chalicelib.schemas.identity import Login, Switch
 from chalicelib.services import audit, throttle
 from chalicelib.services.identity import accounts, identities, passwords, sessions
 

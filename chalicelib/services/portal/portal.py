@@ -12,7 +12,7 @@ from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import Effective
-from chalicelib.schemas import JournalEntry
+from chalicelib.schemas.portal import JournalEntry
 from chalicelib.services import access, appointments, audit, chat
 
 

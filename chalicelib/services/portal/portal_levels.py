@@ -13,7 +13,7 @@ from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import FEATURES, Effective, effective, effective_for_client
-from chalicelib.schemas import PortalSettings
+from chalicelib.schemas.practices import PortalSettings
 from chalicelib.services import access, audit, records
 
 

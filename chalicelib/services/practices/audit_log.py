@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib import paging
 from chalicelib.models.audit import AuditEvent
 from chalicelib.rules.actors import Actor
-from chalicelib.schemas import AuditQuery
+from chalicelib.schemas.audit import AuditQuery
 from chalicelib.services import access
 
 

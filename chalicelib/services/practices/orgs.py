@@ -13,7 +13,7 @@ from chalicelib.models.orgs import Group, JoinCode, Organization, Provider, Slug
 from chalicelib.models.profiles import OrgEmailClaim
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
-from chalicelib.schemas import (
+from chalicelib.schemas.practices import (
     AddProvider,
     CreateGroup,
     CreateOrg,

@@ -1,0 +1,38 @@
+"""An email as the log shows it to staff (R43, B1) and as the local outbox shows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.handlers.views.common import iso_or_none
+from chalicelib.models.emails import EmailJob
+
+
+def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any]:
+    """The email log's line (R43): what, to whom, and how it ended; for an invite email, the
+    status of the invite it carries (B1)."""
+    return {
+        "invite_status": invite_status,
+        "id": job.job_id,
+        "kind": job.kind,
+        "client_id": job.client_id,
+        "to": job.to,
+        "status": job.status,
+        "reason": job.reason,
+        "created_at": iso_or_none(job.created_at),
+        "sent_at": iso_or_none(job.sent_at),
+    }
+
+
+def outbox_view(job: EmailJob) -> dict[str, Any]:
+    """A sent email as the local outbox shows it (API.md "Local stage only")."""
+    return {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "org_id": job.branded_org_id or job.org_id,
+        "to": job.to,
+        "subject": job.subject,
+        "html": job.html,
+        "text": job.text,
+        "sent_at": iso_or_none(job.sent_at),
+    }

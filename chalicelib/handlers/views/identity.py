@@ -1,0 +1,40 @@
+"""Who is signed in where: the signed-in answer (a sign-in, a switch, a passcode, /v1/me) and
+each account in it, with its organization (R2, R3, R30)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.models.orgs import Organization
+from chalicelib.rules.actors import Account
+from chalicelib.services.identity.auth import SignedIn
+
+
+def signed_in_view(result: SignedIn) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "account": account_view(result.account, result.orgs),
+        "accounts": [account_view(a, result.orgs) for a in result.accounts],
+    }
+    if result.token:
+        shown["token"] = result.token
+    return shown
+
+
+def account_view(account: Account | None, orgs: dict[str, Organization]) -> dict[str, Any] | None:
+    if account is None:
+        return None
+    org = orgs[account.org_id]
+    shown: dict[str, Any] = {
+        "account_id": account.account_id,
+        "kind": account.kind,
+        "org": {"id": org.org_id, "slug": org.slug, "name": org.name},
+    }
+    if account.client_id:
+        shown["client_id"] = account.client_id
+    if account.kind == "caregiver":
+        # R30: the caregiver acts in the care receiver's account, on their behalf.
+        shown["on_behalf_of"] = account.client_id
+        shown["caregiver_client_id"] = account.caregiver_client_id
+    if account.role:
+        shown["role"] = account.role
+    return shown

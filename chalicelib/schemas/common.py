@@ -1,0 +1,102 @@
+"""What every request body shares: the strict, closed Body base, and the names, emails, ids,
+text, phones, moments and scopes the areas' bodies are built of (API.md conventions).
+
+Bodies are strict (no "1" for 1) and closed (an unknown field is an error, so a typo never
+silently does nothing). Limits: names 100 characters, free text 10,000.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from chalicelib.rules import passwords
+from chalicelib.rules.settings import Scope
+
+NAME_MAX = 100
+TEXT_MAX = 10_000
+
+# Names are one line of printable text: no control characters (NUL, newlines, escapes).
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Password = Annotated[
+    str, StringConstraints(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().-]{2,30}$")
+]
+ClientType = Literal["adult", "minor"]
+
+
+def normalize_email(value: str) -> str:
+    """The one form an email is stored and compared in (R1): syntax-checked, lower-cased."""
+    if len(value) > 254:
+        raise ValueError("An email address has at most 254 characters.")
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"Not a valid email address: {exc}") from None
+    return checked.normalized.lower()
+
+
+Email = Annotated[str, AfterValidator(normalize_email)]
+
+
+def _this_century(value: datetime) -> datetime:
+    """A moment kept in UTC, between 2000 and 2100: what Portico schedules and stores."""
+    problem = "A moment between 2000 and 2100, with its UTC offset."
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+        raise ValueError(problem) from None
+    if not 2000 <= value.year < 2100:
+        raise ValueError(problem)
+    return value
+
+
+def _to_come(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("A moment in the future.")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_this_century)]
+FutureMoment = Annotated[Moment, AfterValidator(_to_come)]
+
+
+def _each_once(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("Name each scope once.")
+    return values
+
+
+# R33, B4: the portal features a caregiver's access is limited to.
+Scopes = Annotated[list[Scope], Field(max_length=10), AfterValidator(_each_once)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=TEXT_MAX)
+
+
+# A page of a list (?limit=&cursor=).
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None

@@ -1,0 +1,17 @@
+"""The email log's query (R43): one client's emails or the practice's, paged."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib.schemas.common import Id
+
+
+class EmailLogQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None

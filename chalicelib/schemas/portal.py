@@ -1,0 +1,13 @@
+"""The client portal: a journal entry a client (or their caregiver) writes (R6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from chalicelib.schemas.common import TEXT_MAX, Body
+
+
+class JournalEntry(Body):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
