@@ -29,7 +29,7 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib import config, ids, logs
 from chalicelib.errors import Conflict, Invalid, PorticoError, TooLarge
 from chalicelib.models.identities import EmailClaim, Identity
-from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
+from chalicelib.models.orgs import Group, Organization, Provider, ProviderStatus, StaffClaim
 from chalicelib.models.profiles import ImportKey, OrgEmailClaim
 from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.schemas import NAME_MAX, normalize_email
@@ -278,7 +278,9 @@ def _primary(
             address = normalize_email(named)
         except ValueError:
             raise _Rejected("primary_provider_email: not a valid email address.") from None
-        match = next((p for p in providers if p.email == address and p.status == "active"), None)
+        match = next(
+            (p for p in providers if p.email == address and p.status == ProviderStatus.ACTIVE), None
+        )
         if match is None:
             raise _Rejected("primary_provider_email: no provider of this practice has it.")
         if match.role not in access.CLINICAL:

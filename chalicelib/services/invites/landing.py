@@ -11,8 +11,8 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Throttled
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization, Provider
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.accounts import client_account_open
 from chalicelib.rules.actors import SYSTEM, client_ref
 from chalicelib.rules.passwords import new_password_errors
@@ -42,18 +42,18 @@ def landing(secret: str) -> Landing:
     if org is None:
         return Landing("unknown")
     state = tokens.status_of(token)
-    if state != "live":
+    if state != TokenStatus.LIVE:
         return Landing("dead", org, token, reason=state)
     profile = db.get(ClientProfile, token.org_id, token.client_id)
     if (
         profile is None
-        or profile.status != "active"
+        or profile.status != ProfileStatus.ACTIVE
         or profile.identity_id != token.identity_id  # R19: the email moved; the invite with it
     ):
-        return Landing("dead", org, token, reason="revoked")
+        return Landing("dead", org, token, reason=TokenStatus.REVOKED)
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
-        return Landing("dead", org, token, reason="revoked")
+        return Landing("dead", org, token, reason=TokenStatus.REVOKED)
     state = "enter_password" if identity.password_hash else "set_password"
     return Landing(state, org, token, profile, identity)
 
@@ -151,7 +151,7 @@ def renewal(secret: str) -> Landing:
     the client is told by email and decides; one request per link, so the form cannot be used
     to flood the practice. Answers the landing (state "requested" once told)."""
     found = landing(secret)
-    if found.state != "dead" or found.reason == "used" or found.token is None:
+    if found.state != "dead" or found.reason == TokenStatus.USED or found.token is None:
         return found
     token = found.token
     profile = db.get(ClientProfile, token.org_id, token.client_id)
@@ -197,10 +197,10 @@ def renewal(secret: str) -> Landing:
     return Landing("requested", found.org, token, reason=found.reason)
 
 
-_REASON_WORDS = {
-    "expired": "it expired",
-    "revoked": "it was withdrawn",
-    "superseded": "a newer invitation replaced it",
+_REASON_WORDS: dict[str, str] = {
+    TokenStatus.EXPIRED: "it expired",
+    TokenStatus.REVOKED: "it was withdrawn",
+    TokenStatus.SUPERSEDED: "a newer invitation replaced it",
 }
 
 

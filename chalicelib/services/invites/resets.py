@@ -18,8 +18,8 @@ from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import Actor, identity_ref, provider_ref
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.passwords import new_password_errors
@@ -76,7 +76,7 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
     """Staff send a client a reset email (R8's way out, R20: five sends a day with invites)."""
     staff = access.staff_of(actor, org_id)
     profile = records.client(org_id, client_id)
-    if profile.status != "active":
+    if profile.status != ProfileStatus.ACTIVE:
         raise Conflict("This client is archived; unarchive them first.", code="client_archived")
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
@@ -113,7 +113,7 @@ def landing(secret: str) -> ResetLanding:
         return ResetLanding("unknown")
     org = branding.branding_org(KINDS["password_reset"], None, identity)
     state = tokens.status_of(token)
-    if state != "live":
+    if state != TokenStatus.LIVE:
         return ResetLanding("dead", org, token, identity, reason=state)
     return ResetLanding("open", org, token, identity)
 
