@@ -13,7 +13,7 @@ from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
 from chalicelib.rules.settings import Effective, org_branding, org_settings
-from chalicelib.services.clients.imports import RowOutcome
+from chalicelib.services.clients.imports import RowOutcome, RowStatus
 from chalicelib.services.clients.public import Purchase
 from chalicelib.services.identity.accounts import view as account_view
 from chalicelib.services.identity.auth import SignedIn
@@ -262,7 +262,7 @@ def import_view(outcomes: list[RowOutcome]) -> dict[str, Any]:
         if outcome.client_id:
             row["client_id"] = outcome.client_id
         rows.append(row)
-    counts = dict.fromkeys(("created", "skipped", "rejected"), 0)
+    counts: dict[str, int] = dict.fromkeys(RowStatus, 0)  # created, skipped, rejected
     for outcome in outcomes:
         counts[outcome.status] += 1
     return {"rows": rows, **counts}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from chalicelib import config, logs
 from chalicelib.db import Tx
@@ -95,11 +96,19 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
 # The reset page ------------------------------------------------------------------------------
 
 
+class ResetState(StrEnum):
+    """Where a reset link leads."""
+
+    UNKNOWN = "unknown"  # 404
+    DEAD = "dead"  # 410, the landing's `reason` says why (a TokenStatus)
+    OPEN = "open"
+
+
 @dataclass(frozen=True)
 class ResetLanding:
     """unknown (404), dead (410, `reason`: used, superseded, expired, revoked), or open."""
 
-    state: str
+    state: ResetState
     org: Organization | None = None  # whose branding the page wears (R9, B7)
     token: Token | None = None
     identity: Identity | None = None
@@ -110,12 +119,12 @@ def landing(secret: str) -> ResetLanding:
     token = tokens.find(secret, "reset")
     identity = identities.get(token.identity_id) if token and token.identity_id else None
     if token is None or identity is None:
-        return ResetLanding("unknown")
+        return ResetLanding(ResetState.UNKNOWN)
     org = branding.branding_org(KINDS["password_reset"], None, identity)
     state = tokens.status_of(token)
     if state != TokenStatus.LIVE:
-        return ResetLanding("dead", org, token, identity, reason=state)
-    return ResetLanding("open", org, token, identity)
+        return ResetLanding(ResetState.DEAD, org, token, identity, reason=state)
+    return ResetLanding(ResetState.OPEN, org, token, identity)
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
     """Set the new password; the token is consumed in the same transaction (once), every
     session of the login ends (R46), and the change is audited (R47)."""
     found = landing(secret)
-    if found.state != "open":
+    if found.state != ResetState.OPEN:
         return ResetOutcome(found)
     token, identity = found.token, found.identity
     assert token is not None
