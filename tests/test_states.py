@@ -12,8 +12,9 @@ renamed state would compare false in silence. This scan of chalicelib's source r
 - no state field (`.status`, `.state`, `.role`, `.client_type`, `.get("status")`) is compared
   with any string constant, known or not, so a misspelling cannot creep in either.
 
-A StrEnum member is a str equal to its value, so what is stored and answered is unchanged: the
-last tests check it on the wire.
+The request schemas keep their own Literal strings (what they accept must not change); a test
+holds them to the same sets. A StrEnum member is a str equal to its value, so what is stored
+and answered is unchanged: the last tests check it on the wire.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from pathlib import Path
 from typing import get_args
 
 from chalicelib import aws as aws_clients
+from chalicelib import schemas
 from chalicelib.db import Tx
 from chalicelib.handlers.http import ok
-from chalicelib.models.profiles import ProfileStatus
+from chalicelib.models.orgs import Role
+from chalicelib.models.profiles import ClientType, ProfileStatus
 from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import AccountKind
 from chalicelib.services import tokens
@@ -151,6 +154,15 @@ def test_the_allowed_comparisons_are_still_there() -> None:
         if isinstance(node, ast.Compare)
     }
     assert present >= ALLOWED
+
+
+def test_the_request_schemas_accept_exactly_the_states() -> None:
+    # Request bodies keep their own Literal strings (pydantic validates and documents them, and
+    # what they accept must not change); they must still be the same set as the model's.
+    assert set(get_args(schemas.Role)) == set(Role)
+    assert set(get_args(schemas.ClientType)) == set(ClientType)
+    listed = get_args(schemas.ListClientsQuery.model_fields["status"].annotation)
+    assert set(listed) == {*ProfileStatus, "all"}  # "all": every status (see ALLOWED)
 
 
 def test_a_state_is_stored_as_its_plain_string(aws: None) -> None:
