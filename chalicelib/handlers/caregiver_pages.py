@@ -10,6 +10,7 @@ from chalicelib import config
 from chalicelib.errors import Invalid, Throttled
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
+from chalicelib.models.tokens import TokenStatus
 from chalicelib.services.families import caregiver_invites
 
 bp = Blueprint(__name__)
@@ -43,7 +44,7 @@ def _form(
 @bp.route("/caregiver-invite/{token}", methods=["GET"])
 def caregiver_invite_page(token: str) -> Response:
     invite = caregiver_invites.caregiver_invite(token)
-    if invite is None or invite.state != "live":
+    if invite is None or invite.state != TokenStatus.LIVE:
         return _dead(invite)
     return _form(bp.current_request, invite, 200, {})
 
@@ -52,7 +53,7 @@ def caregiver_invite_page(token: str) -> Response:
 def accept_caregiver_invite(token: str) -> Response:
     request = bp.current_request
     invite = caregiver_invites.caregiver_invite(token)
-    if invite is None or invite.state != "live":
+    if invite is None or invite.state != TokenStatus.LIVE:
         return _dead(invite)
     fields = forms.form(request, FIELDS)
     if not forms.csrf_valid(request, fields):

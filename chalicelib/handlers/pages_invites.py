@@ -33,10 +33,10 @@ def _invite_page(
     errors: dict[str, str] | None = None,
     status: int | None = None,
 ) -> Response:
-    if found.state == "unknown":
+    if found.state == landing.LandingState.UNKNOWN:
         return _not_found()
     shown: dict[str, Any] = {"portal_url": config.PORTAL_URL, "errors": errors or {}}
-    if found.state == "dead":
+    if found.state == landing.LandingState.DEAD:
         return forms.page(
             "invite_dead.html",
             org=found.org,
@@ -45,7 +45,7 @@ def _invite_page(
             reason=found.reason,
             **shown,
         )
-    if found.state == "requested":
+    if found.state == landing.LandingState.REQUESTED:
         return forms.page("invite_requested.html", org=found.org, **shown)
     assert found.profile is not None
     return forms.page(
@@ -83,10 +83,10 @@ def invite_form(token: str) -> Response:
 def _reset_page(
     request: Request, found: resets.ResetLanding, errors: dict[str, str] | None = None
 ) -> Response:
-    if found.state == "unknown":
+    if found.state == resets.ResetState.UNKNOWN:
         return _not_found()
     shown: dict[str, Any] = {"portal_url": config.PORTAL_URL, "errors": errors or {}}
-    if found.state == "dead":
+    if found.state == resets.ResetState.DEAD:
         return forms.page(
             "reset_dead.html", org=found.org, status=410, reason=found.reason, **shown
         )

@@ -7,6 +7,8 @@ worker's claim) it carries `open_shard`, which puts it in the sparse index the o
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pynamodb.attributes import (
     JSONAttribute,
     NumberAttribute,
@@ -20,6 +22,16 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta
 
 OPEN = "open"
+
+
+class EmailStatus(StrEnum):
+    """An email job's status: open while queued or sending, then ended sent, suppressed or dead."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  # under a worker's claim
+    SENT = "sent"
+    SUPPRESSED = "suppressed"  # with its reason (R43)
+    DEAD = "dead"  # failed every delivery
 
 
 class EmailsByOrg(GlobalSecondaryIndex):
@@ -83,7 +95,7 @@ class EmailJob(Model):
     # "link:lk_…"); its id is derived from both, so a redelivered parent adds no second copy.
     copy_of = UnicodeAttribute(null=True)
     copy_holder = UnicodeAttribute(null=True)
-    status = UnicodeAttribute(default="queued")
+    status = UnicodeAttribute(default=EmailStatus.QUEUED)
     reason = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
     claim = UnicodeAttribute(null=True)

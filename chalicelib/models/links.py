@@ -9,6 +9,8 @@ needs a Scan.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -22,6 +24,14 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta
 
 TABLE = config.table("links")
+
+
+class GrantStatus(StrEnum):
+    """A caregiver grant's `status` in `Link.portal_access`: pending until the caregiver accepts
+    its single-use link, then active (R30)."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
 
 
 def owner_for(org_id: str, client_id: str) -> str:

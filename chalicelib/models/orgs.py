@@ -6,6 +6,8 @@ must be unique across practices (slugs, group invite codes) have partitions of t
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -20,6 +22,20 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("orgs")
+
+
+class Role(StrEnum):
+    """A staff member's role in an organization (what `access` lets each do)."""
+
+    ADMIN = "admin"
+    PROVIDER = "provider"
+    STAFF = "staff"
+
+
+class ProviderStatus(StrEnum):
+    """A staff membership's status: only active memberships enter or act (R2)."""
+
+    ACTIVE = "active"
 
 
 class Organization(Model):
@@ -65,7 +81,7 @@ class Provider(Model):
     first_name = UnicodeAttribute()
     last_name = UnicodeAttribute()
     role = UnicodeAttribute()
-    status = UnicodeAttribute(default="active")
+    status = UnicodeAttribute(default=ProviderStatus.ACTIVE)
     created_at = UTCDateTimeAttribute()
     by_identity = StaffByIdentityIndex()
 

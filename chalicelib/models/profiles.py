@@ -7,6 +7,7 @@ order, never a Scan (DESIGN "Data").
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pynamodb.attributes import (
@@ -24,6 +25,20 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("profiles")
+
+
+class ProfileStatus(StrEnum):
+    """A client profile's status: archived profiles keep their records but no account (R38)."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class ClientType(StrEnum):
+    """R10: a client is an adult or a minor (under 18 by their date of birth)."""
+
+    ADULT = "adult"
+    MINOR = "minor"
 
 
 class ProfilesByIdentity(GlobalSecondaryIndex):
@@ -88,11 +103,11 @@ class ClientProfile(Model):
     last_name = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)
     dob = UnicodeAttribute(null=True)
-    client_type = UnicodeAttribute(default="adult")
+    client_type = UnicodeAttribute(default=ClientType.ADULT)
     group_id = UnicodeAttribute(null=True)
     primary_provider_id = UnicodeAttribute()
     care_team = list_of(UnicodeAttribute, default=list)
-    status = UnicodeAttribute(default="active")
+    status = UnicodeAttribute(default=ProfileStatus.ACTIVE)
     source = UnicodeAttribute(default="staff")
     portal_settings = JSONAttribute(default=dict)
     # R26: a summary of each link of this profile, either side, by link id (written with the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
@@ -15,10 +17,20 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta
 
 
+class SessionKind(StrEnum):
+    """The kind of account a session is in: none until one is entered. The last three are the
+    account kinds (`rules.actors.AccountKind`)."""
+
+    NONE = "none"
+    CLIENT = "client"
+    CAREGIVER = "caregiver"
+    STAFF = "staff"
+
+
 class Session(Model):
     """A signed-in identity and, once entered, the one account it acts in (R2).
 
-    `kind` is "none" before an account is entered, then "client", "caregiver" or "staff";
+    `kind` (a `SessionKind`) is none before an account is entered, then the account's kind;
     `epoch` must equal
     the identity's `session_epoch`, so a password change ends every older session at once.
     """
@@ -29,7 +41,7 @@ class Session(Model):
     token_hash = UnicodeAttribute(hash_key=True)
     identity_id = UnicodeAttribute()
     epoch = NumberAttribute(default=0)
-    kind = UnicodeAttribute(default="none")
+    kind = UnicodeAttribute(default=SessionKind.NONE)
     org_id = UnicodeAttribute(null=True)
     client_id = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)

@@ -9,6 +9,8 @@ history is visible (B1).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pynamodb.attributes import (
     JSONAttribute,
     NumberAttribute,
@@ -23,6 +25,17 @@ from chalicelib import config
 from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("tokens")
+
+
+class TokenStatus(StrEnum):
+    """A token's status. Every token is written live and ends used, superseded or revoked;
+    `expired` is derived (a live token past `expires_at`, `tokens.status_of`), never written."""
+
+    LIVE = "live"
+    USED = "used"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
 
 
 class TokensBySubject(GlobalSecondaryIndex):
@@ -62,7 +75,7 @@ class Token(Model):
     org_id = UnicodeAttribute(null=True)
     client_id = UnicodeAttribute(null=True)
     identity_id = UnicodeAttribute(null=True)
-    status = UnicodeAttribute(default="live")
+    status = UnicodeAttribute(default=TokenStatus.LIVE)
     data = JSONAttribute(default=dict)
     attempts = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()

@@ -7,13 +7,20 @@ email worker) asks here, so archiving a profile or shutting its login closes it 
 
 from __future__ import annotations
 
-from typing import Literal, TypeGuard
+from enum import StrEnum
+from typing import TypeGuard
 
-from chalicelib.models.orgs import Provider
-from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.orgs import Provider, ProviderStatus
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.rules.settings import Effective
 
-ClosedReason = Literal["archived", "login_shut", "not_theirs"]
+
+class ClosedReason(StrEnum):
+    """Why a client account is closed; an email it would get is suppressed with it (R43)."""
+
+    ARCHIVED = "archived"  # the profile is archived, or missing (R38)
+    LOGIN_SHUT = "login_shut"  # R35, R37
+    NOT_THEIRS = "not_theirs"  # another identity's profile (R2)
 
 
 def client_account_closed(
@@ -22,12 +29,12 @@ def client_account_closed(
     """Why the client account is closed, or None when it is open: archived (R38, a missing
     profile too), another identity's (R2, when `identity_id` is given), or its effective login
     shut at the organization, group or client level (R35, R37)."""
-    if profile is None or profile.status != "active":
-        return "archived"
+    if profile is None or profile.status != ProfileStatus.ACTIVE:
+        return ClosedReason.ARCHIVED
     if identity_id is not None and profile.identity_id != identity_id:
-        return "not_theirs"
+        return ClosedReason.NOT_THEIRS
     if settings is None or not settings.login_enabled:
-        return "login_shut"
+        return ClosedReason.LOGIN_SHUT
     return None
 
 
@@ -41,5 +48,7 @@ def client_account_open(
 def staff_account_open(provider: Provider | None, identity_id: str) -> TypeGuard[Provider]:
     """The identity's own staff membership, and active."""
     return (
-        provider is not None and provider.identity_id == identity_id and provider.status == "active"
+        provider is not None
+        and provider.identity_id == identity_id
+        and provider.status == ProviderStatus.ACTIVE
     )

@@ -14,10 +14,11 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.links import Link
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.sessions import Session
+from chalicelib.models.sessions import Session, SessionKind
 from chalicelib.rules.settings import Effective
 
-AccountKind = Literal["client", "caregiver", "staff"]
+# The kinds of account an identity may enter: a session in one has that kind (SessionKind).
+AccountKind = Literal[SessionKind.CLIENT, SessionKind.CAREGIVER, SessionKind.STAFF]
 
 # The actor of what no person did: triggers, follow-ups, the worker.
 SYSTEM = "system"
@@ -51,23 +52,23 @@ class Account:
 
     @property
     def account_id(self) -> str:
-        if self.kind == "caregiver":
+        if self.kind == SessionKind.CAREGIVER:
             return f"caregiver:{self.org_id}:{self.client_id}:{self.link_id}"
         return f"{self.kind}:{self.org_id}:{self.client_id or self.provider_id}"
 
     @property
     def actor(self) -> str:
         """Who acts in this account (R47)."""
-        if self.kind == "staff":
+        if self.kind == SessionKind.STAFF:
             return provider_ref(str(self.provider_id))
-        if self.kind == "caregiver":
+        if self.kind == SessionKind.CAREGIVER:
             return client_ref(str(self.caregiver_client_id))
         return client_ref(str(self.client_id))
 
     @property
     def on_behalf_of(self) -> str | None:
         """The care receiver, when a caregiver acts (R30)."""
-        return self.client_id if self.kind == "caregiver" else None
+        return self.client_id if self.kind == SessionKind.CAREGIVER else None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from datetime import date
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.models.links import Link
+from chalicelib.models.links import GrantStatus, Link
 from chalicelib.models.orgs import Organization
-from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.profiles import ClientProfile, ClientType
 from chalicelib.rules.accounts import client_account_closed
 from chalicelib.rules.people import age_on
 from chalicelib.rules.settings import SCOPES, Effective, org_settings
@@ -31,7 +31,7 @@ def tier_scopes(org: Organization, receiver: ClientProfile, today: date) -> froz
     """B4: what the organization's age tiers allow for this minor today; nothing past the last
     tier (a minor's access ends when they come of age). Adults and minors without a date of
     birth are not tiered."""
-    if receiver.client_type != "minor" or not receiver.dob:
+    if receiver.client_type != ClientType.MINOR or not receiver.dob:
         return ALL
     age = age_on(date.fromisoformat(receiver.dob), today)
     tiers: list[dict[str, Any]] = sorted(
@@ -75,7 +75,7 @@ def is_open(
     today = today or clock.now().date()
     if link is None or not link.portal_access or link.grant_identity != identity_id:
         return False
-    if link.portal_access.get("status") != "active" or ended(link, today) or org is None:
+    if link.portal_access.get("status") != GrantStatus.ACTIVE or ended(link, today) or org is None:
         return False
     accounts_open = (
         client_account_closed(caregiver, caregiver_settings) is None

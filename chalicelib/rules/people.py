@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
-ClientType = Literal["adult", "minor"]
+from chalicelib.models.profiles import ClientType
+
 AGE_OF_MAJORITY = 18
 
 
@@ -17,5 +17,5 @@ def age_on(born: date, today: date) -> int:
 def client_type(born: date | None, today: date) -> ClientType:
     """R10: a client whose date of birth makes them under 18 is a minor; none given, an adult."""
     if born is None:
-        return "adult"
-    return "minor" if age_on(born, today) < AGE_OF_MAJORITY else "adult"
+        return ClientType.ADULT
+    return ClientType.MINOR if age_on(born, today) < AGE_OF_MAJORITY else ClientType.ADULT

@@ -9,23 +9,24 @@ from __future__ import annotations
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden, NotFound
-from chalicelib.models.orgs import Provider
+from chalicelib.models.orgs import Provider, Role
+from chalicelib.models.sessions import SessionKind
 from chalicelib.rules import grants
 from chalicelib.rules.actors import Actor, Permit, provider_ref
 from chalicelib.rules.settings import FEATURES
 from chalicelib.services import records
 from chalicelib.services.identity.sessions import require_account
 
-ADMIN = ("admin",)
-STAFF = ("admin", "provider", "staff")
+ADMIN = (Role.ADMIN,)
+STAFF = (Role.ADMIN, Role.PROVIDER, Role.STAFF)
 # Roles that may be a client's primary provider or on its care team (R10).
-CLINICAL = ("admin", "provider")
+CLINICAL = (Role.ADMIN, Role.PROVIDER)
 
 
 def staff_of(actor: Actor, org_id: str, roles: tuple[str, ...] = STAFF) -> Provider:
     """The acting staff membership in `org_id`, or the error this session gets there."""
     account = require_account(actor)
-    if account.kind != "staff" or actor.provider is None:
+    if account.kind != SessionKind.STAFF or actor.provider is None:
         raise Forbidden("This needs a staff account of the practice.", code="staff_only")
     if account.org_id != org_id:
         raise records.org_missing()
@@ -55,7 +56,7 @@ def may(
     caregivers act only through the portal (`portal=True`); every other action is staff's.
     Another organization's or another client's records answer as missing (R4)."""
     account = require_account(actor)
-    if account.kind == "staff" or not portal:
+    if account.kind == SessionKind.STAFF or not portal:
         provider = staff_of(actor, org_id, roles)
         return Permit(org_id, client_id, provider_ref(provider.provider_id))
     if account.org_id != org_id or (client_id is not None and client_id != account.client_id):
@@ -67,7 +68,7 @@ def may(
             "This part of the portal is turned off for this account; ask the practice.",
             code="feature_disabled",
         )
-    if account.kind == "client":
+    if account.kind == SessionKind.CLIENT:
         return Permit(org_id, account.client_id, account.actor, None, actor.profile)
     assert actor.link is not None
     assert actor.org is not None
@@ -89,7 +90,7 @@ def may(
 def portal(actor: Actor, feature: str | None = None, *, holder_only: bool = False) -> Permit:
     """`may` for the Client Portal: the session's own account, entered as client or caregiver."""
     account = require_account(actor)
-    if account.kind == "staff" or account.client_id is None:
+    if account.kind == SessionKind.STAFF or account.client_id is None:
         raise Forbidden(
             "This is the Client Portal: enter a client account first.", code="portal_only"
         )

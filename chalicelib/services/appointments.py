@@ -11,7 +11,7 @@ from chalicelib.errors import Conflict, field_error
 from chalicelib.models.appointments import Appointment, ClientAppointment, Reminder
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization, Provider
-from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.appointments import CreateAppointment
@@ -116,7 +116,7 @@ def _clients(org_id: str, client_ids: list[str]) -> list[ClientProfile]:
     found = {p.client_id: p for p in ClientProfile.batch_get([(org_id, c) for c in client_ids])}
     for index, client_id in enumerate(client_ids):
         profile = found.get(client_id)
-        if profile is None or profile.status != "active":
+        if profile is None or profile.status != ProfileStatus.ACTIVE:
             raise field_error(
                 f"client_ids.{index}", "No active client with this id in this practice."
             )

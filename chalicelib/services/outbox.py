@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import aws, clock, config, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.emails import OPEN, EmailJob
+from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
 
 
 def queue(
@@ -112,19 +112,19 @@ def bury_dead_letters(max_batches: int = 50) -> int:
 
 def mark_dead(job_id: str) -> int:
     job = db.get(EmailJob, job_id)
-    if job is None or job.status not in {"queued", "sending"}:
+    if job is None or job.status not in {EmailStatus.QUEUED, EmailStatus.SENDING}:
         return 0
     tx = Tx()
     tx.update(
         job,
         [
-            EmailJob.status.set("dead"),
+            EmailJob.status.set(EmailStatus.DEAD),
             EmailJob.reason.set(f"failed {job.attempts} deliveries: {job.last_error or 'unknown'}"),
             EmailJob.open_shard.remove(),
             EmailJob.claim.remove(),
             EmailJob.updated_at.set(clock.now()),
         ],
-        condition=EmailJob.status.is_in("queued", "sending"),
+        condition=EmailJob.status.is_in(EmailStatus.QUEUED, EmailStatus.SENDING),
         on_conflict=_AlreadyEnded,
     )
     try:

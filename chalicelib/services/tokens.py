@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from chalicelib import clock, db, ids
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.tokens import LiveToken, Token
+from chalicelib.models.tokens import LiveToken, Token, TokenStatus
 
 # Ended tokens are kept this long after they expire, so an old link still says why it is dead.
 KEEP_AFTER_EXPIRY = timedelta(days=90)
@@ -30,8 +30,8 @@ class Issued:
 
 def status_of(token: Token, now: datetime | None = None) -> str:
     """live, used, superseded, revoked, or expired (a live token past its time, B1)."""
-    if token.status == "live" and token.expires_at <= (now or clock.now()):
-        return "expired"
+    if token.status == TokenStatus.LIVE and token.expires_at <= (now or clock.now()):
+        return TokenStatus.EXPIRED
     return token.status
 
 
@@ -41,7 +41,7 @@ def live(subject: str) -> Token | None:
     if pointer is None:
         return None
     token = db.get(Token, pointer.live_hash)
-    return token if token is not None and status_of(token) == "live" else None
+    return token if token is not None and status_of(token) == TokenStatus.LIVE else None
 
 
 def find(secret: str, kind: str) -> Token | None:
@@ -86,9 +86,9 @@ def issue(
     tx.save(token, condition=Token.token_hash.does_not_exist())
     pointer = db.get(LiveToken, LiveToken.key_for(subject))
     old = db.get(Token, pointer.live_hash) if pointer is not None else None
-    if old is not None and status_of(old, moment) == "live":
+    if old is not None and status_of(old, moment) == TokenStatus.LIVE:
         # The old link dies in this transaction; if it is used meanwhile, the issue fails whole.
-        _end(tx, old.token_hash, "superseded", moment, on_conflict=_raced)
+        _end(tx, old.token_hash, TokenStatus.SUPERSEDED, moment, on_conflict=_raced)
     tx.save(
         LiveToken(LiveToken.key_for(subject), live_hash=key, issued_at=moment),
         # Two issues racing: the second sees the pointer moved and fails whole.
@@ -104,14 +104,14 @@ def issue(
 
 def consume(tx: Tx, token: Token, on_conflict: Callable[[], Conflict] | None = None) -> None:
     """End a live token as used, in the caller's transaction: it succeeds once (R13)."""
-    _end(tx, token.token_hash, "used", clock.now(), on_conflict=on_conflict)
+    _end(tx, token.token_hash, TokenStatus.USED, clock.now(), on_conflict=on_conflict)
 
 
 def revoke(tx: Tx, subject: str) -> Token | None:
     """End the subject's live token (B1), if it has one; returns it."""
     token = live(subject)
     if token is not None:
-        _end(tx, token.token_hash, "revoked", clock.now())
+        _end(tx, token.token_hash, TokenStatus.REVOKED, clock.now())
     return token
 
 
@@ -124,14 +124,14 @@ def history(subject: str, since: datetime | None = None) -> list[Token]:
 def _end(
     tx: Tx,
     token_hash: str,
-    status: str,
+    status: TokenStatus,
     moment: datetime,
     on_conflict: Callable[[], Conflict] | None = None,
 ) -> None:
     tx.update(
         Token(token_hash),
         [Token.status.set(status), Token.ended_at.set(moment)],
-        condition=(Token.status == "live") & (Token.expires_at > moment),
+        condition=(Token.status == TokenStatus.LIVE) & (Token.expires_at > moment),
         on_conflict=on_conflict or _gone,
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.handlers.views.common import iso_or_none
 from chalicelib.models.appointments import Appointment
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services.clients.imports import RowOutcome
+from chalicelib.services.clients.imports import RowOutcome, RowStatus
 from chalicelib.services.clients.public import Purchase
 from chalicelib.services.invites.invites import InviteOutcome
 
@@ -64,7 +64,7 @@ def import_view(outcomes: list[RowOutcome]) -> dict[str, Any]:
         if outcome.client_id:
             row["client_id"] = outcome.client_id
         rows.append(row)
-    counts = dict.fromkeys(("created", "skipped", "rejected"), 0)
+    counts: dict[str, int] = dict.fromkeys(RowStatus, 0)  # created, skipped, rejected
     for outcome in outcomes:
         counts[outcome.status] += 1
     return {"rows": rows, **counts}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.models.orgs import Organization
+from chalicelib.models.sessions import SessionKind
 from chalicelib.rules.actors import Account
 from chalicelib.services.identity.auth import SignedIn
 
@@ -31,7 +32,7 @@ def account_view(account: Account | None, orgs: dict[str, Organization]) -> dict
     }
     if account.client_id:
         shown["client_id"] = account.client_id
-    if account.kind == "caregiver":
+    if account.kind == SessionKind.CAREGIVER:
         # R30: the caregiver acts in the care receiver's account, on their behalf.
         shown["on_behalf_of"] = account.client_id
         shown["caregiver_client_id"] = account.caregiver_client_id

@@ -14,7 +14,7 @@ from chalicelib import clock, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
-from chalicelib.models.orgs import Group, Organization, Provider
+from chalicelib.models.orgs import Group, Organization, Provider, ProviderStatus, Role
 from chalicelib.models.profiles import ClientProfile, ImportKey
 from chalicelib.rules.actors import Actor, actor_ref
 from chalicelib.rules.people import client_type
@@ -204,7 +204,9 @@ def primary_for_arrival(
     (A provider the link or booking names is checked by the caller, before this.) None when
     none of these decides: several providers and no default."""
     clinical = {
-        p.provider_id: p for p in providers if p.role in access.CLINICAL and p.status == "active"
+        p.provider_id: p
+        for p in providers
+        if p.role in access.CLINICAL and p.status == ProviderStatus.ACTIVE
     }
     for candidate in (
         group.default_provider_id if group else None,
@@ -221,7 +223,7 @@ def founding_admin(providers: list[Provider]) -> Provider:
     """Who holds a self-arrived client when R10's defaults decide nothing: the practice's
     earliest admin, so that a client who signed up is never turned away for the practice's
     missing setting (staff can reassign them)."""
-    admins = [p for p in providers if p.role == "admin" and p.status == "active"]
+    admins = [p for p in providers if p.role == Role.ADMIN and p.status == ProviderStatus.ACTIVE]
     return min(admins or providers, key=lambda p: p.created_at)
 
 
@@ -229,7 +231,7 @@ def _primary_for_staff_add(org_id: str, staff: Provider, requested: str | None) 
     """R10: the named provider; else the adding provider; else the practice's only one."""
     if requested:
         return orgs.clinical_provider(org_id, requested, "primary_provider_id")
-    if staff.role == "provider":
+    if staff.role == Role.PROVIDER:
         return staff
     candidates = orgs.clinical_providers(org_id)
     if len(candidates) == 1:
@@ -254,6 +256,10 @@ def care_team_of(org_id: str, provider_ids: list[str], primary_id: str) -> list[
     }
     for index, pid in enumerate(provider_ids):
         member = found.get(pid)
-        if member is None or member.status != "active" or member.role not in access.CLINICAL:
+        if (
+            member is None
+            or member.status != ProviderStatus.ACTIVE
+            or member.role not in access.CLINICAL
+        ):
             raise field_error(f"care_team.{index}", "No provider with this id in this practice.")
     return provider_ids

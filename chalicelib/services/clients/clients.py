@@ -16,7 +16,7 @@ from chalicelib import clock, db, logs, paging
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
-from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
+from chalicelib.models.profiles import ClientProfile, OrgEmailClaim, ProfileStatus
 from chalicelib.rules.actors import Actor
 from chalicelib.schemas.clients import ListClientsQuery, SetPassword, UpdateClient
 from chalicelib.services import access, records
@@ -50,7 +50,7 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
         if name in changes and changes[name] is None:
             raise field_error(name, "This field cannot be cleared.")
     profile = records.client(org_id, client_id)
-    if profile.status != "active":
+    if profile.status != ProfileStatus.ACTIVE:
         raise _archived()
     if changes.get("group_id") and orgs.group_of(org_id, changes["group_id"]) is None:
         raise field_error("group_id", "No group with this id in this practice.")
@@ -131,11 +131,11 @@ def archive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     (`client_account_open`), and its email is free for another active profile."""
     staff = access.staff_of(actor, org_id)
     profile = records.client(org_id, client_id)
-    if profile.status == "archived":
+    if profile.status == ProfileStatus.ARCHIVED:
         return profile
     tx = Tx()
     release_email(tx, profile)
-    profile.status = "archived"
+    profile.status = ProfileStatus.ARCHIVED
     profile.archived_at = profile.updated_at = clock.now()
     tx.save(profile)
     tx.commit()
@@ -146,12 +146,12 @@ def archive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
 def unarchive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     staff = access.staff_of(actor, org_id)
     profile = records.client(org_id, client_id)
-    if profile.status == "active":
+    if profile.status == ProfileStatus.ACTIVE:
         return profile
     tx = Tx()
     if profile.email:
         claim_email(tx, profile)
-    profile.status = "active"
+    profile.status = ProfileStatus.ACTIVE
     profile.archived_at = None
     profile.updated_at = clock.now()
     tx.save(profile)
@@ -200,7 +200,7 @@ def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) ->
     Every session of that login ends (R46)."""
     admin = access.staff_of(actor, org_id, access.ADMIN)
     profile = records.client(org_id, client_id)
-    if profile.status != "active":
+    if profile.status != ProfileStatus.ACTIVE:
         raise _archived()
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:

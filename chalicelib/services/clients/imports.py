@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import TypeVar
 
 from pynamodb.exceptions import PynamoDBException
@@ -29,7 +30,7 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib import config, ids, logs
 from chalicelib.errors import Conflict, Invalid, PorticoError, TooLarge
 from chalicelib.models.identities import EmailClaim, Identity
-from chalicelib.models.orgs import Group, Organization, Provider, StaffClaim
+from chalicelib.models.orgs import Group, Organization, Provider, ProviderStatus, StaffClaim
 from chalicelib.models.profiles import ImportKey, OrgEmailClaim
 from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.schemas.common import NAME_MAX, normalize_email
@@ -47,12 +48,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DELIMITERS = (",", ";", "\t")
 
 
+class RowStatus(StrEnum):
+    """What became of one line of the file (R18): a client added, a line skipped as one
+    already there (or twice in the file), or a line rejected with its reason."""
+
+    CREATED = "created"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+
+
 @dataclass
 class RowOutcome:
     """What became of one line of the file."""
 
     line: int
-    status: str  # created | skipped | rejected
+    status: RowStatus
     reason: str | None = None
     client_id: str | None = None
 
@@ -98,11 +108,13 @@ def import_clients(
         try:
             row = _row(line, header, values, org, groups, providers)
         except _Rejected as problem:
-            outcomes.append(RowOutcome(line, "rejected", str(problem)))
+            outcomes.append(RowOutcome(line, RowStatus.REJECTED, str(problem)))
             continue
         if row.key in first_line_of:
             outcomes.append(
-                RowOutcome(line, "skipped", f"The same person as line {first_line_of[row.key]}.")
+                RowOutcome(
+                    line, RowStatus.SKIPPED, f"The same person as line {first_line_of[row.key]}."
+                )
             )
             continue
         first_line_of[row.key] = line
@@ -118,9 +130,9 @@ def import_clients(
         "clients.imported",
         org_id=org_id,
         actor=staff.provider_id,
-        created=sum(o.status == "created" for o in outcomes),
-        skipped=sum(o.status == "skipped" for o in outcomes),
-        rejected=sum(o.status == "rejected" for o in outcomes),
+        created=sum(o.status == RowStatus.CREATED for o in outcomes),
+        skipped=sum(o.status == RowStatus.SKIPPED for o in outcomes),
+        rejected=sum(o.status == RowStatus.REJECTED for o in outcomes),
     )
     return outcomes
 
@@ -278,7 +290,9 @@ def _primary(
             address = normalize_email(named)
         except ValueError:
             raise _Rejected("primary_provider_email: not a valid email address.") from None
-        match = next((p for p in providers if p.email == address and p.status == "active"), None)
+        match = next(
+            (p for p in providers if p.email == address and p.status == ProviderStatus.ACTIVE), None
+        )
         if match is None:
             raise _Rejected("primary_provider_email: no provider of this practice has it.")
         if match.role not in access.CLINICAL:
@@ -316,7 +330,7 @@ def _decide_from_records(org_id: str, rows: list[_Row]) -> None:
         if claim:
             row.outcome = RowOutcome(
                 row.line,
-                "skipped",
+                RowStatus.SKIPPED,
                 "Already a client of this practice (same email).",
                 sorted(claim.client_ids or ())[0],
             )
@@ -329,7 +343,7 @@ def _decide_from_records(org_id: str, rows: list[_Row]) -> None:
         if item:
             row.outcome = RowOutcome(
                 row.line,
-                "skipped",
+                RowStatus.SKIPPED,
                 "Imported before (same name and date of birth, no email).",
                 item.imported_client_id,
             )
@@ -355,7 +369,7 @@ def _decide_from_records(org_id: str, rows: list[_Row]) -> None:
         if row.identity and StaffClaim.sk_for(row.identity.id) in staff:
             row.outcome = RowOutcome(
                 row.line,
-                "rejected",
+                RowStatus.REJECTED,
                 "This address belongs to a staff account of this practice; a client needs "
                 "their own email.",
             )
@@ -382,16 +396,16 @@ def _admit(org: Organization, row: _Row, actor: str, send_invites: bool) -> RowO
         admitted = arrivals.admit(org, arrival, actor=actor)
     except Conflict as conflict:
         if conflict.code in {"email_in_use", "already_imported"}:  # another import, meanwhile
-            return RowOutcome(row.line, "skipped", "Already a client of this practice.")
-        return RowOutcome(row.line, "rejected", conflict.message)
+            return RowOutcome(row.line, RowStatus.SKIPPED, "Already a client of this practice.")
+        return RowOutcome(row.line, RowStatus.REJECTED, conflict.message)
     except PorticoError as error:
-        return RowOutcome(row.line, "rejected", error.message)
+        return RowOutcome(row.line, RowStatus.REJECTED, error.message)
     except PynamoDBException as error:
         logs.event("clients.import_row_failed", org_id=org.org_id, error=type(error).__name__)
         return RowOutcome(
             row.line,
-            "rejected",
+            RowStatus.REJECTED,
             "Could not be saved just now; import the same file again to finish (rows already "
             "added are skipped).",
         )
-    return RowOutcome(row.line, "created", client_id=admitted.profile.client_id)
+    return RowOutcome(row.line, RowStatus.CREATED, client_id=admitted.profile.client_id)

@@ -19,7 +19,8 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob
 from chalicelib.models.links import Contact, Link, owner_for
-from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.rules.accounts import ClosedReason
 from chalicelib.services import outbox
 
 
@@ -44,7 +45,7 @@ def _holders(org_id: str, client_id: str) -> list[tuple[str, str, str]]:
         }
         for link in linked:
             profile = profiles.get(link.linked_client_id)
-            if profile is not None and profile.status == "active" and profile.email:
+            if profile is not None and profile.status == ProfileStatus.ACTIVE and profile.email:
                 holders.append((f"link:{link.link_id}", profile.email, profile.first_name))
     return holders
 
@@ -110,8 +111,8 @@ def holder_address(job: EmailJob) -> tuple[str | None, str | None]:
     if link is None or not link.notify:
         return job.to, "copy_holder_removed"
     profile = db.get(ClientProfile, job.org_id, link.linked_client_id)
-    if profile is None or profile.status != "active":
-        return job.to, "archived"
+    if profile is None or profile.status != ProfileStatus.ACTIVE:
+        return job.to, ClosedReason.ARCHIVED
     if not profile.email:
         return None, "no_email"
     return profile.email, None

@@ -17,12 +17,12 @@ from typing import Protocol
 from chalicelib import aws, clock, config, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.emails import EmailJob
+from chalicelib.models.emails import EmailJob, EmailStatus
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
-from chalicelib.rules.accounts import client_account_closed
+from chalicelib.models.tokens import Token, TokenStatus
+from chalicelib.rules.accounts import ClosedReason, client_account_closed
 from chalicelib.rules.email_kinds import KINDS, EmailKind
 from chalicelib.rules.settings import effective_for_client
 from chalicelib.services import tokens
@@ -75,7 +75,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     job = db.get(EmailJob, job_id)
     if job is None:
         return "unknown"
-    if job.status in {"sent", "suppressed", "dead"}:
+    if job.status in {EmailStatus.SENT, EmailStatus.SUPPRESSED, EmailStatus.DEAD}:
         return "duplicate"  # R41: delivered twice, sent once
     claim = ids.new_token()
     if not _claim(job, claim, now):
@@ -89,7 +89,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     if reason is None and job.copy_holder:
         address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
     if reason:
-        _end(job, claim, "suppressed", to=address, reason=reason)
+        _end(job, claim, EmailStatus.SUPPRESSED, to=address, reason=reason)
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
         return "suppressed"
     assert address is not None
@@ -107,7 +107,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     _end(
         job,
         claim,
-        "sent",
+        EmailStatus.SENT,
         to=address,
         sent_at=clock.now(),
         message=message,
@@ -125,8 +125,8 @@ def recipient(
     if job.client_id is None:
         return (identity.email, None) if identity else (None, "no_email")
     profile = db.get(ClientProfile, job.org_id, job.client_id)
-    if profile is None or client_account_closed(profile, None) == "archived":
-        return (profile.email if profile else None), "archived"
+    if profile is None or client_account_closed(profile, None) == ClosedReason.ARCHIVED:
+        return (profile.email if profile else None), ClosedReason.ARCHIVED
     if not profile.email:
         return None, "no_email"
     group = db.get(Group, job.org_id, Group.sk_for(profile.group_id)) if profile.group_id else None
@@ -144,7 +144,7 @@ def _link_live(job: EmailJob) -> bool:
     if not token_hash:
         return True
     token = db.get(Token, token_hash)
-    return token is not None and tokens.status_of(token) == "live"
+    return token is not None and tokens.status_of(token) == TokenStatus.LIVE
 
 
 def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
@@ -153,14 +153,14 @@ def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
     tx.update(
         job,
         [
-            EmailJob.status.set("sending"),
+            EmailJob.status.set(EmailStatus.SENDING),
             EmailJob.claim.set(claim),
             EmailJob.claimed_at.set(now),
             EmailJob.attempts.add(1),
             EmailJob.updated_at.set(now),
         ],
-        condition=(EmailJob.status == "queued")
-        | ((EmailJob.status == "sending") & (EmailJob.claimed_at <= stale)),
+        condition=(EmailJob.status == EmailStatus.QUEUED)
+        | ((EmailJob.status == EmailStatus.SENDING) & (EmailJob.claimed_at <= stale)),
         on_conflict=_Claimed,
     )
     try:
@@ -174,7 +174,7 @@ def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
 def _end(
     job: EmailJob,
     claim: str,
-    status: str,
+    status: EmailStatus,
     *,
     to: str | None,
     reason: str | None = None,
@@ -217,7 +217,7 @@ def _release(job: EmailJob, claim: str, error: str) -> None:
     tx.update(
         job,
         [
-            EmailJob.status.set("queued"),
+            EmailJob.status.set(EmailStatus.QUEUED),
             EmailJob.claim.remove(),
             EmailJob.last_error.set(error),
             EmailJob.updated_at.set(clock.now()),

@@ -11,7 +11,7 @@ from chalicelib import clock, config
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.models.emails import EmailJob
-from chalicelib.models.links import Link
+from chalicelib.models.links import GrantStatus, Link
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules import grants
@@ -77,9 +77,9 @@ def set_grant(
     The acknowledgment is kept with who gave it and when."""
     moment = clock.now()
     current = link.portal_access or {}
-    accepted = current.get("status") == "active"
+    accepted = current.get("status") == GrantStatus.ACTIVE
     link.portal_access = {
-        "status": "active" if accepted else "pending",
+        "status": GrantStatus.ACTIVE if accepted else GrantStatus.PENDING,
         "scopes": list(req.scopes) if req.scopes is not None else None,
         "ends_on": req.ends_on.isoformat() if req.ends_on else None,
         "acknowledged": True,

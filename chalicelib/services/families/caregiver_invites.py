@@ -10,10 +10,10 @@ from chalicelib import clock, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
-from chalicelib.models.links import Link, owner_for
+from chalicelib.models.links import GrantStatus, Link, owner_for
 from chalicelib.models.orgs import Organization
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import client_ref
 from chalicelib.rules.passwords import new_password_errors
 from chalicelib.services import audit, throttle, tokens
@@ -45,18 +45,22 @@ def caregiver_invite(secret: str) -> CaregiverInvite | None:
         return None
     org = db.get(Organization, token.org_id, "org")
     state = tokens.status_of(token)
-    if state != "live":
+    if state != TokenStatus.LIVE:
         return CaregiverInvite(state, org, token)
     link_id = str(token.data.get("link_id", ""))
     receiver_id = str(token.data.get("receiver_client_id", ""))
     link = db.get(Link, owner_for(token.org_id, receiver_id), Link.sk_for(link_id))
     if link is None or not link.portal_access:
-        return CaregiverInvite("revoked", org, token)
+        return CaregiverInvite(TokenStatus.REVOKED, org, token)
     receiver, caregiver = both_profiles(link)
     identity = identities.get(caregiver.identity_id) if caregiver.identity_id else None
-    if identity is None or receiver.status != "active" or caregiver.status != "active":
-        return CaregiverInvite("revoked", org, token)
-    return CaregiverInvite("live", org, token, link, receiver, caregiver, identity)
+    if (
+        identity is None
+        or receiver.status != ProfileStatus.ACTIVE
+        or caregiver.status != ProfileStatus.ACTIVE
+    ):
+        return CaregiverInvite(TokenStatus.REVOKED, org, token)
+    return CaregiverInvite(TokenStatus.LIVE, org, token, link, receiver, caregiver, identity)
 
 
 def accept_caregiver_invite(
@@ -65,7 +69,7 @@ def accept_caregiver_invite(
     """R30: the caregiver accepts: with their login's password if it has one (throttled like a
     sign-in, R45), else by setting one. The token is consumed under its condition, so two tabs
     accept once; from then on the care receiver's account is in the caregiver's list (R2)."""
-    assert invite.state == "live"
+    assert invite.state == TokenStatus.LIVE
     assert invite.identity is not None
     assert invite.link is not None
     assert invite.token is not None
@@ -82,7 +86,11 @@ def accept_caregiver_invite(
         identities.set_password(tx, identity, passwords.hash_password(password))
     moment = clock.now()
     tokens.consume(tx, invite.token)
-    grant = {**(link.portal_access or {}), "status": "active", "accepted_at": clock.iso(moment)}
+    grant = {
+        **(link.portal_access or {}),
+        "status": GrantStatus.ACTIVE,
+        "accepted_at": clock.iso(moment),
+    }
     tx.update(
         link,
         [Link.portal_access.set(grant), Link.grant_identity.set(identity.id)],

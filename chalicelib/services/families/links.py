@@ -12,7 +12,7 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Forbidden, NotFound, field_error
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.links import Link, owner_for
-from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.rules.actors import Actor
 from chalicelib.schemas.families import CreateLink, UpdateLink
 from chalicelib.services import access, audit, records
@@ -71,7 +71,7 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
     caregiver once they accept (R30)."""
     permit = access.may(actor, org_id, client_id)
     origin = records.client(org_id, client_id)
-    if origin.status != "active":
+    if origin.status != ProfileStatus.ACTIVE:
         raise Conflict("This client is archived; unarchive them first.", code="client_archived")
     org = records.org(org_id)
     if req.portal_access is not None:
@@ -149,7 +149,7 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
 
 def _linkable(org_id: str, client_id: str) -> ClientProfile:
     profile = db.get(ClientProfile, org_id, client_id) if client_id.startswith("cl_") else None
-    if profile is None or profile.status != "active":
+    if profile is None or profile.status != ProfileStatus.ACTIVE:
         raise field_error("client_id", "No active client with this id in this practice.")
     return profile
 

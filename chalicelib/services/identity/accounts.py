@@ -16,6 +16,7 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.links import Link, owner_for
 from chalicelib.models.orgs import Organization, Provider
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.sessions import SessionKind
 from chalicelib.rules import grants as grants_rules
 from chalicelib.rules.accounts import client_account_open, staff_account_open
 from chalicelib.rules.actors import Account
@@ -35,12 +36,12 @@ def entering(identity: Identity, org_id: str) -> list[Action]:
 
 
 def client_account(profile: ClientProfile) -> Account:
-    return Account("client", profile.org_id, client_id=profile.client_id)
+    return Account(SessionKind.CLIENT, profile.org_id, client_id=profile.client_id)
 
 
 def caregiver_account(link: Link) -> Account:
     return Account(
-        "caregiver",
+        SessionKind.CAREGIVER,
         link.org_id,
         client_id=link.client_id,
         link_id=link.link_id,
@@ -49,7 +50,9 @@ def caregiver_account(link: Link) -> Account:
 
 
 def staff_account(provider: Provider) -> Account:
-    return Account("staff", provider.org_id, provider_id=provider.provider_id, role=provider.role)
+    return Account(
+        SessionKind.STAFF, provider.org_id, provider_id=provider.provider_id, role=provider.role
+    )
 
 
 def list_for(identity: Identity) -> list[Account]:
@@ -158,15 +161,15 @@ def resolve(identity: Identity, account_id: str) -> Account | None:
     org_id, _, record_id = rest.partition(":")
     if not org_id or not record_id:
         return None
-    if kind == "client":
+    if kind == SessionKind.CLIENT:
         profile = db.get(ClientProfile, org_id, record_id)
         if client_account_open(profile, identity.id, settings_of(profile)):
             assert profile is not None
             return client_account(profile)
         return None
-    if kind == "caregiver":
+    if kind == SessionKind.CAREGIVER:
         return _resolve_caregiver(identity, org_id, record_id)
-    if kind == "staff":
+    if kind == SessionKind.STAFF:
         provider = db.get(Provider, org_id, Provider.sk_for(record_id))
         return staff_account(provider) if staff_account_open(provider, identity.id) else None
     return None

@@ -10,6 +10,7 @@ from chalicelib.db import Tx
 from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
+from chalicelib.models.sessions import SessionKind
 from chalicelib.rules.actors import Account, Actor
 from chalicelib.schemas.identity import Login, Switch
 from chalicelib.services import audit, throttle
@@ -91,7 +92,7 @@ def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
     caregiver's as done by their own profile on behalf of the care receiver (R30, B6)."""
     if entered := accounts.entering(identity, account.org_id):
         tx.update(identity, entered)
-    client_id = None if account.kind == "staff" else account.client_id
+    client_id = None if account.kind == SessionKind.STAFF else account.client_id
     audit.record(
         tx,
         org_id=account.org_id,

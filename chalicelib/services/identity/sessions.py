@@ -15,7 +15,7 @@ from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.sessions import Session
+from chalicelib.models.sessions import Session, SessionKind
 from chalicelib.rules.accounts import client_account_open, staff_account_open
 from chalicelib.rules.actors import Account, Actor
 from chalicelib.rules.settings import effective_for_client
@@ -40,7 +40,7 @@ def start(
             ids.token_hash(token),
             identity_id=identity.id,
             epoch=identity.session_epoch,
-            kind=account.kind if account else "none",
+            kind=account.kind if account else SessionKind.NONE,
             org_id=account.org_id if account else None,
             client_id=account.client_id if account else None,
             provider_id=account.provider_id if account else None,
@@ -65,7 +65,7 @@ def authenticate(token: str | None) -> Actor:
     identity = db.get(Identity, session.identity_id)
     if identity is None or identity.session_epoch != session.epoch:
         raise _dead()
-    if session.kind == "client":
+    if session.kind == SessionKind.CLIENT:
         profile = db.get(ClientProfile, session.org_id, session.client_id)
         if profile is None:
             raise _dead()
@@ -77,7 +77,7 @@ def authenticate(token: str | None) -> Actor:
             raise _dead()
         account = client_account(profile)
         return Actor(session, identity, account, profile=profile, org=org, settings=settings)
-    if session.kind == "caregiver":
+    if session.kind == SessionKind.CAREGIVER:
         # R31: the grant is read afresh on every request, so removing the link or the grant,
         # an end date passing or an age tier closing ends the session at once.
         grant = accounts.open_grant(
@@ -95,7 +95,7 @@ def authenticate(token: str | None) -> Actor:
             link=grant.link,
             caregiver=grant.caregiver,
         )
-    if session.kind == "staff":
+    if session.kind == SessionKind.STAFF:
         provider = db.get(Provider, session.org_id, Provider.sk_for(session.provider_id))
         if not staff_account_open(provider, identity.id):
             raise _dead()

@@ -10,8 +10,8 @@ from chalicelib import clock, config, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import SYSTEM
 from chalicelib.services import audit, outbox, tokens
 from chalicelib.services.invites.invites import schedule_next_follow_up
@@ -46,9 +46,9 @@ def _follow_up(token: Token, now: datetime) -> int:
     first = _first_job(token)  # the email whose link a follow-up sends again
     wanted = (
         first is not None
-        and tokens.status_of(token, now) == "live"
+        and tokens.status_of(token, now) == TokenStatus.LIVE
         and profile is not None
-        and profile.status == "active"  # R14: never after archive
+        and profile.status == ProfileStatus.ACTIVE  # R14: never after archive
         and profile.activated_at is None  # nor after acceptance
         and profile.identity_id == token.identity_id
     )

@@ -19,8 +19,8 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Throttled
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import LiveToken, SendLog, Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import LiveToken, SendLog, Token, TokenStatus
 from chalicelib.rules.actors import SYSTEM, Actor, provider_ref
 from chalicelib.rules.settings import org_settings
 from chalicelib.services import access, audit, outbox, records, tokens
@@ -28,12 +28,12 @@ from chalicelib.services import access, audit, outbox, records, tokens
 SEND_WINDOW = timedelta(hours=24)
 
 # B1: what the client record shows for its newest invite, by the token's status.
-_SHOWN = {
-    "live": "pending",
-    "used": "accepted",
-    "expired": "expired",
-    "superseded": "superseded",
-    "revoked": "revoked",
+_SHOWN: dict[str, str] = {
+    TokenStatus.LIVE: "pending",
+    TokenStatus.USED: "accepted",
+    TokenStatus.EXPIRED: "expired",
+    TokenStatus.SUPERSEDED: "superseded",
+    TokenStatus.REVOKED: "revoked",
 }
 
 
@@ -143,7 +143,7 @@ def schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
 
 def _invitable(profile: ClientProfile) -> None:
     """R11, R38: who cannot get an invite, each refusal saying what to do instead."""
-    if profile.status != "active":
+    if profile.status != ProfileStatus.ACTIVE:
         raise Conflict("This client is archived; unarchive them first.", code="client_archived")
     if not profile.email or not profile.identity_id:
         raise Conflict(
@@ -217,7 +217,7 @@ def status(profile: ClientProfile) -> InviteOutcome:
     token = db.get(Token, pointer.live_hash) if pointer else None
     if token is None:
         return InviteOutcome("not_sent", None)
-    if token.identity_id != profile.identity_id and tokens.status_of(token) == "live":
+    if token.identity_id != profile.identity_id and tokens.status_of(token) == TokenStatus.LIVE:
         # R19: the email changed since; that invite's page is dead ("revoked") for it.
         return InviteOutcome("revoked", None, token.created_at, token.expires_at)
     return _outcome(token)

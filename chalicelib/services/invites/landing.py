@@ -5,19 +5,31 @@ and asking for a fresh link when it has died.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from chalicelib import clock, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Throttled
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization, Provider
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.accounts import client_account_open
 from chalicelib.rules.actors import SYSTEM, client_ref
 from chalicelib.rules.passwords import new_password_errors
 from chalicelib.services import audit, chat, outbox, throttle, tokens
 from chalicelib.services.identity import accounts, identities, passwords, sessions
+
+
+class LandingState(StrEnum):
+    """Where an invite link leads (R15, B2)."""
+
+    UNKNOWN = "unknown"  # 404
+    DEAD = "dead"  # 410, the landing's `reason` says why (a TokenStatus)
+    SET_PASSWORD = "set_password"  # noqa: S105 (a page's state, not a password)
+    # The login has a password already: the client signs in with it to add the practice.
+    ENTER_PASSWORD = "enter_password"  # noqa: S105 (a page's state, not a password)
+    REQUESTED = "requested"  # B2: a fresh link was asked for
 
 
 @dataclass(frozen=True)
@@ -26,7 +38,7 @@ class Landing:
     used, superseded, expired, revoked), set_password, or enter_password (the login already
     has a password: the client signs in to add this practice, R15)."""
 
-    state: str
+    state: LandingState
     org: Organization | None = None
     token: Token | None = None
     profile: ClientProfile | None = None
@@ -37,25 +49,25 @@ class Landing:
 def landing(secret: str) -> Landing:
     token = tokens.find(secret, "invite")
     if token is None or not token.org_id or not token.client_id:
-        return Landing("unknown")
+        return Landing(LandingState.UNKNOWN)
     org = db.get(Organization, token.org_id, "org")
     if org is None:
-        return Landing("unknown")
+        return Landing(LandingState.UNKNOWN)
     state = tokens.status_of(token)
-    if state != "live":
-        return Landing("dead", org, token, reason=state)
+    if state != TokenStatus.LIVE:
+        return Landing(LandingState.DEAD, org, token, reason=state)
     profile = db.get(ClientProfile, token.org_id, token.client_id)
     if (
         profile is None
-        or profile.status != "active"
+        or profile.status != ProfileStatus.ACTIVE
         or profile.identity_id != token.identity_id  # R19: the email moved; the invite with it
     ):
-        return Landing("dead", org, token, reason="revoked")
+        return Landing(LandingState.DEAD, org, token, reason=TokenStatus.REVOKED)
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
-        return Landing("dead", org, token, reason="revoked")
-    state = "enter_password" if identity.password_hash else "set_password"
-    return Landing(state, org, token, profile, identity)
+        return Landing(LandingState.DEAD, org, token, reason=TokenStatus.REVOKED)
+    page = LandingState.ENTER_PASSWORD if identity.password_hash else LandingState.SET_PASSWORD
+    return Landing(page, org, token, profile, identity)
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     login's other sessions, R46), activates the profile (the welcome message on the first
     activation, R21), writes the audit events (R47) and starts the session."""
     found = landing(secret)
-    if found.state in {"unknown", "dead"}:
+    if found.state in {LandingState.UNKNOWN, LandingState.DEAD}:
         return Accepted(found)
     token, profile, identity, org = found.token, found.profile, found.identity, found.org
     assert token is not None
@@ -84,7 +96,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     assert identity is not None
     assert org is not None
     new_hash: str | None = None
-    if found.state == "set_password":
+    if found.state == LandingState.SET_PASSWORD:
         errors = new_password_errors(password, confirm)
         if errors:
             return Accepted(found, errors)
@@ -147,7 +159,7 @@ def renewal(secret: str) -> Landing:
     the client is told by email and decides; one request per link, so the form cannot be used
     to flood the practice. Answers the landing (state "requested" once told)."""
     found = landing(secret)
-    if found.state != "dead" or found.reason == "used" or found.token is None:
+    if found.state != LandingState.DEAD or found.reason == TokenStatus.USED or found.token is None:
         return found
     token = found.token
     profile = db.get(ClientProfile, token.org_id, token.client_id)
@@ -157,7 +169,7 @@ def renewal(secret: str) -> Landing:
         else None
     )
     if profile is None or provider is None:
-        return Landing("requested", found.org, token, reason=found.reason)
+        return Landing(LandingState.REQUESTED, found.org, token, reason=found.reason)
     tx = Tx()
     tx.update(
         token,
@@ -187,15 +199,15 @@ def renewal(secret: str) -> Landing:
     try:
         tx.commit()
     except _AlreadyRequested:
-        return Landing("requested", found.org, token, reason=found.reason)
+        return Landing(LandingState.REQUESTED, found.org, token, reason=found.reason)
     logs.event("invite.renewal_requested", org_id=token.org_id, client_id=profile.client_id)
-    return Landing("requested", found.org, token, reason=found.reason)
+    return Landing(LandingState.REQUESTED, found.org, token, reason=found.reason)
 
 
-_REASON_WORDS = {
-    "expired": "it expired",
-    "revoked": "it was withdrawn",
-    "superseded": "a newer invitation replaced it",
+_REASON_WORDS: dict[str, str] = {
+    TokenStatus.EXPIRED: "it expired",
+    TokenStatus.REVOKED: "it was withdrawn",
+    TokenStatus.SUPERSEDED: "a newer invitation replaced it",
 }
 
 

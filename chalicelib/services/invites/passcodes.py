@@ -19,7 +19,8 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
-from chalicelib.models.tokens import Token
+from chalicelib.models.sessions import SessionKind
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import Account
 from chalicelib.rules.settings import org_settings
 from chalicelib.services import outbox, throttle, tokens
@@ -41,7 +42,9 @@ def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]
     by_id = accounts.organizations({account.org_id for account in found})
     # Client accounts only: R22 is about clients, and a staff login keeps its password.
     allowed = [
-        a for a in found if a.kind == "client" and org_settings(by_id[a.org_id])["otp_login"]
+        a
+        for a in found
+        if a.kind == SessionKind.CLIENT and org_settings(by_id[a.org_id])["otp_login"]
     ]
     return allowed, {a.org_id: by_id[a.org_id] for a in allowed}
 
@@ -128,7 +131,7 @@ def _count_try(token: Token) -> bool:
     tx.update(
         token,
         [Token.attempts.add(1)],
-        condition=(Token.status == "live")
+        condition=(Token.status == TokenStatus.LIVE)
         & (Token.attempts < TRIES)
         & (Token.expires_at > clock.now()),
         on_conflict=_Dead,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from chalicelib import config, logs
 from chalicelib.db import Tx
@@ -18,8 +19,8 @@ from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
-from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
+from chalicelib.models.profiles import ClientProfile, ProfileStatus
+from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import Actor, identity_ref, provider_ref
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.passwords import new_password_errors
@@ -75,7 +76,7 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
     """Staff send a client a reset email (R8's way out, R20: five sends a day with invites)."""
     staff = access.staff_of(actor, org_id)
     profile = records.client(org_id, client_id)
-    if profile.status != "active":
+    if profile.status != ProfileStatus.ACTIVE:
         raise Conflict("This client is archived; unarchive them first.", code="client_archived")
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
@@ -93,11 +94,19 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
 # The reset page ------------------------------------------------------------------------------
 
 
+class ResetState(StrEnum):
+    """Where a reset link leads."""
+
+    UNKNOWN = "unknown"  # 404
+    DEAD = "dead"  # 410, the landing's `reason` says why (a TokenStatus)
+    OPEN = "open"
+
+
 @dataclass(frozen=True)
 class ResetLanding:
     """unknown (404), dead (410, `reason`: used, superseded, expired, revoked), or open."""
 
-    state: str
+    state: ResetState
     org: Organization | None = None  # whose branding the page wears (R9, B7)
     token: Token | None = None
     identity: Identity | None = None
@@ -108,12 +117,12 @@ def landing(secret: str) -> ResetLanding:
     token = tokens.find(secret, "reset")
     identity = identities.get(token.identity_id) if token and token.identity_id else None
     if token is None or identity is None:
-        return ResetLanding("unknown")
+        return ResetLanding(ResetState.UNKNOWN)
     org = branding.branding_org(KINDS["password_reset"], None, identity)
     state = tokens.status_of(token)
-    if state != "live":
-        return ResetLanding("dead", org, token, identity, reason=state)
-    return ResetLanding("open", org, token, identity)
+    if state != TokenStatus.LIVE:
+        return ResetLanding(ResetState.DEAD, org, token, identity, reason=state)
+    return ResetLanding(ResetState.OPEN, org, token, identity)
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,7 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
     """Set the new password; the token is consumed in the same transaction (once), every
     session of the login ends (R46), and the change is audited (R47)."""
     found = landing(secret)
-    if found.state != "open":
+    if found.state != ResetState.OPEN:
         return ResetOutcome(found)
     token, identity = found.token, found.identity
     assert token is not None

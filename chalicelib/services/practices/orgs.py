@@ -9,7 +9,16 @@ from chalicelib import clock, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, NotFound, field_error
 from chalicelib.models.identities import Identity
-from chalicelib.models.orgs import Group, JoinCode, Organization, Provider, SlugClaim, StaffClaim
+from chalicelib.models.orgs import (
+    Group,
+    JoinCode,
+    Organization,
+    Provider,
+    ProviderStatus,
+    Role,
+    SlugClaim,
+    StaffClaim,
+)
 from chalicelib.models.profiles import OrgEmailClaim
 from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
@@ -69,7 +78,9 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
             condition=SlugClaim.key.does_not_exist(),
             on_conflict=_slug_taken,
         )
-        provider = _membership(tx, org.org_id, identity, admin.first_name, admin.last_name, "admin")
+        provider = _membership(
+            tx, org.org_id, identity, admin.first_name, admin.last_name, Role.ADMIN
+        )
         token = sessions.start(tx, identity, staff_account(provider))
         logs.event("org.created", org_id=org.org_id, identity_id=identity.id)
         return org, token
@@ -153,7 +164,7 @@ def _merge(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 def clinical_provider(org_id: str, provider_id: str, field: str) -> Provider:
     """A provider of this organization who may hold clients (R10), or a 400 on `field`."""
     provider = db.get(Provider, org_id, Provider.sk_for(provider_id))
-    if provider is None or provider.status != "active":
+    if provider is None or provider.status != ProviderStatus.ACTIVE:
         raise field_error(field, "No provider with this id in this practice.")
     if provider.role not in access.CLINICAL:
         raise field_error(
@@ -163,7 +174,11 @@ def clinical_provider(org_id: str, provider_id: str, field: str) -> Provider:
 
 
 def clinical_providers(org_id: str) -> list[Provider]:
-    return [p for p in providers_of(org_id) if p.role in access.CLINICAL and p.status == "active"]
+    return [
+        p
+        for p in providers_of(org_id)
+        if p.role in access.CLINICAL and p.status == ProviderStatus.ACTIVE
+    ]
 
 
 def providers_of(org_id: str) -> list[Provider]:
