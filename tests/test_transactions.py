@@ -11,9 +11,11 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.models.orgs import Group
 from chalicelib.models.profiles import ClientProfile
 from tests.support.api import Api, Practice
 from tests.support.invites import add_client, invite_path, submit
+from tests.support.join import Browser, code_of, make_group, sign_up_fields
 from tests.support.records import stored
 
 NEW_PASSWORD = "a fresh long password"
@@ -124,3 +126,23 @@ def test_a_retried_transaction_sends_a_versioned_update_once(
     assert sent[0] == sent[1]  # the same update, sent again
     profile = stored(ClientProfile, practice.id, client["id"])
     assert profile.activated_at is not None
+
+
+def test_a_retried_sign_up_moves_the_groups_count_and_version_once(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
+    # B3, R16: a group sign-up moves the group's count, and with it the group's version, in its
+    # transaction (issue #11); retried after a conflict, it sends the same update again.
+    group = make_group(api, practice)
+    code = code_of(group)
+    browser = Browser(api)
+    assert browser.get(f"/join/{code}").status == 200
+    before = stored(Group, practice.id, Group.sk_for(group["id"])).version
+    sent = conflicting_once(monkeypatch, "signups")
+    answer = browser.post(f"/join/{code}", sign_up_fields(), fresh=False)
+    assert answer.status == 303, answer.raw[:500]
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    saved = stored(Group, practice.id, Group.sk_for(group["id"]))
+    assert saved.signups == 1
+    assert saved.version == before + 1
