@@ -13,6 +13,7 @@ from chalicelib.models.orgs import Group, JoinCode, Organization
 from chalicelib.services import records
 from chalicelib.services.practices import orgs
 from tests.support.api import PASSWORD, Api, Practice, add_provider, login, sign_up_practice
+from tests.support.contract import assert_documented
 from tests.support.join import Browser, code_of, make_group
 from tests.support.records import stored
 
@@ -279,6 +280,7 @@ def test_r16_a_group_patch_read_before_a_rotation_cannot_bring_the_old_link_back
     with _reading(monkeypatch, orgs, "group_of", stale):  # ... then the PATCH writes
         answer = api.patch(path, {"name": "Back pain, evenings"}, practice.admin_token)
     assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert_documented("PATCH", "/v1/orgs/{org_id}/groups/{group_id}", answer)
     saved = stored(Group, practice.id, Group.sk_for(group["id"]))
     assert (saved.link_code, saved.name) == (new, "Back pain")
     listed = api.get(f"/v1/orgs/{practice.id}/groups", practice.admin_token).body["groups"]
@@ -295,6 +297,32 @@ def test_r16_a_group_patch_read_before_a_rotation_cannot_bring_the_old_link_back
     )
     assert Browser(api).get(f"/join/{new}").status == 200
     assert Browser(api).get(f"/join/{old}").status == 410
+
+
+def test_r16_a_rotation_read_before_a_group_patch_answers_409_and_kills_no_link(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R16 the other way round: a rotation that read the group before a PATCH committed must not
+    # write the PATCH's fields back to what it read. It answers 409 `concurrent_change` whole:
+    # the old code stays the live one and the PATCH is kept.
+    group = make_group(api, practice)
+    path = f"/v1/orgs/{practice.id}/groups/{group['id']}"
+    code = code_of(group)
+    stale = orgs.group_of(practice.id, group["id"])  # the rotation reads the group ...
+    patched = api.patch(path, {"name": "Evenings"}, practice.admin_token)  # ... a PATCH ...
+    assert patched.status == 200, patched.body
+    with _reading(monkeypatch, orgs, "group_of", stale):  # ... then the rotation writes
+        answer = api.post(f"{path}/invite-link", None, practice.admin_token)
+    assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert_documented("POST", "/v1/orgs/{org_id}/groups/{group_id}/invite-link", answer)
+    saved = stored(Group, practice.id, Group.sk_for(group["id"]))
+    assert (saved.link_code, saved.name) == (code, "Evenings")
+    assert stored(JoinCode, JoinCode.key_for(code), "join").live is True
+    assert Browser(api).get(f"/join/{code}").status == 200
+    again = api.post(f"{path}/invite-link", None, practice.admin_token)  # reloaded
+    assert again.status == 200, again.body
+    assert again.body["group"]["name"] == "Evenings"
+    assert Browser(api).get(f"/join/{code}").status == 410
 
 
 @pytest.mark.parametrize(
@@ -320,6 +348,7 @@ def test_an_org_patch_read_before_another_change_answers_409_and_loses_nothing(
     with _reading(monkeypatch, records, "org", stale):  # ... then the PATCH writes
         answer = api.patch(path, {"name": "Sunrise Wellness"}, practice.admin_token)
     assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert_documented("PATCH", "/v1/orgs/{org_id}", answer)
 
     def kept(org: Organization) -> None:
         assert org.portal_settings == (body if suffix else {})
