@@ -8,6 +8,12 @@ collected on the Tx and runs once the commit succeeded, never before or without 
 
 `run` is the unit of work around it: build the change from fresh reads, commit it once, and
 start over once when another request took a claim meanwhile.
+
+A model with a `VersionAttribute` (optimistic locking, DESIGN "Data") gets PynamoDB's version
+condition on every save, update and delete, here and inside the transaction alike: a write whose
+read is stale fails like any other condition, as its `on_conflict` or else as 409
+`concurrent_change`. An item stored before its model had a version has none, and is written as
+if it had never been (the condition is then that it still has none).
 """
 
 from __future__ import annotations
@@ -127,13 +133,26 @@ class Tx:
         actions: Sequence[Action],
         condition: Condition | None = None,
         on_conflict: ErrorFactory | None = None,
+        *,
+        add_version_condition: bool = True,
     ) -> None:
+        """`add_version_condition=False`: a versioned item's version still moves (so a stale
+        whole-item save cannot write this change back over), but this update does not need the
+        item unchanged since it was read: for a counter whose own condition is the rule."""
         listed = list(actions)
+        # PynamoDB appends the version's action to the list it is given: each attempt gets its
+        # own copy, or a retried transaction would send that action twice (a ValidationError).
         self._writes.append(
             _Write(
                 3,
-                lambda tw: tw.update(model, listed, condition),
-                lambda: model.update(actions=listed, condition=condition),
+                lambda tw: tw.update(
+                    model, list(listed), condition, add_version_condition=add_version_condition
+                ),
+                lambda: model.update(
+                    actions=list(listed),
+                    condition=condition,
+                    add_version_condition=add_version_condition,
+                ),
                 on_conflict,
             )
         )

@@ -15,8 +15,8 @@ from app import app
 from chalicelib import clock
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.models.tokens import Token
-from chalicelib.services import chat, tokens, triggers
+from chalicelib.models.tokens import SendLog, Token
+from chalicelib.services import chat, records, tokens, triggers
 from chalicelib.services.email import delivery
 from chalicelib.services.invites import follow_ups, invites
 from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
@@ -29,6 +29,7 @@ from tests.support.invites import (
     session_of,
     submit,
 )
+from tests.support.records import stored
 
 NEW_PASSWORD = "a fresh long password"
 
@@ -183,6 +184,34 @@ def test_r20_racing_sends_never_pass_the_limit(practice: Practice, atomic_moto: 
             thread.join()
     assert statuses.count(202) <= 1
     assert len(jobs_of(practice, client["id"], "invite")) <= 5
+
+
+def test_r20_of_two_sends_that_read_the_log_together_the_second_fails_whole(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
+    # R20 (at most 5 sends in 24 hours, R52 under concurrency): the send log is written in the
+    # send's own transaction under its version (a VersionAttribute, issue #11), so a send that
+    # read the log before another send committed fails whole with 409: no token, no email, no
+    # count, and the other send's link stays the live one.
+    client = add_client(api, practice, "maya@example.com")  # the first send
+    profile = records.client(practice.id, client["id"])
+    stale = invites._sends_within_limit(profile, clock.now())  # this send reads the log ...
+    assert _invite(api, practice, client["id"]).status == 202  # ... another send commits ...
+    live = tokens.live(invites.subject_for(practice.id, client["id"]))
+    assert live is not None
+    with monkeypatch.context() as patched:  # ... then this one writes
+        patched.setattr(invites, "_sends_within_limit", lambda *args: stale)
+        raced = _invite(api, practice, client["id"])
+    assert (raced.status, raced.error_code()) == (409, "concurrent_change"), raced.body
+    assert len(jobs_of(practice, client["id"], "invite")) == 2
+    still = tokens.live(invites.subject_for(practice.id, client["id"]))
+    assert still is not None
+    assert still.token_hash == live.token_hash
+    log = stored(SendLog, SendLog.key_for(practice.id, client["id"]))
+    assert len(log.sent) == 2
+    for _ in range(3):  # the failed send took no place: three more fit, then 429
+        assert _invite(api, practice, client["id"]).status == 202
+    assert _invite(api, practice, client["id"]).status == 429
 
 
 def test_r4_another_practices_client_answers_as_missing(api: Api, practice: Practice):

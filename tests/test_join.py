@@ -12,6 +12,7 @@ from chalicelib.models.orgs import Group
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import chat
 from chalicelib.services.clients import joining
+from chalicelib.services.practices import orgs
 from tests.support.api import (
     PASSWORD,
     Answer,
@@ -172,6 +173,53 @@ def test_the_count_is_checked_in_the_sign_ups_own_transaction(api: Api, practice
     assert closed.value.reason == "full"
     assert stored(Group, practice.id, Group.sk_for(group["id"])).signups == 1
     assert login(api, "c@example.com", NEW_PASSWORD).status == 401  # nothing half-written
+
+
+def test_sign_ups_that_read_the_link_together_both_land(api: Api, practice: Practice):
+    # B3, R16: the count is guarded by the link's own condition (live, unexpired, below the
+    # maximum), not by the group's version: two sign-ups that read the group before either
+    # commits both land while there is room (issue #11: the version must not serialize them).
+    group = make_group(api, practice, link_max_signups=5)
+    code = code_of(group)
+    first = joining.open_link(code)
+    second = joining.open_link(code)  # read before the first sign-up commits
+    for link, email in ((first, "a@example.com"), (second, "c@example.com")):
+        joining.sign_up(
+            link,
+            first_name="A",
+            last_name="B",
+            email=email,
+            password=NEW_PASSWORD,
+            source="1.1.1.1",
+        )
+    assert stored(Group, practice.id, Group.sk_for(group["id"])).signups == 2
+    assert login(api, "c@example.com", NEW_PASSWORD).status == 200
+
+
+def test_a_group_patch_read_before_a_sign_up_cannot_roll_the_count_back(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
+    # B3 (at most link_max_signups sign-ups): a group PATCH that read the group before a
+    # sign-up committed must not write the old count back, which would let one more sign up.
+    # It answers 409 `concurrent_change` (issue #11; why 409 and not a retry: tests/test_orgs.py).
+    group = make_group(api, practice, link_max_signups=1)
+    code = code_of(group)
+    late = Browser(api)
+    assert late.get(f"/join/{code}").status == 200  # opened while the link was open
+    stale = orgs.group_of(practice.id, group["id"])  # the PATCH reads the group ...
+    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303  # ... a sign-up ...
+    with monkeypatch.context() as patched:  # ... then the PATCH writes
+        patched.setattr(orgs, "group_of", lambda *args: stale)
+        answer = api.patch(
+            f"/v1/orgs/{practice.id}/groups/{group['id']}",
+            {"name": "Evenings"},
+            practice.admin_token,
+        )
+    assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert stored(Group, practice.id, Group.sk_for(group["id"])).signups == 1
+    refused = late.post(f"/join/{code}", sign_up_fields("noor@example.com"), fresh=False)
+    assert refused.status == 410
+    assert b"full" in refused.raw
 
 
 def test_an_unknown_code_answers_a_neutral_404(api: Api, practice: Practice) -> None:

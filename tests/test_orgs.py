@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from chalicelib.models.orgs import JoinCode
+import pytest
+
+from chalicelib import aws
+from chalicelib.models.orgs import Group, JoinCode, Organization
+from chalicelib.services import records
+from chalicelib.services.practices import orgs
 from tests.support.api import PASSWORD, Api, Practice, add_provider, login, sign_up_practice
+from tests.support.contract import assert_documented
+from tests.support.join import Browser, code_of, make_group
 from tests.support.records import stored
 
 
@@ -233,3 +242,154 @@ def test_practice_sign_up_cannot_be_used_to_guess_a_password(api: Api, practice:
         assert attempt(f"guess number {n}", f"guess-{n}").status == 409
     assert attempt(PASSWORD, "guess-right").status == 429
     assert login(api, practice.admin_email).status == 429
+
+
+# Lost updates: a whole-item write whose read is stale answers 409 (issue #11) ---------------------
+#
+# The organization and group PATCHes read the item, change what the body names and write the
+# whole item back. Both items carry a VersionAttribute, so that write holds only if nobody wrote
+# the item since the read. A stale write answers 409 `concurrent_change` ("reload it and try
+# again"), like every versioned write in Portico (a client profile's PATCH too), rather than being
+# retried on the server: the other change may be one the admin must see first (a rotated link, a
+# portal switched off), and the same PATCH sent again lands, over the item as it is now.
+
+
+@contextmanager
+def _reading(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, stale: Any) -> Iterator[None]:
+    """Within the block, `module.name` answers `stale`: the request's read happened before the
+    other change committed."""
+    with monkeypatch.context() as patched:
+        patched.setattr(module, name, lambda *args: stale)
+        yield
+
+
+def test_r16_a_group_patch_read_before_a_rotation_cannot_bring_the_old_link_back(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R16: rotating a group's link kills the old code for good. A PATCH that read the group
+    # before the rotation must not write the old `link_code` back: it answers 409
+    # `concurrent_change` (not a server-side retry: see above), the old /join/{code} stays dead
+    # (410, replaced) and the new one works.
+    group = make_group(api, practice)
+    path = f"/v1/orgs/{practice.id}/groups/{group['id']}"
+    old = code_of(group)
+    stale = orgs.group_of(practice.id, group["id"])  # the PATCH reads the group ...
+    rotated = api.post(f"{path}/invite-link", None, practice.admin_token)  # ... a rotation ...
+    assert rotated.status == 200, rotated.body
+    new = code_of(rotated.body["group"])
+    with _reading(monkeypatch, orgs, "group_of", stale):  # ... then the PATCH writes
+        answer = api.patch(path, {"name": "Back pain, evenings"}, practice.admin_token)
+    assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert_documented("PATCH", "/v1/orgs/{org_id}/groups/{group_id}", answer)
+    saved = stored(Group, practice.id, Group.sk_for(group["id"]))
+    assert (saved.link_code, saved.name) == (new, "Back pain")
+    listed = api.get(f"/v1/orgs/{practice.id}/groups", practice.admin_token).body["groups"]
+    assert [code_of(g) for g in listed] == [new]
+    dead = Browser(api).get(f"/join/{old}")
+    assert dead.status == 410
+    assert b"replaced" in dead.raw
+    assert Browser(api).get(f"/join/{new}").status == 200
+    again = api.patch(path, {"name": "Back pain, evenings"}, practice.admin_token)  # reloaded
+    assert again.status == 200, again.body
+    assert (again.body["group"]["name"], code_of(again.body["group"])) == (
+        "Back pain, evenings",
+        new,
+    )
+    assert Browser(api).get(f"/join/{new}").status == 200
+    assert Browser(api).get(f"/join/{old}").status == 410
+
+
+def test_r16_a_rotation_read_before_a_group_patch_answers_409_and_kills_no_link(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R16 the other way round: a rotation that read the group before a PATCH committed must not
+    # write the PATCH's fields back to what it read. It answers 409 `concurrent_change` whole:
+    # the old code stays the live one and the PATCH is kept.
+    group = make_group(api, practice)
+    path = f"/v1/orgs/{practice.id}/groups/{group['id']}"
+    code = code_of(group)
+    stale = orgs.group_of(practice.id, group["id"])  # the rotation reads the group ...
+    patched = api.patch(path, {"name": "Evenings"}, practice.admin_token)  # ... a PATCH ...
+    assert patched.status == 200, patched.body
+    with _reading(monkeypatch, orgs, "group_of", stale):  # ... then the rotation writes
+        answer = api.post(f"{path}/invite-link", None, practice.admin_token)
+    assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert_documented("POST", "/v1/orgs/{org_id}/groups/{group_id}/invite-link", answer)
+    saved = stored(Group, practice.id, Group.sk_for(group["id"]))
+    assert (saved.link_code, saved.name) == (code, "Evenings")
+    assert stored(JoinCode, JoinCode.key_for(code), "join").live is True
+    assert Browser(api).get(f"/join/{code}").status == 200
+    again = api.post(f"{path}/invite-link", None, practice.admin_token)  # reloaded
+    assert again.status == 200, again.body
+    assert again.body["group"]["name"] == "Evenings"
+    assert Browser(api).get(f"/join/{code}").status == 410
+
+
+@pytest.mark.parametrize(
+    "other_change",
+    [
+        # R35: another admin switches a portal feature off (portal_levels, its own writer).
+        ("PUT", "/portal-settings", {"features": {"appointments": False}}),
+        # R9: another admin's organization PATCH.
+        ("PATCH", "", {"settings": {"invite_ttl_days": 14}}),
+    ],
+    ids=["portal_settings", "settings"],
+)
+def test_an_org_patch_read_before_another_change_answers_409_and_loses_nothing(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch, other_change: tuple
+) -> None:
+    # API.md (409 `concurrent_change`, never a lost write): an organization PATCH that read the
+    # organization before another change committed does not write the old item back over it.
+    method, suffix, body = other_change
+    path = f"/v1/orgs/{practice.id}"
+    stale = records.org(practice.id)  # the PATCH reads the organization ...
+    other = api.call(method, path + suffix, body, practice.admin_token)  # ... another change ...
+    assert other.status == 200, other.body
+    with _reading(monkeypatch, records, "org", stale):  # ... then the PATCH writes
+        answer = api.patch(path, {"name": "Sunrise Wellness"}, practice.admin_token)
+    assert (answer.status, answer.error_code()) == (409, "concurrent_change"), answer.body
+    assert_documented("PATCH", "/v1/orgs/{org_id}", answer)
+
+    def kept(org: Organization) -> None:
+        assert org.portal_settings == (body if suffix else {})
+        assert org.settings.get("invite_ttl_days") == (None if suffix else 14)
+
+    saved = stored(Organization, practice.id, "org")
+    assert saved.name == "Practice sunrise"
+    kept(saved)
+    again = api.patch(path, {"name": "Sunrise Wellness"}, practice.admin_token)  # reloaded
+    assert again.status == 200, again.body
+    saved = stored(Organization, practice.id, "org")
+    assert saved.name == "Sunrise Wellness"
+    kept(saved)
+
+
+def test_orgs_and_groups_stored_before_versions_are_still_updatable(
+    api: Api, practice: Practice
+) -> None:
+    # Items written before the version attribute existed have none; every writer still takes
+    # them (a missing version is the version of an item never written under one).
+    group = make_group(api, practice)
+    table = aws.client("dynamodb")
+    for sk in ("org", Group.sk_for(group["id"])):
+        table.update_item(
+            TableName=Organization.Meta.table_name,
+            Key={"org_id": {"S": practice.id}, "sk": {"S": sk}},
+            UpdateExpression="REMOVE version",
+        )
+    path = f"/v1/orgs/{practice.id}"
+    assert api.patch(path, {"name": "Sunrise Wellness"}, practice.admin_token).status == 200
+    put = api.call("PUT", f"{path}/portal-settings", {"login_enabled": True}, practice.admin_token)
+    assert put.status == 200, put.body
+    group_path = f"{path}/groups/{group['id']}"
+    assert api.patch(group_path, {"name": "Evenings"}, practice.admin_token).status == 200
+    table.update_item(
+        TableName=Organization.Meta.table_name,
+        Key={"org_id": {"S": practice.id}, "sk": {"S": Group.sk_for(group["id"])}},
+        UpdateExpression="REMOVE version",
+    )
+    rotated = api.post(f"{group_path}/invite-link", None, practice.admin_token)
+    assert rotated.status == 200, rotated.body
+    assert Browser(api).get(f"/join/{code_of(rotated.body['group'])}").status == 200
+    assert stored(Organization, practice.id, "org").name == "Sunrise Wellness"
+    assert stored(Group, practice.id, Group.sk_for(group["id"])).name == "Evenings"

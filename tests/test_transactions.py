@@ -11,7 +11,14 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.models.orgs import Group
+from chalicelib.models.profiles import ClientProfile
 from tests.support.api import Api, Practice
+from tests.support.invites import add_client, invite_path, submit
+from tests.support.join import Browser, code_of, make_group, sign_up_fields
+from tests.support.records import stored
+
+NEW_PASSWORD = "a fresh long password"
 
 
 def conflict(items: int) -> ClientError:
@@ -77,3 +84,65 @@ def test_a_conflict_that_persists_is_a_409_and_writes_nothing(api: Api, practice
     conflicts["left"] = 0
     assert listed(api, practice) == []
     assert add(api, practice).status == 201
+
+
+def conflicting_once(monkeypatch: pytest.MonkeyPatch, attribute: str) -> list[list[str]]:
+    """Cancel, as conflicting, the first TransactWriteItems that updates `attribute`; list the
+    update expressions of every such call, so a test sees what the retry sent."""
+    sent: list[list[str]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def flaky(self: Any, operation_name: str, params: dict[str, Any]) -> Any:
+        if operation_name == "TransactWriteItems":
+            updates = [
+                item["Update"]["UpdateExpression"]
+                for item in params["TransactItems"]
+                if "Update" in item
+                and attribute in item["Update"]["ExpressionAttributeNames"].values()
+            ]
+            if updates:
+                sent.append(updates)
+                if len(sent) == 1:
+                    raise conflict(len(params["TransactItems"]))
+        return original(self, operation_name, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", flaky)
+    return sent
+
+
+def test_a_retried_transaction_sends_a_versioned_update_once(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
+    # R13, R15: accepting an invite activates the profile with an update in its transaction;
+    # the profile has a VersionAttribute, whose increment PynamoDB appends to the update. The
+    # retry after a conflict must send that update again, not the increment twice (DynamoDB
+    # refuses two actions on one attribute: the acceptance would end in a 500). Issue #11.
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    sent = conflicting_once(monkeypatch, "activated_at")
+    answer = submit(api, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert answer.status == 303, answer.raw[:500]
+    assert len(sent) == 2
+    assert sent[0] == sent[1]  # the same update, sent again
+    profile = stored(ClientProfile, practice.id, client["id"])
+    assert profile.activated_at is not None
+
+
+def test_a_retried_sign_up_moves_the_groups_count_and_version_once(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
+    # B3, R16: a group sign-up moves the group's count, and with it the group's version, in its
+    # transaction (issue #11); retried after a conflict, it sends the same update again.
+    group = make_group(api, practice)
+    code = code_of(group)
+    browser = Browser(api)
+    assert browser.get(f"/join/{code}").status == 200
+    before = stored(Group, practice.id, Group.sk_for(group["id"])).version
+    sent = conflicting_once(monkeypatch, "signups")
+    answer = browser.post(f"/join/{code}", sign_up_fields(), fresh=False)
+    assert answer.status == 303, answer.raw[:500]
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    saved = stored(Group, practice.id, Group.sk_for(group["id"]))
+    assert saved.signups == 1
+    assert saved.version == before + 1

@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
+    VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -39,7 +40,10 @@ class ProviderStatus(StrEnum):
 
 
 class Organization(Model):
-    """A practice: name, slug, branding, plan and settings."""
+    """A practice: name, slug, branding, plan and settings.
+
+    Written whole by several writers (the PATCH, the portal settings, sign-up), so it carries a
+    version: a write from a stale read fails instead of undoing another (issue #11)."""
 
     class Meta(BaseMeta):
         table_name = TABLE
@@ -54,6 +58,7 @@ class Organization(Model):
     portal_settings = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
 
 
 class StaffByIdentityIndex(GlobalSecondaryIndex):
@@ -106,7 +111,10 @@ class StaffClaim(Model):
 
 
 class Group(Model):
-    """A set of clients with its own invite link, intake forms and portal settings."""
+    """A set of clients with its own invite link, intake forms and portal settings.
+
+    Versioned like Organization: a PATCH from a stale read must not write back a `link_code`
+    a rotation replaced (R16) nor a sign-up count a sign-up moved (B3)."""
 
     class Meta(BaseMeta):
         table_name = TABLE
@@ -124,6 +132,7 @@ class Group(Model):
     signups = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
 
     @staticmethod
     def sk_for(group_id: str) -> str:

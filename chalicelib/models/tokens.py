@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
+    VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -108,15 +109,15 @@ class SendLog(Model):
     """When staff last sent a client invites or resets (R20: at most 5 in 24 hours).
 
     One item per client holding the moments of the sends still inside the window, written in
-    the send's own transaction under the condition that it is unchanged since it was read, so
-    two racing sends cannot both take the fifth place."""
+    the send's own transaction under its version (PynamoDB's condition that it is unchanged
+    since it was read), so two racing sends cannot both take the fifth place."""
 
     class Meta(BaseMeta):
         table_name = TABLE
 
     key = UnicodeAttribute(hash_key=True, attr_name="token_hash")
     sent = list_of(UTCDateTimeAttribute, default=list)
-    version = NumberAttribute(default=0)
+    version = VersionAttribute()
     purge_at = TTLAttribute()
 
     @staticmethod

@@ -191,7 +191,15 @@ def _join(
             still_open &= Group.signups < Group.link_max_signups
         if group.link_expires_at is not None:
             still_open &= Group.link_expires_at > now
-        tx.update(group, [Group.signups.add(1)], condition=still_open, on_conflict=closed)
+        # The group's version moves with the count (a stale PATCH cannot write it back), but
+        # does not guard it: sign-ups that read the group together all land while it is open.
+        tx.update(
+            group,
+            [Group.signups.add(1)],
+            condition=still_open,
+            on_conflict=closed,
+            add_version_condition=False,
+        )
         if entered := accounts.entering(who, org.org_id):
             tx.update(who, entered)
         return sessions.start(tx, who, client_account(profile))

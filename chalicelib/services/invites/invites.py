@@ -258,13 +258,14 @@ def _sends_within_limit(profile: ClientProfile, now: datetime) -> tuple[SendLog 
 def _count_send(
     tx: Tx, profile: ClientProfile, log: SendLog | None, recent: list, now: datetime
 ) -> None:
-    """Add this send to the client's log in the send's transaction, under the condition that
-    the log is as read: of two racing sends, one fails whole (R20 cannot be raced past)."""
+    """Add this send to the client's log in the send's transaction. The log's version makes
+    the write conditional on the log being as read: of two racing sends, one fails whole (R20
+    cannot be raced past)."""
     key = SendLog.key_for(profile.org_id, profile.client_id)
     purge = now + SEND_WINDOW + timedelta(hours=1)
     if log is None:
         tx.save(
-            SendLog(key, sent=[now], version=1, purge_at=purge),
+            SendLog(key, sent=[now], purge_at=purge),
             condition=SendLog.key.does_not_exist(),
             on_conflict=_send_raced,
         )
@@ -273,10 +274,8 @@ def _count_send(
         log,
         [
             SendLog.sent.set([*recent, now]),
-            SendLog.version.set(log.version + 1),
             SendLog.purge_at.set(purge),
         ],
-        condition=SendLog.version == log.version,
         on_conflict=_send_raced,
     )
 

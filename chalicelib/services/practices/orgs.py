@@ -149,7 +149,10 @@ def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
             ]
         org.settings = _merge(org.settings, changes)
     org.updated_at = clock.now()
-    org.save()
+    tx = Tx()
+    # The whole item goes back, under its version: 409 if anyone wrote it since our read.
+    tx.save(org, condition=Organization.org_id.exists())
+    tx.commit()
     return org
 
 
@@ -291,7 +294,11 @@ def update_group(actor: Actor, org_id: str, group_id: str, req: UpdateGroup) -> 
     if "portal_settings" in changes:
         group.portal_settings = _portal(req.portal_settings)
     group.updated_at = clock.now()
-    group.save()
+    tx = Tx()
+    # The whole item goes back, under its version: 409 if a rotation (R16) or a sign-up (B3)
+    # wrote it since our read, rather than bringing back its old link code or count.
+    tx.save(group, condition=Group.sk.exists())
+    tx.commit()
     return group
 
 
