@@ -3,7 +3,7 @@ on the reset page.
 
 A reset is a token of kind "reset" whose subject is the identity, so a newer reset kills the
 older link (R13), living 24 hours (R20). Its email is identity-level: the branding of the
-identity's last organization (R9, services/branding.py). Redeeming consumes the token and sets
+identity's last organization (R9, practices/branding.py). Redeeming consumes the token and sets
 the password in one transaction; the identity's epoch moves, so every session ends (R46).
 """
 

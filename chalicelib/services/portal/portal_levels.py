@@ -1,6 +1,6 @@
 """Staff set Client Portal settings at the organization and client levels (R35, R37); the
 group level is the group's own `portal_settings` (orgs.update_group). Each answer gives the
-level's own values and the effective ones, as `portal_settings.effective` resolves them."""
+level's own values and the effective ones, as `rules.settings.effective` resolves them."""
 
 from __future__ import annotations
 
