@@ -8,7 +8,7 @@ groups) come in one BatchGetItem, whatever their number (DESIGN "Data").
 from __future__ import annotations
 
 from chalicelib import aws, db
-from chalicelib.errors import NotFound
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
 
@@ -19,6 +19,11 @@ def org_missing() -> NotFound:
 
 def client_missing() -> NotFound:
     return NotFound("No such client in this practice.", code="client_not_found")
+
+
+def client_archived() -> Conflict:
+    """R38: an archived client is changed, invited or linked only once unarchived."""
+    return Conflict("This client is archived; unarchive them first.", code="client_archived")
 
 
 def org(org_id: str) -> Organization:

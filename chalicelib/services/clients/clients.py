@@ -51,7 +51,7 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
             raise field_error(name, "This field cannot be cleared.")
     profile = records.client(org_id, client_id)
     if profile.status != ProfileStatus.ACTIVE:
-        raise _archived()
+        raise records.client_archived()
     if changes.get("group_id") and orgs.group_of(org_id, changes["group_id"]) is None:
         raise field_error("group_id", "No group with this id in this practice.")
     if "primary_provider_id" in changes:
@@ -117,10 +117,6 @@ def _change_email(tx: Tx, profile: ClientProfile, changes: dict[str, Any]) -> No
         profile.shared_email = False
         return
     attach_email(tx, profile, new_email, shared=shared)
-
-
-def _archived() -> Conflict:
-    return Conflict("This client is archived; unarchive them first.", code="client_archived")
 
 
 # Archive (R38) -------------------------------------------------------------------------------
@@ -201,7 +197,7 @@ def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) ->
     admin = access.staff_of(actor, org_id, access.ADMIN)
     profile = records.client(org_id, client_id)
     if profile.status != ProfileStatus.ACTIVE:
-        raise _archived()
+        raise records.client_archived()
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
         raise Conflict(

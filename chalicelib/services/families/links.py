@@ -72,7 +72,7 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
     permit = access.may(actor, org_id, client_id)
     origin = records.client(org_id, client_id)
     if origin.status != ProfileStatus.ACTIVE:
-        raise Conflict("This client is archived; unarchive them first.", code="client_archived")
+        raise records.client_archived()
     org = records.org(org_id)
     if req.portal_access is not None:
         require_grants(org)

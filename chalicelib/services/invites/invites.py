@@ -144,7 +144,7 @@ def schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
 def _invitable(profile: ClientProfile) -> None:
     """R11, R38: who cannot get an invite, each refusal saying what to do instead."""
     if profile.status != ProfileStatus.ACTIVE:
-        raise Conflict("This client is archived; unarchive them first.", code="client_archived")
+        raise records.client_archived()
     if not profile.email or not profile.identity_id:
         raise Conflict(
             "This client has no email, so they cannot be invited. Add an email first.",

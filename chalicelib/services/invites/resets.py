@@ -77,7 +77,7 @@ def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
     staff = access.staff_of(actor, org_id)
     profile = records.client(org_id, client_id)
     if profile.status != ProfileStatus.ACTIVE:
-        raise Conflict("This client is archived; unarchive them first.", code="client_archived")
+        raise records.client_archived()
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
         raise Conflict(
