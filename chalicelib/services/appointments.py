@@ -28,7 +28,7 @@ def create(actor: Actor, org_id: str, req: CreateAppointment) -> Appointment:
     provider = orgs.clinical_provider(org_id, req.provider_id, "provider_id")
     profiles = _clients(org_id, req.client_ids)
     tx = Tx()
-    appointment, _jobs = book(
+    appointment = book(
         tx, org, provider, profiles, starts_at=req.starts_at, minutes=req.minutes, type_=req.type
     )
     tx.commit()
@@ -50,10 +50,10 @@ def book(
     starts_at: datetime,
     minutes: int,
     type_: str,
-) -> tuple[Appointment, list[EmailJob]]:
+) -> Appointment:
     """Add an appointment to `tx` with its reminders (R44) and each client's confirmation
-    (R34): staff booking and a public booking (R17) both come here. The caller commits, then
-    dispatches the returned jobs."""
+    (R34): staff booking and a public booking (R17) both come here. The caller commits; its
+    emails go to the queue with the commit."""
     org_id = org.org_id
     now = clock.now()
     appointment_id = ids.new_id("ap")
@@ -92,8 +92,8 @@ def book(
                     due_hour=Reminder.hour_of(due),
                 )
             )
-    jobs = _queue_for_clients(tx, "appointment_confirmation", appointment, provider, profiles)
-    return appointment, jobs
+    _queue_for_clients(tx, "appointment_confirmation", appointment, provider, profiles)
+    return appointment
 
 
 def list_appointments(

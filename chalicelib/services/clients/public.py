@@ -17,7 +17,6 @@ from chalicelib import clock, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.appointments import Appointment
-from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization, Provider, SlugClaim
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
 from chalicelib.schemas.public import PublicBooking, PublicPurchase
@@ -61,7 +60,7 @@ def book(slug: str, req: PublicBooking, source: str) -> Appointment:
         else None
     )
 
-    def for_client(tx: Tx, profile: ClientProfile) -> tuple[Appointment, list[EmailJob]]:
+    def for_client(tx: Tx, profile: ClientProfile) -> Appointment:
         provider = named or _provider(providers, profile.primary_provider_id)
         return appointments.book(
             tx,
@@ -83,7 +82,7 @@ def book(slug: str, req: PublicBooking, source: str) -> Appointment:
             "package": None,
         }
 
-    appointment, _ = _for_email(org, req, "booking", named, providers, for_client, context)
+    appointment = _for_email(org, req, "booking", named, providers, for_client, context)
     logs.event("booking.created", org_id=org.org_id, appointment_id=appointment.appointment_id)
     return appointment
 
@@ -95,7 +94,7 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
     throttle.public_action("purchase", source, req.email)
     providers = orgs.providers_of(org.org_id)
 
-    def for_client(tx: Tx, profile: ClientProfile) -> tuple[Purchase, list[EmailJob]]:
+    def for_client(tx: Tx, profile: ClientProfile) -> Purchase:
         event = audit.record(
             tx,
             org_id=org.org_id,
@@ -104,12 +103,12 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
             client_id=profile.client_id,
             details={"package": req.package},
         )
-        return Purchase(event.event_id, req.package, event.at), []
+        return Purchase(event.event_id, req.package, event.at)
 
     def context(_: Purchase) -> dict[str, Any]:
         return {"appointment": None, "package": req.package}
 
-    bought, _ = _for_email(org, req, "package", None, providers, for_client, context)
+    bought = _for_email(org, req, "package", None, providers, for_client, context)
     logs.event("package.purchased", org_id=org.org_id, purchase_id=bought.purchase_id)
     return bought
 
@@ -123,29 +122,27 @@ def _for_email(
     source: str,
     named: Provider | None,
     providers: list[Provider],
-    for_client: Callable[[Tx, ClientProfile], tuple[R, list[EmailJob]]],
+    for_client: Callable[[Tx, ClientProfile], R],
     context: Callable[[R], dict[str, Any]],
-) -> tuple[R, list[EmailJob]]:
+) -> R:
     """The known client of this email (R12's claim), or a new one (R17); then `for_client`
     in the same transaction. A client added meanwhile by another request is reused."""
     for _ in range(2):
         known = _known_client(org.org_id, req.email)
         if known is not None:
             tx = Tx()
-            result, jobs = for_client(tx, known)
+            result = for_client(tx, known)
             tx.commit()
-            return result, jobs
+            return result
         primary = (
             named
             or arrivals.primary_for_arrival(org, None, providers)
             or arrivals.founding_admin(providers)
         )
 
-        def also(
-            tx: Tx, profile: ClientProfile, _: object, primary: Provider = primary
-        ) -> tuple[R, list[EmailJob]]:
-            result, jobs = for_client(tx, profile)
-            notice = outbox.queue(
+        def also(tx: Tx, profile: ClientProfile, _: object, primary: Provider = primary) -> R:
+            result = for_client(tx, profile)
+            outbox.queue(
                 tx,
                 org_id=org.org_id,
                 kind="new_client_notification",
@@ -158,7 +155,7 @@ def _for_email(
                     **context(result),
                 },
             )
-            return result, [*jobs, notice]
+            return result
 
         arrival = Arrival(
             first_name=req.first_name,

@@ -10,7 +10,6 @@ from typing import Any
 from chalicelib import clock, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Forbidden, NotFound, field_error
-from chalicelib.models.emails import EmailJob
 from chalicelib.models.links import Link, owner_for
 from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.rules.actors import Actor
@@ -77,7 +76,7 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
     if req.portal_access is not None:
         require_grants(org)
 
-    def write(tx: Tx, linked: ClientProfile, *, new: bool) -> tuple[Link, list[EmailJob]]:
+    def write(tx: Tx, linked: ClientProfile, *, new: bool) -> Link:
         """The link, its summaries on both sides, its grant and audit event, added to `tx`."""
         if linked.client_id == origin.client_id:
             raise field_error("client_id", "A client cannot be linked to themselves.")
@@ -106,9 +105,8 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
             created_at=moment,
             updated_at=moment,
         )
-        jobs: list[EmailJob] = []
         if req.portal_access is not None:
-            jobs = set_grant(tx, org, link, origin, linked, req.portal_access, permit.actor)
+            set_grant(tx, org, link, origin, linked, req.portal_access, permit.actor)
         tx.save(link, condition=Link.sk.does_not_exist())
         _save_summaries(tx, link, origin, linked, linked_is_new=new)
         audit.record(
@@ -125,23 +123,23 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
                 "new_client": new,
             },
         )
-        return link, jobs
+        return link
 
     if req.new_client is not None:
         if req.portal_access is not None and req.new_client.email is None:
             raise needs_email()
         # The new client and the link are one transaction: a refused link leaves no client.
-        written: dict[str, tuple[Link, list[EmailJob]]] = {}
+        written: dict[str, Link] = {}
 
         def also(tx: Tx, profile: ClientProfile, _identity: object) -> None:
             written["link"] = write(tx, profile, new=True)
 
         arrivals.create(actor, org_id, req.new_client, also=also)
-        link, _jobs = written["link"]
+        link = written["link"]
     else:
         assert req.client_id is not None
         tx = Tx()
-        link, _jobs = write(tx, _linkable(org_id, req.client_id), new=False)
+        link = write(tx, _linkable(org_id, req.client_id), new=False)
         tx.commit()
     logs.event("link.created", org_id=org_id, link_id=link.link_id, client_id=client_id)
     return link

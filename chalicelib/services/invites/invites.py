@@ -10,7 +10,7 @@ transaction that sets the password and activates the profile: two tabs, one succ
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,7 +46,6 @@ class InviteOutcome:
     reason: str | None = None
     sent_at: datetime | None = None
     expires_at: datetime | None = None
-    jobs: tuple[EmailJob, ...] = field(default=(), compare=False)
 
 
 def subject_for(org_id: str, client_id: str) -> str:
@@ -109,7 +108,7 @@ def _issue(
         client_id=profile.client_id,
         details={"expires_at": clock.iso(token.expires_at)},
     )
-    return InviteOutcome("pending", None, token.created_at, token.expires_at, (job,))
+    return InviteOutcome("pending", None, token.created_at, token.expires_at)
 
 
 def _email_context(
