@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import botocore.client
 import pytest
 
 from chalicelib.models.profiles import ClientProfile
@@ -347,6 +350,42 @@ def test_required_fields_cannot_be_cleared(api: Api, practice: Practice) -> None
         )
         assert answer.status == 400
         assert answer.body["error"]["details"][0]["field"] == field
+
+
+# R4: adding a client whose address has a login elsewhere ----------------------------------------
+
+
+def _calls_of_adding(
+    api: Api, practice: Practice, email: str, monkeypatch
+) -> list[tuple[str, int]]:
+    """The DynamoDB calls that adding a client makes, with each transaction's item count."""
+    calls: list[tuple[str, int]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.append((operation, len(params.get("TransactItems", []))))
+        return original(self, operation, params)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+        answer = create(api, practice, email=email, send_invite=True)
+    assert answer.status == 201, answer.body
+    return calls
+
+
+def test_r4_adding_a_client_whose_address_has_a_login_elsewhere_costs_what_a_new_one_does(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R4: no timing difference may tell staff that an address has profiles elsewhere: the same
+    # round trips, in the same order, with as many items in the transaction.
+    harbor = sign_up_practice(api, "harbor")
+    create(api, harbor, email=MAYA, token=harbor.admin_token)
+    give_password(MAYA)
+    new = _calls_of_adding(api, practice, "nobody.yet@example.com", monkeypatch)
+    known = _calls_of_adding(api, practice, MAYA, monkeypatch)
+    assert known == new
+    assert any(op == "TransactWriteItems" and items > 1 for op, items in new)
 
 
 # R8: an admin sets a password only where the client last was ------------------------------------

@@ -119,7 +119,7 @@ def admit(
                 tx, profile, arrival.email, shared=arrival.shared_email, known=known
             )
             if arrival.password_hash:
-                if not is_new:  # a sign-up never takes over a login, even one made meanwhile
+                if identity is None or not is_new:  # a sign-up never takes over a login
                     raise Conflict(
                         "This email already has a login; sign in with it.", code="email_has_login"
                     )

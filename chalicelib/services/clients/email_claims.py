@@ -28,20 +28,26 @@ def attach_email(
     *,
     shared: bool,
     known: Identity | LookUp | None = LOOK_UP,
-) -> tuple[Identity, bool]:
+) -> tuple[Identity | None, bool]:
     """Give the profile this email and its identity (created if needed), and claim the email
-    in the organization. The identity's other profiles are untouched (R5)."""
+    in the organization. The identity's other profiles are untouched (R5).
+
+    Returns the identity when this change creates it or the caller knew it (None for a login
+    found by its claim: R4 keeps that path as cheap as a new one), and whether it is new."""
+    identity: Identity | None
     if isinstance(known, LookUp):
-        identity, is_new = identities.find_or_add(tx, email, first_org_id=profile.org_id)
+        identity_id, identity = identities.claim_or_add(tx, email, first_org_id=profile.org_id)
+        is_new = identity is not None
     elif known is None:
         identity, is_new = identities.add(tx, email, first_org_id=profile.org_id), True
+        identity_id = identity.id
     else:
-        identity, is_new = known, False
+        identity, is_new, identity_id = known, False, known.id
     if not is_new:
         tx.check(
             StaffClaim,
             profile.org_id,
-            StaffClaim.sk_for(identity.id),
+            StaffClaim.sk_for(identity_id),
             condition=StaffClaim.sk.does_not_exist(),
             on_conflict=lambda: Conflict(
                 "This address belongs to a staff account of this practice; a client needs "
@@ -49,7 +55,7 @@ def attach_email(
                 code="email_is_staff",
             ),
         )
-    profile.identity_id = identity.id
+    profile.identity_id = identity_id
     profile.email = email
     profile.shared_email = shared
     claim_email(tx, profile)

@@ -49,6 +49,30 @@ def find_or_add(tx: Tx, email: str, *, first_org_id: str | None) -> tuple[Identi
     return add(tx, email, first_org_id=first_org_id), True
 
 
+def claim_or_add(tx: Tx, email: str, *, first_org_id: str) -> tuple[str, Identity | None]:
+    """The id of `email`'s identity, and the new identity when `tx` creates it (R1): for a
+    profile that needs the login's id only (a client added or given an email).
+
+    R4: an address with a login elsewhere costs what a new one does, so staff cannot time it:
+    one GetItem (the email claim) and two items in the caller's transaction, here the new
+    login and its claim, or the claim checked as read (the caller checks the login's staff
+    claim, the second item).
+    """
+    key = EmailClaim.key_for(email)
+    claim = db.get(EmailClaim, key)
+    if claim is None:
+        identity = add(tx, email, first_org_id=first_org_id)
+        return identity.id, identity
+    tx.check(
+        EmailClaim,
+        key,
+        None,
+        condition=EmailClaim.identity_id == claim.identity_id,
+        on_conflict=EmailClaimedMeanwhile,
+    )
+    return claim.identity_id, None
+
+
 def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
     """A new identity of `email`, written by `tx` with its email claim (R1); for callers that
     looked the email up already (a CSV import reads every row's claim in one batch)."""
