@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chalicelib import clock
+from chalicelib.models.emails import EmailJob
 from tests.support.api import PASSWORD, Api, Practice, give_password, login
 from tests.support.family import (
     add_client,
@@ -93,6 +94,19 @@ def test_r30_the_page_asks_for_the_existing_password_when_there_is_one(
     assert submit(api, path, {"password": PASSWORD}).status == 303
     used, _, _ = open_page(api, path)
     assert used.status == 410
+
+
+def test_r13_r20_accepting_a_caregiver_invite_kills_an_outstanding_reset_link(
+    api: Api, practice: Practice
+) -> None:
+    # R13, R20: a password set through the caregiver invite supersedes the login's reset link.
+    fam = family(api, practice, accept=False)
+    assert api.post("/v1/auth/password-reset", {"email": fam.caregiver_email}).status == 202
+    (job,) = [j for j in EmailJob.by_org.query(practice.id) if j.kind == "password_reset"]
+    reset_path = "/" + job.context["reset_url"].split("/", 3)[3]
+    path = invite_path(practice.id, fam.caregiver)
+    assert submit(api, path, {"password": PASSWORD, "confirm": PASSWORD}).status == 303
+    assert api.call("GET", reset_path).status == 410
 
 
 def test_r30_an_unknown_caregiver_link_is_404(api: Api) -> None:

@@ -211,3 +211,76 @@ def test_r22_staff_accounts_never_sign_in_with_a_code(api: Api, practice: Practi
     _allow_codes(api, practice)
     assert api.post("/v1/auth/otp", {"email": practice.admin_email}).status == 202
     assert _jobs(practice.id, "otp_code") == []
+
+
+# R13, R20, R22: any password set supersedes the login's outstanding resets and passcodes ---------
+
+
+def _reset_page_after(api: Api, practice: Practice, set_another_way) -> bytes:
+    """Ask for a reset, set the password another way, open the reset link: its page."""
+    assert api.post("/v1/auth/password-reset", {"email": "maya@example.com"}).status == 202
+    path = _reset_path(practice.id)
+    set_another_way()
+    page = open_page(api, path)[0]
+    assert page.status == 410, page.raw[:300]
+    assert not resets.redeem(path.rsplit("/", 1)[1], NEW, NEW).done  # the form's own call
+    assert login(api, "maya@example.com", NEW).status == 401
+    return page.raw
+
+
+def test_r13_r20_a_password_an_admin_sets_kills_an_outstanding_reset_link(api, practice):
+    client = _client_with_login(api, practice)
+
+    def admin_sets() -> None:
+        answer = api.post(
+            f"/v1/orgs/{practice.id}/clients/{client['id']}/password",
+            {"password": "set by the admin"},
+            practice.admin_token,
+        )
+        assert answer.status == 200
+
+    page = _reset_page_after(api, practice, admin_sets)
+    assert b"set another way" in page
+    assert login(api, "maya@example.com", "set by the admin").status == 200
+
+
+def test_r13_r20_a_password_set_through_an_invite_kills_an_outstanding_reset_link(api, practice):
+    client = add_client(api, practice, "maya@example.com")  # invited, no password yet
+    path = link_path(
+        next(j for j in _jobs(practice.id, "invite") if j.client_id == client["id"]).context[
+            "invite_url"
+        ]
+    )
+
+    def accepts_the_invite() -> None:
+        assert submit(api, path, {"password": PASSWORD, "confirm": PASSWORD}).status == 303
+
+    _reset_page_after(api, practice, accepts_the_invite)
+    assert login(api, "maya@example.com").status == 200
+
+
+def test_r22_a_password_set_another_way_kills_an_outstanding_passcode(api, practice):
+    _allow_codes(api, practice)
+    client = _client_with_login(api, practice)
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    code = _code(practice.id)
+    answer = api.post(
+        f"/v1/orgs/{practice.id}/clients/{client['id']}/password",
+        {"password": "set by the admin"},
+        practice.admin_token,
+    )
+    assert answer.status == 200
+    verify = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert (verify.status, verify.error_code()) == (401, "invalid_code")
+
+
+def test_r22_a_reset_kills_an_outstanding_passcode_but_not_itself(api, practice):
+    _allow_codes(api, practice)
+    _client_with_login(api, practice)
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    code = _code(practice.id)
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    assert submit(api, _reset_path(practice.id), {"password": NEW, "confirm": NEW}).status == 200
+    verify = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert (verify.status, verify.error_code()) == (401, "invalid_code")
+    assert login(api, "maya@example.com", NEW).status == 200

@@ -115,6 +115,23 @@ def revoke(tx: Tx, subject: str) -> Token | None:
     return token
 
 
+def supersede(tx: Tx, subjects: list[str], *, keep: str | None = None) -> None:
+    """End the subjects' live tokens as superseded in `tx`, but `keep` (a token the same
+    change consumes): a password set another way kills the login's outstanding reset links
+    and passcodes (R13, R20, R22). Two BatchGetItems at most, the second only if a pointer
+    exists; a token used meanwhile fails the change whole."""
+    pointers = LiveToken.batch_get(
+        [LiveToken.key_for(subject) for subject in subjects], consistent_read=True
+    )
+    hashes = {pointer.live_hash for pointer in pointers} - {keep}
+    if not hashes:
+        return
+    moment = clock.now()
+    for token in Token.batch_get(sorted(hashes), consistent_read=True):
+        if status_of(token, moment) == TokenStatus.LIVE:
+            _end(tx, token.token_hash, TokenStatus.SUPERSEDED, moment, on_conflict=_used_meanwhile)
+
+
 def history(subject: str, since: datetime | None = None) -> list[Token]:
     """The subject's tokens, oldest first (B1); `since` bounds it to a recent window (R20)."""
     condition = Token.created_at >= since if since else None
@@ -139,6 +156,13 @@ def _end(
 def _raced() -> Conflict:
     return Conflict(
         "Another link was sent at the same moment; the newest one is the one that works.",
+        code="concurrent_change",
+    )
+
+
+def _used_meanwhile() -> Conflict:
+    return Conflict(
+        "A link or code of this login was used at the same moment; try again.",
         code="concurrent_change",
     )
 

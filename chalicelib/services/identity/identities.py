@@ -12,6 +12,7 @@ from chalicelib import clock, db, ids
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, PorticoError
 from chalicelib.models.identities import EmailClaim, Identity
+from chalicelib.services import tokens
 
 T = TypeVar("T")
 
@@ -93,20 +94,37 @@ def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
     return identity
 
 
+def reset_subject(identity_id: str) -> str:
+    """The subject of a login's reset links (R20): a newer one kills the older (R13)."""
+    return f"reset#{identity_id}"
+
+
+def passcode_subject(identity_id: str) -> str:
+    """The subject of a login's one-time passcodes (R22)."""
+    return f"otp#{identity_id}"
+
+
 def set_password(
     tx: Tx,
     identity: Identity,
     password_hash: str,
     *,
+    keep_token: str | None = None,
     condition: Condition | None = None,
     on_conflict: Callable[[], PorticoError] | None = None,
     also: list[Action] | None = None,
 ) -> None:
-    """Change a login's password in `tx`; its epoch moves, so every older session ends (R46).
-
-    The identity's local epoch moves too, so a session started in the same `tx` survives.
+    """The one way a login's password changes, in `tx`:
+    - its epoch moves, so every older session ends (R46); the identity's local epoch moves
+      too, so a session started in the same `tx` survives;
+    - its outstanding reset links and passcodes die (R13, R20, R22): a password set another
+      way (R8, an invite) must not leave an older way in open. `keep_token` is a token the
+      same change consumes (the reset link being used).
     `also` adds other changes of the identity (one transaction may write an item once).
     """
+    tokens.supersede(
+        tx, [reset_subject(identity.id), passcode_subject(identity.id)], keep=keep_token
+    )
     identity.session_epoch += 1
     identity.password_hash = password_hash
     identity.updated_at = clock.now()

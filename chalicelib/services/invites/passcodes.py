@@ -32,7 +32,7 @@ TRIES = 5
 
 
 def subject_for(identity_id: str) -> str:
-    return f"otp#{identity_id}"
+    return identities.passcode_subject(identity_id)
 
 
 def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]]:

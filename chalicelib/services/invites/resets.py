@@ -33,7 +33,7 @@ TTL = timedelta(hours=24)
 
 
 def subject_for(identity_id: str) -> str:
-    return f"reset#{identity_id}"
+    return identities.reset_subject(identity_id)
 
 
 def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor: str) -> EmailJob:
@@ -146,7 +146,9 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
         return ResetOutcome(found, errors)
     tx = Tx()
     tokens.consume(tx, token, on_conflict=tokens.just_used)
-    identities.set_password(tx, identity, passwords.hash_password(password))
+    identities.set_password(
+        tx, identity, passwords.hash_password(password), keep_token=token.token_hash
+    )
     org_id = identity.last_org_id
     if org_id:
         audit.record(
