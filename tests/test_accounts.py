@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import clock, db, ids
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.models.sessions import Session
 from chalicelib.services.identity import identities
@@ -18,6 +19,7 @@ from tests.support.api import (
     login,
     sign_up_practice,
 )
+from tests.support.invites import invite_path, link_path, open_page, session_of, submit
 from tests.support.records import identity_of
 
 MAYA = "maya@example.com"
@@ -106,6 +108,7 @@ def test_staff_at_one_practice_and_client_at_another_sign_in_once(api: Api, two_
     # R2, R12: staff of one practice may be a client of another; one login lists both.
     sunrise, harbor = two_practices
     add_client(api, harbor, sunrise.admin_email)
+    give_password(sunrise.admin_email)  # R50: proven, it opens the accounts of both
     answer = login(api, sunrise.admin_email)
     assert answer.body["account"] is None
     assert kinds_and_orgs(answer.body["accounts"]) == {("staff", "sunrise"), ("client", "harbor")}
@@ -117,6 +120,7 @@ def test_before_choosing_a_session_can_only_list_switch_and_sign_out(api: Api, t
     # R2: until an account is entered, the session reaches no account's data.
     sunrise, harbor = two_practices
     add_client(api, harbor, sunrise.admin_email)
+    give_password(sunrise.admin_email)  # R50: proven, so the login has two accounts to choose
     token = login(api, sunrise.admin_email).body["token"]
     answer = api.get(f"/v1/orgs/{sunrise.id}/clients", token)
     assert answer.status == 403
@@ -281,3 +285,148 @@ def test_identity_has_no_password_until_one_is_set(api: Api, practice: Practice)
     assert isinstance(identity, Identity)
     assert identity.password_hash is None
     assert login(api, MAYA, "anything at all").status == 401
+
+
+# R50: a password nobody proved through the mailbox opens one practice only (issue #12) --------
+
+VICTIM = "victim@example.com"
+STRANGERS_PASSWORD = "the strangers own password"
+OWNERS_PASSWORD = "the owners chosen password"
+
+
+def _stranger_sets_the_victims_password(api: Api) -> Practice:
+    """Anyone signs up a practice, adds a client with someone else's address (no invite) and,
+    as its admin, sets that login's password (R8 allows it: the last organization is theirs)."""
+    shady = sign_up_practice(api, "shady")
+    client = add_client(api, shady, VICTIM, send_invite=False)
+    answer = api.post(
+        f"/v1/orgs/{shady.id}/clients/{client['id']}/password",
+        {"password": STRANGERS_PASSWORD},
+        shady.admin_token,
+    )
+    assert answer.status == 200, answer.body
+    return shady
+
+
+def test_r50_the_takeover_story_a_strangers_password_never_opens_the_real_practice(
+    api: Api, practice: Practice
+) -> None:
+    # R50, R8, R15: GIVEN a stranger's practice set a password for the victim's address, WHEN a
+    # real practice adds that address, THEN the stranger's password lists and opens only the
+    # stranger's practice; once the victim accepts the real invite (choosing a password, never
+    # asked for the stranger's), the stranger's password is dead and both accounts are listed.
+    _stranger_sets_the_victims_password(api)
+    real = add_client(api, practice, VICTIM)  # with its invite
+
+    stranger = login(api, VICTIM, STRANGERS_PASSWORD)
+    assert stranger.status == 200
+    assert kinds_and_orgs(stranger.body["accounts"]) == {("client", "shady")}
+    assert stranger.body["account"]["org"]["slug"] == "shady"  # the one account, entered
+    me = api.get("/v1/me", stranger.body["token"]).body
+    assert kinds_and_orgs(me["accounts"]) == {("client", "shady")}
+    sneaking = api.post(
+        "/v1/auth/switch",
+        {"account_id": f"client:{practice.id}:{real['id']}"},
+        stranger.body["token"],
+    )
+    assert sneaking.status == 404
+    assert sneaking.error_code() == "account_not_found"
+
+    path = invite_path(practice, real["id"])
+    page = open_page(api, path)[0]
+    assert b'name="confirm"' in page.raw  # choose a new password, never the stranger's
+    assert b"already have a Portico login" not in page.raw
+    session_of(submit(api, path, {"password": OWNERS_PASSWORD, "confirm": OWNERS_PASSWORD}))
+
+    assert login(api, VICTIM, STRANGERS_PASSWORD).status == 401
+    assert api.get("/v1/me", stranger.body["token"]).status == 401  # R46: their session too
+    owner = login(api, VICTIM, OWNERS_PASSWORD)
+    assert kinds_and_orgs(owner.body["accounts"]) == {("client", "shady"), ("client", "sunrise")}
+    assert identity_of(VICTIM).password_org_id is None
+
+
+def test_r50_the_owners_reset_proves_the_mailbox_and_ends_the_strangers_password(
+    api: Api, practice: Practice
+) -> None:
+    # R50, R9, R20, R8: the reset email (branded by the stranger's practice, the last one) leads
+    # to a page that chooses a new password; then the stranger's password is dead, the real
+    # practice's account is listed, and the stranger's admin cannot set the password again.
+    shady = _stranger_sets_the_victims_password(api)
+    add_client(api, practice, VICTIM, send_invite=False)
+    assert kinds_and_orgs(login(api, VICTIM, STRANGERS_PASSWORD).body["accounts"]) == {
+        ("client", "shady")
+    }
+
+    assert api.post("/v1/auth/password-reset", {"email": VICTIM}).status == 202
+    (job,) = [j for j in EmailJob.by_org.query(shady.id) if j.kind == "password_reset"]
+    path = link_path(job.context["reset_url"])
+    assert b'name="confirm"' in open_page(api, path)[0].raw
+    done = submit(api, path, {"password": OWNERS_PASSWORD, "confirm": OWNERS_PASSWORD})
+    assert done.status == 200
+
+    assert login(api, VICTIM, STRANGERS_PASSWORD).status == 401
+    owner = login(api, VICTIM, OWNERS_PASSWORD).body
+    assert kinds_and_orgs(owner["accounts"]) == {("client", "shady"), ("client", "sunrise")}
+    (shady_client,) = api.get(f"/v1/orgs/{shady.id}/clients", shady.admin_token).body["clients"]
+    again = api.post(
+        f"/v1/orgs/{shady.id}/clients/{shady_client['id']}/password",
+        {"password": STRANGERS_PASSWORD},
+        shady.admin_token,
+    )
+    assert again.status == 409
+    assert again.error_code() == "password_owned_elsewhere"
+    assert login(api, VICTIM, OWNERS_PASSWORD).status == 200
+
+
+def test_r50_a_practice_sign_up_with_a_strangers_address_opens_only_that_practice(
+    api: Api, practice: Practice
+) -> None:
+    # R50, R51: the takeover without R8: a practice signed up with the victim's address makes
+    # the login with a chosen password. It opens only that practice, its sign-up session cannot
+    # switch into an account added later, and it cannot add another practice to the login.
+    shady = sign_up_practice(api, "shady", admin_email=VICTIM)  # the password is PASSWORD
+    real = add_client(api, practice, VICTIM)
+
+    stranger = login(api, VICTIM)
+    assert kinds_and_orgs(stranger.body["accounts"]) == {("staff", "shady")}
+    for token in (stranger.body["token"], shady.admin_token):
+        sneaking = api.post(
+            "/v1/auth/switch", {"account_id": f"client:{practice.id}:{real['id']}"}, token
+        )
+        assert sneaking.status == 404
+    again = api.post(
+        "/v1/orgs",
+        {
+            "name": "Second",
+            "slug": "second",
+            "admin": {"email": VICTIM, "password": PASSWORD, "first_name": "A", "last_name": "B"},
+        },
+    )
+    assert again.status == 401
+    assert again.raw == login(api, "nobody@example.com", "whatever it is").raw  # R51
+
+    path = invite_path(practice, real["id"])
+    assert b'name="confirm"' in open_page(api, path)[0].raw
+    session_of(submit(api, path, {"password": OWNERS_PASSWORD, "confirm": OWNERS_PASSWORD}))
+    assert login(api, VICTIM).status == 401
+    owner = login(api, VICTIM, OWNERS_PASSWORD).body
+    assert kinds_and_orgs(owner["accounts"]) == {("staff", "shady"), ("client", "sunrise")}
+
+
+def test_r50_a_passcode_proves_the_mailbox_for_its_session_only(
+    api: Api, practice: Practice
+) -> None:
+    # R50, R22: the owner signs in with a code at the real practice; the stranger's password,
+    # which the code's holder never showed, still opens only the stranger's practice (were
+    # the code to prove it, the stranger would be in).
+    _stranger_sets_the_victims_password(api)
+    api.patch(f"/v1/orgs/{practice.id}", {"settings": {"otp_login": True}}, practice.admin_token)
+    add_client(api, practice, VICTIM, send_invite=False)
+    assert api.post("/v1/auth/otp", {"email": VICTIM}).status == 202
+    (job,) = [j for j in EmailJob.by_org.query(practice.id) if j.kind == "otp_code"]
+    owner = api.post("/v1/auth/otp/verify", {"email": VICTIM, "code": job.context["code"]})
+    assert owner.status == 200
+    assert owner.body["account"]["org"]["slug"] == "sunrise"
+
+    stranger = login(api, VICTIM, STRANGERS_PASSWORD)
+    assert kinds_and_orgs(stranger.body["accounts"]) == {("client", "shady")}

@@ -19,6 +19,7 @@ from tests.support.family import (
     open_page,
     submit,
 )
+from tests.support.records import identity_of
 
 
 def test_r30_a_grant_is_refused_below_plan_plus(api: Api, practice: Practice) -> None:
@@ -94,6 +95,27 @@ def test_r30_the_page_asks_for_the_existing_password_when_there_is_one(
     assert submit(api, path, {"password": PASSWORD}).status == 303
     used, _, _ = open_page(api, path)
     assert used.status == 410
+
+
+def test_r50_a_caregiver_invite_to_an_unproven_password_chooses_a_new_one(
+    api: Api, practice: Practice
+) -> None:
+    # R50, R30: the caregiver's password was set by an admin (R8), so nobody proved it: the
+    # page asks for a new one (the link proves the mailbox), and the admin's dies.
+    fam = family(api, practice, accept=False)
+    set_by_admin = api.post(
+        f"/v1/orgs/{practice.id}/clients/{fam.caregiver}/password",
+        {"password": "set by the admin"},
+        practice.admin_token,
+    )
+    assert set_by_admin.status == 200
+    path = invite_path(practice.id, fam.caregiver)
+    page, _, _ = open_page(api, path)
+    assert b"Choose a password" in page.raw
+    assert submit(api, path, {"password": PASSWORD, "confirm": PASSWORD}).status == 303
+    assert login(api, fam.caregiver_email, "set by the admin").status == 401
+    assert identity_of(fam.caregiver_email).password_org_id is None
+    assert "caregiver" in {a["kind"] for a in login(api, fam.caregiver_email).body["accounts"]}
 
 
 def test_r13_r20_accepting_a_caregiver_invite_kills_an_outstanding_reset_link(

@@ -391,8 +391,48 @@ def test_r4_adding_a_client_whose_address_has_a_login_elsewhere_costs_what_a_new
 # R8: an admin sets a password only where the client last was ------------------------------------
 
 
+SET_BY_ADMIN = "a new secret"
+
+
+def _set_password(api: Api, practice: Practice, client_id: str, password: str = SET_BY_ADMIN):
+    return api.post(
+        f"{clients_path(practice)}/{client_id}/password",
+        {"password": password},
+        practice.admin_token,
+    )
+
+
 def test_admin_sets_password_only_while_their_practice_is_the_last_one(api: Api, practice):
-    # R8: refused with a message that says why while the client's last org is another one.
+    # R8: refused while the client's last organization is another one, even with every record
+    # of the login here (Maya's login was made by Sunrise's profile, since moved to another
+    # address, R5); allowed once she has entered Harbor.
+    harbor = sign_up_practice(api, "harbor")
+    here = create(api, practice, email=MAYA).body["client"]
+    patched = api.patch(
+        f"{clients_path(practice)}/{here['id']}",
+        {"email": "maya.new@example.com"},
+        practice.admin_token,
+    )
+    assert patched.status == 200
+    there = create(api, harbor, email=MAYA, token=harbor.admin_token).body["client"]
+    assert identity_of(MAYA).last_org_id == practice.id
+
+    refused = _set_password(api, harbor, there["id"])
+    assert refused.status == 409
+    assert refused.error_code() == "password_owned_elsewhere"
+    assert "password-reset" in refused.body["error"]["message"]
+
+    give_password(MAYA)
+    assert login(api, MAYA).body["account"]["org"]["slug"] == "harbor"  # entered: last org
+    assert _set_password(api, harbor, there["id"]).status == 200
+    assert login(api, MAYA, "a new secret").status == 200
+    assert login(api, MAYA, PASSWORD).status == 401
+
+
+def test_r8_refused_while_the_login_has_an_account_in_another_practice(api: Api, practice):
+    # R8, R4: Maya last entered Harbor, but her login also holds a Sunrise profile: Harbor's
+    # admin is refused with the very answer a last-organization refusal gets, so the admin
+    # learns nothing more than R8 says.
     harbor = sign_up_practice(api, "harbor")
     here = create(api, practice, email=MAYA).body["client"]
     there = create(api, harbor, email=MAYA, token=harbor.admin_token).body["client"]
@@ -400,25 +440,46 @@ def test_admin_sets_password_only_while_their_practice_is_the_last_one(api: Api,
     first = login(api, MAYA).body
     target = next(a for a in first["accounts"] if a["org"]["slug"] == "harbor")
     api.post("/v1/auth/switch", {"account_id": target["account_id"]}, first["token"])
+    assert identity_of(MAYA).last_org_id == harbor.id
 
-    refused = api.post(
-        f"{clients_path(practice)}/{here['id']}/password",
-        {"password": "a new secret"},
-        practice.admin_token,
-    )
-    assert refused.status == 409
-    assert refused.error_code() == "password_owned_elsewhere"
-    assert "password-reset" in refused.body["error"]["message"]
+    from_harbor = _set_password(api, harbor, there["id"])
+    from_sunrise = _set_password(api, practice, here["id"])
+    assert from_harbor.status == from_sunrise.status == 409
+    assert from_harbor.raw == from_sunrise.raw
     assert login(api, MAYA).status == 200  # unchanged
 
-    allowed = api.post(
-        f"/v1/orgs/{harbor.id}/clients/{there['id']}/password",
-        {"password": "a new secret"},
-        harbor.admin_token,
-    )
-    assert allowed.status == 200
-    assert login(api, MAYA, "a new secret").status == 200
-    assert login(api, MAYA, PASSWORD).status == 401
+
+def test_r8_an_admin_of_their_own_practice_who_last_used_anothers_portal_is_refused(
+    api: Api, practice: Practice
+) -> None:
+    # R8, R50 (issue #12's second variant): the owner of Harbor is a client of Sunrise and last
+    # used Sunrise's portal; Sunrise's admin may not set the password that opens Harbor.
+    harbor = sign_up_practice(api, "harbor", admin_email=MAYA)
+    give_password(MAYA)  # Harbor's owner proved the mailbox: her password opens both
+    client = create(api, practice, email=MAYA, send_invite=False).body["client"]
+    first = login(api, MAYA).body
+    target = next(a for a in first["accounts"] if a["org"]["slug"] == "sunrise")
+    api.post("/v1/auth/switch", {"account_id": target["account_id"]}, first["token"])
+    assert identity_of(MAYA).last_org_id == practice.id
+
+    refused = _set_password(api, practice, client["id"], "the strangers password")
+    assert refused.status == 409
+    assert refused.error_code() == "password_owned_elsewhere"
+    assert login(api, MAYA, "the strangers password").status == 401
+    assert harbor.id in {a["org"]["id"] for a in login(api, MAYA).body["accounts"]}
+
+
+def test_r8_r50_a_password_set_by_an_admin_opens_only_that_practice(api: Api, practice):
+    # R50: the password Sunrise's admin set is unproven: a Harbor account added to the login
+    # afterwards is not opened by it (an account added between R8's check and its write would
+    # not be either).
+    client = create(api, practice, email=MAYA, send_invite=False).body["client"]
+    assert _set_password(api, practice, client["id"]).status == 200
+    assert identity_of(MAYA).password_org_id == practice.id
+    harbor = sign_up_practice(api, "harbor")
+    create(api, harbor, email=MAYA, token=harbor.admin_token, send_invite=False)
+    accounts = login(api, MAYA, "a new secret").body["accounts"]
+    assert {a["org"]["slug"] for a in accounts} == {"sunrise"}
 
 
 def test_setting_a_password_ends_the_clients_sessions(api: Api, practice: Practice) -> None:

@@ -294,6 +294,32 @@ def test_r15_a_client_with_a_login_enters_its_password_to_add_the_practice(api, 
     assert login(api, "maya@example.com").status == 200  # the password is unchanged
 
 
+def test_r50_an_invite_to_a_login_with_an_unproven_password_lets_the_owner_choose_one(
+    api, practice
+):
+    # R50, R15: Moonrise's admin set the login's password (R8); Sunrise's invite page never
+    # asks for it (it may be a stranger's): the link proves the mailbox, the owner chooses a
+    # new password, and it opens both practices' accounts.
+    other = sign_up_practice(api, "moonrise")
+    there = add_client(api, other, "maya@example.com", send_invite=False)
+    set_by_admin = api.post(
+        f"/v1/orgs/{other.id}/clients/{there['id']}/password",
+        {"password": "set at moonrise"},
+        other.admin_token,
+    )
+    assert set_by_admin.status == 200
+    client = add_client(api, practice, "maya@example.com")
+    path = invite_path(practice, client["id"])
+    page = open_page(api, path)[0]
+    assert b'name="confirm"' in page.raw
+    assert b"already have a Portico login" not in page.raw
+    token = session_of(_accept(api, path))
+    assert api.get("/v1/me", token).body["account"]["client_id"] == client["id"]
+    assert login(api, "maya@example.com", "set at moonrise").status == 401
+    accounts = login(api, "maya@example.com", NEW_PASSWORD).body["accounts"]
+    assert {a["org"]["slug"] for a in accounts} == {"moonrise", "sunrise"}
+
+
 def test_r15_a_form_with_errors_is_shown_again_with_400_beside_its_fields(api, practice):
     client = add_client(api, practice, "maya@example.com")
     path = invite_path(practice, client["id"])

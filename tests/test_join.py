@@ -24,6 +24,7 @@ from tests.support.api import (
     sign_up_practice,
 )
 from tests.support.join import NEW_PASSWORD, Browser, code_of, make_group, sign_up_fields
+from tests.support.records import identity_of as stored_identity
 from tests.support.records import stored
 
 
@@ -323,3 +324,42 @@ def test_the_session_token_is_never_in_a_server_visible_place(api: Api, practice
     headers = {k.lower(): v for k, v in welcome.headers.items()}
     assert headers["referrer-policy"] == "no-referrer"
     assert "script-src 'sha256-" in headers["content-security-policy"]
+
+
+def test_r50_a_join_sign_ups_password_opens_only_that_practice(api: Api, practice: Practice):
+    # R50: the password chosen on the join page is nobody's proof of the mailbox: another
+    # practice's account added to that login later is not opened by it.
+    code = code_of(make_group(api, practice))
+    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303
+    assert stored_identity("maya@example.com").password_org_id == practice.id
+    other = sign_up_practice(api, "moonrise")
+    added = api.post(
+        f"/v1/orgs/{other.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        other.admin_token,
+    )
+    assert added.status == 201
+    accounts = login(api, "maya@example.com", NEW_PASSWORD).body["accounts"]
+    assert {a["org"]["slug"] for a in accounts} == {"sunrise"}
+
+
+def test_r50_a_password_set_at_another_practice_cannot_join_this_one(api: Api, practice):
+    # R50, R23: Moonrise's admin set the login's password (R8): it opens Moonrise only, so the
+    # join page's sign-in refuses it as a wrong password, and no profile is added.
+    other = sign_up_practice(api, "moonrise")
+    made = api.post(
+        f"/v1/orgs/{other.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        other.admin_token,
+    ).body["client"]
+    api.post(
+        f"/v1/orgs/{other.id}/clients/{made['id']}/password",
+        {"password": PASSWORD},
+        other.admin_token,
+    )
+    code = code_of(make_group(api, practice))
+    fields = {**sign_up_fields(), "step": "sign_in", "password": PASSWORD}
+    answer = Browser(api).post(f"/join/{code}", fields)
+    assert answer.status == 400
+    listed = api.get(f"/v1/orgs/{practice.id}/clients", practice.admin_token).body["clients"]
+    assert listed == []

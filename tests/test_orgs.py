@@ -12,10 +12,18 @@ from chalicelib import aws
 from chalicelib.models.orgs import Group, JoinCode, Organization
 from chalicelib.services import records
 from chalicelib.services.practices import orgs
-from tests.support.api import PASSWORD, Api, Practice, add_provider, login, sign_up_practice
+from tests.support.api import (
+    PASSWORD,
+    Api,
+    Practice,
+    add_provider,
+    give_password,
+    login,
+    sign_up_practice,
+)
 from tests.support.contract import assert_documented
 from tests.support.join import Browser, code_of, make_group
-from tests.support.records import stored
+from tests.support.records import identity_of, stored
 
 
 def test_practice_sign_up_signs_the_admin_in(api: Api) -> None:
@@ -50,48 +58,72 @@ def test_slugs_are_unique(api: Api, practice: Practice) -> None:
     assert answer.error_code() == "slug_taken"
 
 
+def _sign_up(api: Api, slug: str, email: str, password: str = PASSWORD):
+    return api.post(
+        "/v1/orgs",
+        {
+            "name": f"Practice {slug}",
+            "slug": slug,
+            "admin": {"email": email, "password": password, "first_name": "A", "last_name": "B"},
+        },
+    )
+
+
 def test_an_existing_login_creates_a_second_practice_with_its_own_password(api: Api, practice):
     # R1, R2: one email, one identity: a second practice joins the same login, never a new one.
-    body: dict[str, Any] = {
-        "name": "Second",
-        "slug": "second",
-        "admin": {
-            "email": practice.admin_email,
-            "password": "wrong password",
-            "first_name": "A",
-            "last_name": "B",
-        },
-    }
-    refused = api.post("/v1/orgs", body)
-    assert refused.status == 409
-    assert refused.error_code() == "email_has_login"
-    body["admin"]["password"] = PASSWORD
-    assert api.post("/v1/orgs", body).status == 201
+    # R51: a wrong password answers exactly as a failed sign-in. R50: the password must be
+    # proven (here the owner has used a link sent to the address).
+    refused = _sign_up(api, "second", practice.admin_email, "wrong password")
+    assert refused.status == 401
+    assert refused.raw == login(api, "nobody@example.com", "wrong password").raw
+    give_password(practice.admin_email)
+    assert _sign_up(api, "second", practice.admin_email).status == 201
     accounts = login(api, practice.admin_email).body["accounts"]
     assert {a["org"]["slug"] for a in accounts} == {"sunrise", "second"}
 
 
+def test_r50_a_sign_up_password_nobody_proved_cannot_add_a_practice_to_its_login(api, practice):
+    # R50, R51: the password chosen at Sunrise's sign-up is unproven: it opens Sunrise only, so
+    # it is not that login's password for a new practice; the answer is a failed sign-in's.
+    refused = _sign_up(api, "second", practice.admin_email)
+    assert refused.status == 401
+    assert refused.error_code() == "invalid_credentials"
+    assert_documented("POST", "/v1/orgs", refused)
+    assert refused.raw == login(api, "nobody@example.com", "wrong password").raw
+    assert {a["org"]["slug"] for a in login(api, practice.admin_email).body["accounts"]} == {
+        "sunrise"
+    }
+
+
+def test_r51_a_taken_slug_is_answered_before_the_address_is_looked_at(api, practice):
+    # R51: with a taken slug, a known address (right or wrong password) and an unknown one get
+    # one answer, so the slug cannot be used to learn whether an address has a login.
+    answers = [
+        _sign_up(api, "sunrise", practice.admin_email, "wrong password"),
+        _sign_up(api, "sunrise", practice.admin_email),
+        _sign_up(api, "sunrise", "nobody@example.com"),
+    ]
+    assert {(a.status, a.raw) for a in answers} == {(answers[0].status, answers[0].raw)}
+    assert answers[0].error_code() == "slug_taken"
+    assert login(api, practice.admin_email).status == 200  # no failure was counted
+
+
+def test_r50_a_new_addresss_sign_up_password_opens_only_its_practice(api, practice):
+    # R50: the login a sign-up creates has an unproven password, bound to the new practice.
+    assert identity_of(practice.admin_email).password_org_id == practice.id
+
+
 def test_a_pending_login_cannot_be_claimed_by_a_practice_sign_up(api: Api, practice: Practice):
-    # R1, R13: an invited client's login (no password yet) is not taken over by a sign-up.
+    # R1, R13: an invited client's login (no password yet) is not taken over by a sign-up; the
+    # answer is a failed sign-in's (R51).
     api.post(
         f"/v1/orgs/{practice.id}/clients",
         {"first_name": "M", "last_name": "C", "email": "invited@example.com"},
         practice.admin_token,
     )
-    answer = api.post(
-        "/v1/orgs",
-        {
-            "name": "Mine",
-            "slug": "mine",
-            "admin": {
-                "email": "invited@example.com",
-                "password": PASSWORD,
-                "first_name": "X",
-                "last_name": "Y",
-            },
-        },
-    )
-    assert answer.status == 409
+    answer = _sign_up(api, "mine", "invited@example.com")
+    assert answer.status == 401
+    assert answer.error_code() == "invalid_credentials"
     assert login(api, "invited@example.com").status == 401
 
 
@@ -239,7 +271,7 @@ def test_practice_sign_up_cannot_be_used_to_guess_a_password(api: Api, practice:
         )
 
     for n in range(5):
-        assert attempt(f"guess number {n}", f"guess-{n}").status == 409
+        assert attempt(f"guess number {n}", f"guess-{n}").status == 401
     assert attempt(PASSWORD, "guess-right").status == 429
     assert login(api, practice.admin_email).status == 429
 

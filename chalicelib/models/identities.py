@@ -17,7 +17,13 @@ TABLE = config.table("identities")
 
 
 class Identity(Model):
-    """One login (R1). `session_epoch` moves on a password change, killing older sessions (R46)."""
+    """One login (R1). `session_epoch` moves on a password change, killing older sessions (R46).
+
+    `password_org_id` names the organization where the current password was set by staff (R8)
+    or chosen at a sign-up, while nobody has proven the mailbox with it: such a password opens
+    only that organization's accounts (R50). None once the owner used a link or code sent to
+    the address with it, and for a login without a password.
+    """
 
     class Meta(BaseMeta):
         table_name = TABLE
@@ -25,6 +31,7 @@ class Identity(Model):
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
     password_hash = UnicodeAttribute(null=True)
+    password_org_id = UnicodeAttribute(null=True)
     last_org_id = UnicodeAttribute(null=True)
     session_epoch = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()

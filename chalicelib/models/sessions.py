@@ -47,7 +47,8 @@ class Session(Model):
     provider_id = UnicodeAttribute(null=True)
     link_id = UnicodeAttribute(null=True)  # a caregiver session: the link holding the grant
     # R22: a session opened with a one-time passcode may enter only the organizations that
-    # allow passcodes; absent for a password sign-in (any account of the list).
+    # allow passcodes; R50: one opened with an unproven password, only that password's
+    # organization. Absent for a proven password's sign-in (any account of the list).
     only_org_ids = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()

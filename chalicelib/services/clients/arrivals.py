@@ -51,7 +51,8 @@ class Arrival:
     send_invite: bool = True
     # A self-sign-up is active at once (R16): activated now, welcomed (R21), no invite needed.
     activate: bool = False
-    # The password a self-sign-up chose, for a login this arrival creates (never an existing one).
+    # The password a self-sign-up chose, for a login this arrival creates (never an existing
+    # one); unproven, bound to this organization (R50).
     password_hash: str | None = None
     # The email's identity as the caller read it already (an import reads them in batches).
     identity: Identity | LookUp | None = LOOK_UP
@@ -123,7 +124,8 @@ def admit(
                     raise Conflict(
                         "This email already has a login; sign in with it.", code="email_has_login"
                     )
-                identity.password_hash = arrival.password_hash
+                # R50: unproven, it opens only this practice's accounts.
+                identities.choose_password(identity, arrival.password_hash, org_id=org.org_id)
         tx.save(profile, condition=ClientProfile.client_id.does_not_exist())
         if arrival.import_key:
             tx.save(

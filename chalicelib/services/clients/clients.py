@@ -16,6 +16,8 @@ from chalicelib import clock, db, logs, paging
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
 from chalicelib.models.identities import Identity
+from chalicelib.models.links import Link
+from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim, ProfileStatus
 from chalicelib.rules.actors import Actor
 from chalicelib.schemas.clients import ListClientsQuery, SetPassword, UpdateClient
@@ -191,9 +193,13 @@ def list_clients(
 
 
 def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) -> ClientProfile:
-    """R8: an admin sets a client's password only while the client's last organization is
-    the admin's. The condition is part of the write, so a switch cannot slip in between.
-    Every session of that login ends (R46)."""
+    """R8: an admin sets a client's password only while the client's last organization is the
+    admin's and every account of the login (profiles, staff memberships, caregiver grants) is
+    in the admin's organization; else one refusal, whatever the reason (R4 allows no more).
+    The password opens only this organization's accounts until the owner proves the mailbox
+    (R50). The last organization is a condition of the write, so a switch cannot slip in
+    between; an account added elsewhere meanwhile is not opened by it (R50). Every session of
+    that login ends (R46)."""
     admin = access.staff_of(actor, org_id, access.ADMIN)
     profile = records.client(org_id, client_id)
     if profile.status != ProfileStatus.ACTIVE:
@@ -208,19 +214,38 @@ def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) ->
 
     def refused() -> Conflict:
         return Conflict(
-            "This client last signed in to another practice's portal, so their password can "
-            "only be changed by them. Send them a password-reset email instead.",
+            "This client's password can only be changed by them. Send them a password-reset "
+            "email instead.",
             code="password_owned_elsewhere",
         )
 
+    elsewhere = _accounts_elsewhere(identity.id, org_id)  # read whatever the last org: one cost
+    if identity.last_org_id != org_id or elsewhere:
+        raise refused()
     tx = Tx()
-    identities.set_password(
+    identities.set_unproven_password(
         tx,
         identity,
         passwords.hash_password(req.password),
+        org_id=org_id,
         condition=Identity.last_org_id == org_id,
         on_conflict=refused,
     )
     tx.commit()
     logs.event("client.password_set", org_id=org_id, client_id=client_id, actor=admin.provider_id)
     return profile
+
+
+def _accounts_elsewhere(identity_id: str, org_id: str) -> bool:
+    """R8: whether the login has a record in another organization that is, or may become, an
+    account of it (any profile, archived ones included; any staff membership; any caregiver
+    grant): three Queries on the login's indexes, whatever the organizations' sizes."""
+    return any(
+        record.org_id != org_id
+        for query in (
+            ClientProfile.by_identity.query(identity_id),
+            Provider.by_identity.query(identity_id),
+            Link.by_caregiver.query(identity_id),
+        )
+        for record in query
+    )

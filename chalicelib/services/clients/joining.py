@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 from chalicelib import clock, db
 from chalicelib.db import Tx
-from chalicelib.errors import Conflict, NotFound, PorticoError
+from chalicelib.errors import Conflict, NotFound, PorticoError, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, JoinCode, Organization, StaffClaim
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import records, throttle
 from chalicelib.services.clients import arrivals, email_claims
 from chalicelib.services.clients.arrivals import Arrival
-from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services.identity import accounts, auth, identities, passwords, sessions
 from chalicelib.services.identity.accounts import client_account
 from chalicelib.services.practices import orgs
 
@@ -136,15 +136,14 @@ def sign_in(
     link: JoinLink, *, first_name: str, last_name: str, email: str, password: str, source: str
 ) -> Joined:
     """R16, R23: an existing login adds this practice's account, after its own password (a
-    sign-in, throttled like one, R45). A staff address or an active client of the practice is
-    explained, not joined; both are told only after the password proved the login's owner."""
-    had_failures = throttle.check(email, source)
-    identity = identities.find_by_email(email)
-    if identity is None or not passwords.verify(identity.password_hash, password):
-        throttle.record_failure(email, source)
-        raise WrongPassword()
-    if had_failures:
-        throttle.forgive(email)
+    sign-in, throttled like one, R45; proven, or unproven in this practice, R50). A staff
+    address or an active client of the practice is explained, not joined; both are told only
+    after the password proved the login's owner."""
+    try:
+        # R50: an unproven password opens only its own practice, so it cannot add this one.
+        identity = auth.check_password(email, password, source, in_org=link.org.org_id)
+    except Unauthenticated:
+        raise WrongPassword() from None
     if db.get(StaffClaim, link.org.org_id, StaffClaim.sk_for(identity.id)) is not None:
         raise Explained("staff")
     try:

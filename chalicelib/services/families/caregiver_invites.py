@@ -35,7 +35,11 @@ class CaregiverInvite:
 
     @property
     def has_password(self) -> bool:
-        return bool(self.identity and self.identity.password_hash)
+        """Whether the page asks for the login's password: a proven one (R50). A login with
+        none, or an unproven one (perhaps a stranger's, R8), chooses a new password here."""
+        return bool(
+            self.identity and self.identity.password_hash and self.identity.password_org_id is None
+        )
 
 
 def caregiver_invite(secret: str) -> CaregiverInvite | None:
@@ -75,6 +79,7 @@ def accept_caregiver_invite(
     assert invite.token is not None
     identity, link = invite.identity, invite.link
     tx = Tx()
+    new_hash: str | None = None
     if invite.has_password:
         throttle.check(identity.email, source)
         if not passwords.verify(identity.password_hash, password):
@@ -83,7 +88,8 @@ def accept_caregiver_invite(
     else:
         for field, problem in new_password_errors(password, confirm).items():
             raise field_error(field, problem)  # the first problem, as the page shows one
-        identities.set_password(tx, identity, passwords.hash_password(password))
+        new_hash = passwords.hash_password(password)
+    identities.prove_mailbox(tx, identity, password_hash=new_hash)  # R50: the link proves it
     moment = clock.now()
     tokens.consume(tx, invite.token)
     grant = {

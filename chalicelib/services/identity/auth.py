@@ -14,7 +14,7 @@ from chalicelib.models.sessions import SessionKind
 from chalicelib.rules.actors import Account, Actor
 from chalicelib.schemas.identity import Login, Switch
 from chalicelib.services import audit, throttle
-from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services.identity import accounts, identities, sessions
 
 
 @dataclass(frozen=True)
@@ -26,28 +26,43 @@ class SignedIn:
     orgs: dict[str, Organization]
 
 
+def invalid_credentials() -> Unauthenticated:
+    """The one answer of a failed sign-in, whatever failed (R45, R51)."""
+    return Unauthenticated(
+        "That email and password do not match. Try again or reset your password.",
+        code="invalid_credentials",
+    )
+
+
+def check_password(email: str, password: str, source: str, *, in_org: str | None) -> Identity:
+    """The login whose password this is, or the failed sign-in's 401: throttled per email and
+    source (R45), one answer and one Argon2 verification for an unknown email, no password yet
+    or a wrong one. `in_org`: the password must open that organization's accounts (R50: an
+    unproven password opens only its own); None for a sign-in, which bounds its session."""
+    had_failures = throttle.check(email, source)
+    identity = identities.find_by_email(email)
+    if identity is None or not identities.password_matches(identity, password, in_org=in_org):
+        throttle.record_failure(email, source)
+        raise invalid_credentials()
+    if had_failures:
+        throttle.forgive(email)
+    return identity
+
+
 def sign_in(req: Login, source: str) -> SignedIn:
     """R2/R45: email and password to the list of accounts, entering the only one if one.
 
-    Unknown email, no password yet and wrong password are one answer, at one cost (an Argon2
-    verification each), and all count toward the throttle.
+    R50: an unproven password (set by staff, or chosen at a sign-up) lists and enters only the
+    accounts of its organization; the session keeps that bound for `me` and `switch`.
     """
-    had_failures = throttle.check(req.email, source)
-    identity = identities.find_by_email(req.email)
-    if identity is None or not passwords.verify(identity.password_hash, req.password):
-        throttle.record_failure(req.email, source)
-        raise Unauthenticated(
-            "That email and password do not match. Try again or reset your password.",
-            code="invalid_credentials",
-        )
-    if had_failures:
-        throttle.forgive(req.email)
-    tx = Tx()
-    found = accounts.list_for(identity)
+    identity = check_password(req.email, req.password, source, in_org=None)
+    only = identities.password_orgs(identity)
+    found = [a for a in accounts.list_for(identity) if only is None or a.org_id in only]
     entered = found[0] if len(found) == 1 else None
+    tx = Tx()
     if entered:
         _record_entry(tx, identity, entered)
-    token = sessions.start(tx, identity, entered)
+    token = sessions.start(tx, identity, entered, only)
     tx.commit()
     logs.event("identity.signed_in", identity_id=identity.id, accounts=len(found))
     return SignedIn(token, identity, entered, found, accounts.organizations(_org_ids(found)))

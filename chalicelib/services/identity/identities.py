@@ -13,6 +13,7 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict, PorticoError
 from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.services import tokens
+from chalicelib.services.identity import passwords
 
 T = TypeVar("T")
 
@@ -94,6 +95,9 @@ def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
     return identity
 
 
+# Passwords and the mailbox (R8, R13, R20, R46, R50) -----------------------------------------
+
+
 def reset_subject(identity_id: str) -> str:
     """The subject of a login's reset links (R20): a newer one kills the older (R13)."""
     return f"reset#{identity_id}"
@@ -104,11 +108,91 @@ def passcode_subject(identity_id: str) -> str:
     return f"otp#{identity_id}"
 
 
-def set_password(
+def password_orgs(identity: Identity) -> set[str] | None:
+    """R50: the organizations whose accounts the login's password opens: only the one where an
+    unproven password was set or chosen; None (all of them) once the mailbox is proven."""
+    return {identity.password_org_id} if identity.password_org_id else None
+
+
+def password_matches(identity: Identity | None, password: str, *, in_org: str | None) -> bool:
+    """Whether `password` is the login's and opens `in_org`'s accounts (R45, R50); `in_org`
+    None asks about the password alone (a sign-in, whose session `password_orgs` bounds).
+    Always one Argon2 verification, login or none (R45, R51)."""
+    verified = passwords.verify(identity.password_hash if identity else None, password)
+    if not verified or identity is None:
+        return False
+    opens = password_orgs(identity)
+    return in_org is None or opens is None or in_org in opens
+
+
+def choose_password(new_identity: Identity, password_hash: str, *, org_id: str) -> None:
+    """A password chosen at a sign-up with the login it creates (a practice sign-up, a group
+    link): nothing proves the mailbox yet, so it opens only `org_id`'s accounts (R50). The
+    identity is one `add` put in the caller's transaction, written at its commit."""
+    new_identity.password_hash = password_hash
+    new_identity.password_org_id = org_id
+
+
+def set_unproven_password(
     tx: Tx,
     identity: Identity,
     password_hash: str,
     *,
+    org_id: str,
+    condition: Condition | None = None,
+    on_conflict: Callable[[], PorticoError] | None = None,
+) -> None:
+    """R8: staff of `org_id` set the login's password: it opens only that organization's
+    accounts until the owner proves the mailbox (R50)."""
+    _set_password(
+        tx,
+        identity,
+        password_hash,
+        unproven_in=org_id,
+        condition=condition,
+        on_conflict=on_conflict,
+    )
+
+
+def prove_mailbox(
+    tx: Tx,
+    identity: Identity,
+    *,
+    password_hash: str | None,
+    keep_token: str | None = None,
+    also: list[Action] | None = None,
+) -> None:
+    """R50: the login's owner used a link sent to its address (an invite, a staff invite, a
+    reset, a caregiver invite, a group sign-up's confirmation). Every such redemption calls
+    this, in the transaction that consumes the link.
+
+    With `password_hash`, the password the owner chose on the link's page becomes the login's,
+    proven. Without, the page verified the current password (a proven one: pages ask for a new
+    password when it is unproven): proving makes it the owner's. `keep_token` is the link's own
+    token, consumed by the same change; `also` adds other changes of the identity.
+
+    A one-time passcode (R22) proves the mailbox for the session it opens only, and does not
+    call this: its holder never showed the current password, which may be a stranger's (R8).
+    """
+    if password_hash is not None:
+        _set_password(
+            tx, identity, password_hash, unproven_in=None, keep_token=keep_token, also=also
+        )
+        return
+    changes = list(also or [])
+    if identity.password_org_id is not None:
+        identity.password_org_id = None
+        changes.append(Identity.password_org_id.remove())
+    if changes:
+        tx.update(identity, changes)
+
+
+def _set_password(
+    tx: Tx,
+    identity: Identity,
+    password_hash: str,
+    *,
+    unproven_in: str | None,
     keep_token: str | None = None,
     condition: Condition | None = None,
     on_conflict: Callable[[], PorticoError] | None = None,
@@ -119,7 +203,9 @@ def set_password(
       too, so a session started in the same `tx` survives;
     - its outstanding reset links and passcodes die (R13, R20, R22): a password set another
       way (R8, an invite) must not leave an older way in open. `keep_token` is a token the
-      same change consumes (the reset link being used).
+      same change consumes (the reset link being used);
+    - `unproven_in` names the organization an unproven password opens (R50), None when a link
+      to the mailbox proved it.
     `also` adds other changes of the identity (one transaction may write an item once).
     """
     tokens.supersede(
@@ -127,11 +213,15 @@ def set_password(
     )
     identity.session_epoch += 1
     identity.password_hash = password_hash
+    identity.password_org_id = unproven_in
     identity.updated_at = clock.now()
     tx.update(
         identity,
         [
             Identity.password_hash.set(password_hash),
+            Identity.password_org_id.set(unproven_in)
+            if unproven_in
+            else Identity.password_org_id.remove(),
             Identity.session_epoch.set(identity.session_epoch),
             Identity.updated_at.set(identity.updated_at),
             *(also or []),

@@ -20,7 +20,7 @@ from chalicelib.rules.accounts import client_account_open, staff_account_open
 from chalicelib.rules.actors import Account, Actor
 from chalicelib.rules.settings import effective_for_client
 from chalicelib.services import records
-from chalicelib.services.identity import accounts
+from chalicelib.services.identity import accounts, identities
 from chalicelib.services.identity.accounts import caregiver_account, client_account, staff_account
 
 
@@ -32,7 +32,11 @@ def start(
     tx: Tx, identity: Identity, account: Account | None, only_org_ids: set[str] | None = None
 ) -> str:
     """Add a new session to `tx` and return its token (shown once, stored only hashed).
-    `only_org_ids` bounds the organizations it may enter (a passcode sign-in, R22)."""
+    `only_org_ids` bounds the organizations it may enter (a passcode sign-in, R22); by default
+    the bound of the login's password (R50: an unproven one opens its organization only, so a
+    session opened at a sign-up cannot switch into an account added to the login later)."""
+    if only_org_ids is None:
+        only_org_ids = identities.password_orgs(identity)
     token = ids.new_token()
     moment = clock.now()
     tx.save(
@@ -116,5 +120,5 @@ def require_account(actor: Actor) -> Account:
 
 
 def may_enter(session: Session, org_id: str) -> bool:
-    """R22: whether this session may enter an account of `org_id`."""
+    """R22, R50: whether this session may enter an account of `org_id`."""
     return not session.only_org_ids or org_id in session.only_org_ids

@@ -66,7 +66,11 @@ def landing(secret: str) -> Landing:
     identity = identities.get(profile.identity_id) if profile.identity_id else None
     if identity is None:
         return Landing(LandingState.DEAD, org, token, reason=TokenStatus.REVOKED)
-    page = LandingState.ENTER_PASSWORD if identity.password_hash else LandingState.SET_PASSWORD
+    # R15, R50: a proven password is asked for; a login without one, or with an unproven one
+    # (set by staff or chosen at a sign-up, perhaps by a stranger), chooses a new password:
+    # the link proves the mailbox.
+    proven = identity.password_hash and identity.password_org_id is None
+    page = LandingState.ENTER_PASSWORD if proven else LandingState.SET_PASSWORD
     return Landing(page, org, token, profile, identity)
 
 
@@ -84,9 +88,10 @@ class Accepted:
 def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     """R15: set a password (or prove the one the login has) and enter the practice's account.
 
-    One transaction consumes the token under its condition, sets the password (ending the
-    login's other sessions, R46), activates the profile (the welcome message on the first
-    activation, R21), writes the audit events (R47) and starts the session."""
+    One transaction consumes the token under its condition, proves the mailbox and sets the
+    password (R50; ending the login's other sessions, R46), activates the profile (the welcome
+    message on the first activation, R21), writes the audit events (R47) and starts the
+    session."""
     found = landing(secret)
     if found.state in {LandingState.UNKNOWN, LandingState.DEAD}:
         return Accepted(found)
@@ -122,13 +127,11 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     tokens.consume(tx, token, on_conflict=tokens.just_used)
     actor = client_ref(profile.client_id)
     entering = accounts.entering(identity, org.org_id)
+    identities.prove_mailbox(tx, identity, password_hash=new_hash, also=entering)  # R50
     if new_hash:
-        identities.set_password(tx, identity, new_hash, also=entering)
         audit.record(
             tx, org_id=org.org_id, action="password.set", actor=actor, client_id=profile.client_id
         )
-    elif entering:
-        tx.update(identity, entering)
     if profile.activated_at is None:
         profile.activated_at = now
         tx.update(

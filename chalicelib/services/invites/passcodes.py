@@ -6,6 +6,9 @@ to logins with an account in an organization that allows them (setting `otp_logi
 code signs in to those accounts only: the answer is a login's (R2) over that list. The email
 is identity-level, in the branding of the last organization (R9). Asking and verifying are
 throttled like sign-ins (R45), and the answers never tell whether an email has a login.
+
+A code proves the mailbox for the session it opens only (R50): it leaves an unproven password
+as it was, since its holder never showed that password, which a stranger may have set (R8).
 """
 
 from __future__ import annotations

@@ -146,8 +146,10 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
         return ResetOutcome(found, errors)
     tx = Tx()
     tokens.consume(tx, token, on_conflict=tokens.just_used)
-    identities.set_password(
-        tx, identity, passwords.hash_password(password), keep_token=token.token_hash
+    # R50: the link proved the mailbox; the password chosen here is the owner's, and opens
+    # every account of the login. Never asks for the current one, which may be unproven.
+    identities.prove_mailbox(
+        tx, identity, password_hash=passwords.hash_password(password), keep_token=token.token_hash
     )
     org_id = identity.last_org_id
     if org_id:

@@ -31,7 +31,7 @@ from chalicelib.schemas.practices import (
     UpdateOrg,
 )
 from chalicelib.services import access, records, throttle
-from chalicelib.services.identity import identities, passwords, sessions
+from chalicelib.services.identity import auth, identities, passwords, sessions
 from chalicelib.services.identity.accounts import staff_account
 
 
@@ -42,18 +42,28 @@ def _slug_taken() -> Conflict:
 def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
     """A practice signs up with its first admin, who is signed in to it (API.md POST /v1/orgs).
 
-    An email that already has a login joins with that login's password; the new practice
-    becomes its last organization (R3), since the admin is entered into it. That password check
-    is a sign-in, so it is throttled with sign-ins (R45): else it would be a way to guess.
+    A taken slug is answered first, before the address is looked at (R51). A new address
+    gets a login whose chosen password is unproven: it opens only this practice's accounts
+    until the owner proves the mailbox (R50). An address that has a login needs that login's
+    password, proven (an unproven one opens only its own practice, R50), and otherwise answers
+    exactly as a failed sign-in, throttled with sign-ins (R45, R51); the new practice becomes
+    its last organization (R3), since the admin is entered into it.
     """
     admin = req.admin
-    throttle.check(admin.email, source)
+    if db.get(SlugClaim, SlugClaim.key_for(req.slug), "slug") is not None:
+        raise _slug_taken()
+    org_id = ids.new_id("org")
+    known = identities.find_by_email(admin.email)
+    if known is not None:
+        known = auth.check_password(admin.email, admin.password, source, in_org=org_id)
+    else:
+        throttle.check(admin.email, source)
     new_hash = passwords.hash_password(admin.password)
 
     def attempt(tx: Tx) -> tuple[Organization, str]:
         moment = clock.now()
         org = Organization(
-            ids.new_id("org"),
+            org_id,
             name=req.name,
             slug=req.slug,
             plan=req.plan,
@@ -62,14 +72,9 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
         )
         identity, is_new = identities.find_or_add(tx, admin.email, first_org_id=org.org_id)
         if is_new:
-            identity.password_hash = new_hash
-        elif not passwords.verify(identity.password_hash, admin.password):
-            throttle.record_failure(admin.email, source)
-            raise Conflict(
-                "This email already has a Portico login. Enter that login's password to "
-                "create the practice with it, or use another email.",
-                code="email_has_login",
-            )
+            identities.choose_password(identity, new_hash, org_id=org.org_id)
+        elif known is None or identity.id != known.id:
+            raise auth.invalid_credentials()  # a login made meanwhile: its password was not given
         else:
             tx.update(identity, [Identity.last_org_id.set(org.org_id)])
         tx.save(org, condition=Organization.org_id.does_not_exist())
