@@ -1,12 +1,17 @@
-"""Portico's Chalice app: registers the blueprints and the error middleware; no logic."""
+"""Portico's Chalice app: registers the blueprints and the middleware; no logic.
+
+The local stage's `/_local/*` routes are registered in the local stage only, so no other
+stage's API (nor its template) has them (DESIGN "Running it here")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from chalice import Chalice
 from chalice.app import Request, Response
 
+from chalicelib import config, logs
 from chalicelib.errors import PorticoError
 from chalicelib.handlers import (
     api_appointments,
@@ -26,7 +31,7 @@ from chalicelib.handlers import (
     pages_join,
     schedules,
 )
-from chalicelib.handlers.http import contract_shape, error_response
+from chalicelib.handlers.http import contract_shape, counted, error_response
 
 app = Chalice(app_name="portico")
 app.register_blueprint(api_auth.bp)
@@ -43,14 +48,21 @@ app.register_blueprint(api_invites.bp)
 app.register_blueprint(pages_invites.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
-app.register_blueprint(local.bp)
 app.register_blueprint(pages_join.bp)
+if config.is_local():
+    app.register_blueprint(local.bp)
+
+
+@app.middleware("all")
+def invocation_ids(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Every log line of an invocation carries its request ids and cold start (logs.py)."""
+    return logs.invoked(event, lambda: get_response(event))
 
 
 @app.middleware("http")
 def contract_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """The one place that turns errors into the contract's JSON (API.md), Chalice's own too."""
     try:
-        return contract_shape(get_response(event))
+        return counted(contract_shape(get_response(event)))
     except PorticoError as error:
-        return error_response(error)
+        return counted(error_response(error))

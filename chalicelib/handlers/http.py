@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import config
+from chalicelib import config, metrics
 from chalicelib.errors import Invalid, PorticoError, TooLarge
 from chalicelib.rules.actors import Actor
 from chalicelib.services.identity import sessions
@@ -109,6 +109,13 @@ _CHALICE_ERRORS = {
     ),
     "InternalServerError": ("internal_error", "Something went wrong on our side; try again."),
 }
+
+
+def counted(response: Response) -> Response:
+    """Every 429 the API answers, a page's included, counts as a throttle (metrics.py)."""
+    if response.status_code == 429:
+        metrics.count("Throttled")
+    return response
 
 
 def contract_shape(response: Response) -> Response:

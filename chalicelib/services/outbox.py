@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws, clock, config, db, ids, logs
+from chalicelib import aws, clock, config, db, ids, logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
@@ -132,6 +132,7 @@ def mark_dead(job_id: str) -> int:
     except _AlreadyEnded:
         return 0
     logs.event("email.dead", job_id=job_id, org_id=job.org_id)
+    metrics.count("EmailsDead")
     return 1
 
 

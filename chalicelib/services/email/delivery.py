@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from chalicelib import aws, clock, config, db, ids, logs
+from chalicelib import aws, clock, config, db, ids, logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob, EmailStatus
@@ -91,6 +91,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     if reason:
         _end(job, claim, EmailStatus.SUPPRESSED, to=address, reason=reason)
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
+        metrics.count("EmailsSuppressed", reason=reason)
         return "suppressed"
     assert address is not None
     if kind.copies and not job.copy_holder:
@@ -115,6 +116,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
         branded_org_id=org.org_id if org else None,
     )
     logs.event("email.sent", job_id=job.job_id, org_id=job.org_id, kind=job.kind)
+    metrics.count("EmailsSent", kind=job.kind)
     return "sent"
 
 

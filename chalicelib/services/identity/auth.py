@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib import logs
+from chalicelib import logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
@@ -43,6 +43,7 @@ def check_password(email: str, password: str, source: str, *, in_org: str | None
     identity = identities.find_by_email(email)
     if identity is None or not identities.password_matches(identity, password, in_org=in_org):
         throttle.record_failure(email, source)
+        metrics.count("SignInFailures")
         raise invalid_credentials()
     if had_failures:
         throttle.forgive(email)
