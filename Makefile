@@ -1,13 +1,17 @@
 # Two commands: `make run` (the local stack) and `make test` (lint, types and every test). Also:
 # `make unit` (the in-process tests alone, on two workers), `make e2e` (the real local stack and
-# the browser alone), `make package` (the prod template and zip, linted), `make bench` (round
-# trips, cold import, the email worker: README "Benchmarks"), `make fuzz` (schemathesis, longer).
+# the browser alone), `make package` (the prod template and zip, linted by cfn-lint and checkov),
+# `make bench` (round trips, cold import, the email worker, Argon2 against Lambda's memory:
+# README "Benchmarks"), `make fuzz` (schemathesis, longer).
 # Each creates the virtual environment and installs what is missing first.
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
+# checkov pins boto3 and packaging below the app's own: it gets an environment of its own.
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
 .PHONY: run test unit e2e lint bench package fuzz clean chromium
 
@@ -16,6 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check "pip<26.3"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+$(CHECKOV_STAMP): deploy/requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
 
 run: $(STAMP)
 	$(PY) -m scripts.local_stack
@@ -47,13 +56,14 @@ test: lint chromium
 bench: $(STAMP)
 	$(PY) -m scripts.bench
 	$(PY) -m scripts.bench_worker
+	$(PY) -m scripts.bench_passwords
 	IMPORT_BENCH_ROWS=5000 $(PY) -m pytest -p no:cacheprovider -q -s -k big_file tests/test_imports.py
 
-package: $(STAMP)
-	$(PY) -m scripts.package
+package: $(STAMP) $(CHECKOV_STAMP)
+	$(PY) -m scripts.package --checkov $(CHECKOV_VENV)/bin/checkov
 
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -m fuzz tests/e2e/test_fuzz.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache artifacts build

@@ -1,13 +1,21 @@
 """The only reader of the environment: stage, table names, endpoints, URLs and costs.
 
 Everything is read once at import; nothing here talks to AWS, so a cold start stays cheap.
+A stage other than `local` refuses to start without its URLs, its sender and the names of its
+secret parameters (issue #12 finding 13): a deploy that skipped them would mail links to
+loopback or sign forms with a known key. Secrets themselves are never in the environment,
+only the names of the SSM parameters that hold them (`secret_store`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
-STAGE: str = os.environ.get("PORTICO_STAGE", "local")
+# Not `local` unless said: the local stage serves every sent email at /_local/outbox and signs
+# its forms with a fixed key. `make run`, the tests and the benchmarks say `local` themselves.
+DEFAULT_STAGE = "prod"
+STAGE: str = os.environ.get("PORTICO_STAGE", DEFAULT_STAGE)
 REGION: str = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 # Empty means "the real AWS endpoint"; `make run` and the end-to-end tests point it at moto.
 AWS_ENDPOINT_URL: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
@@ -20,17 +28,24 @@ PORTAL_URL: str = os.environ.get(
     "PORTAL_URL", f"{PUBLIC_URL}/_local/portal" if STAGE == "local" else f"{PUBLIC_URL}/portal"
 ).rstrip("/")
 
-# Signs the landing pages' CSRF tokens. The local stage has a fixed one; every other stage must
-# set its own (a missing one makes the pages refuse every form rather than sign with a known key).
-PAGE_SECRET: str = os.environ.get("PAGE_SECRET") or (
-    "local-page-secret" if STAGE == "local" else ""
-)
+# The secrets, by use: outside the local stage each is the name of an SSM SecureString
+# parameter, read on first use (`secret_store`). PAGE_SECRET signs the landing pages' CSRF
+# tokens. A new key adds its line here, and the template its parameter (deploy_template.py).
+SECRET_VARIABLES: dict[str, str] = {"page": "PAGE_SECRET_PARAMETER"}
+SECRET_PARAMETERS: dict[str, str] = {
+    name: os.environ.get(variable, "") for name, variable in SECRET_VARIABLES.items()
+}
+# How long a secret read from SSM is kept before it is read again (a rotation lands by then).
+SECRET_CACHE_SECONDS: int = int(os.environ.get("SECRET_CACHE_SECONDS", "300"))
+# The local stage's fixed secrets: known to anyone, which is why no other stage has them.
+LOCAL_SECRETS: dict[str, str] = {"page": "local-page-secret"}
 MAX_FORM_BODY_BYTES: int = 64_000
 
 SESSION_TTL_HOURS: int = int(os.environ.get("SESSION_TTL_HOURS", "12"))
 
-# Argon2id cost (R45). "standard" is argon2-cffi's RFC 9106 low-memory profile; "low" keeps the
-# same algorithm with a cheaper cost so that the test suite signs in thousands of times quickly.
+# Argon2id cost (R45). "standard" is OWASP's m=19 MiB t=2 p=1 (passwords.STANDARD, sized in
+# README "Sizing"); "low" keeps the same algorithm with a cheaper cost so that the test suite
+# signs in thousands of times quickly.
 PASSWORD_HASH_COST: str = os.environ.get("PASSWORD_HASH_COST", "standard")
 
 # R45: sign-in failures allowed per submitted email and per source address in one window.
@@ -72,6 +87,12 @@ STAFF_SENDS_PER_DAY: int = 5
 FOLLOW_UP_LOOKBACK_HOURS: int = int(os.environ.get("FOLLOW_UP_LOOKBACK_HOURS", "6"))
 
 
+# Observability (README "Observability"): the service name in log lines and the CloudWatch
+# namespace of the embedded-format metrics.
+SERVICE: str = "portico"
+METRICS_NAMESPACE: str = os.environ.get("METRICS_NAMESPACE", "Portico")
+
+
 def table(name: str) -> str:
     """The DynamoDB table name of one of Portico's tables in this stage."""
     return f"{TABLE_PREFIX}-{name}"
@@ -79,3 +100,44 @@ def table(name: str) -> str:
 
 def is_local() -> bool:
     return STAGE == "local"
+
+
+class Misconfigured(RuntimeError):
+    """A non-local stage started without what it must have: the message names each setting."""
+
+
+def problems(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """What a stage started with `environ` would lack; empty for the local stage and for a
+    complete deployment."""
+    if environ.get("PORTICO_STAGE", DEFAULT_STAGE) == "local":
+        return []
+    found = []
+    for name in ("PUBLIC_URL", "PORTAL_URL"):
+        if not environ.get(name):
+            found.append(f"{name} is not set")
+        elif not environ[name].startswith("https://"):
+            found.append(f"{name} must be an https:// URL")
+    if "@" not in environ.get("MAIL_FROM_ADDRESS", ""):
+        found.append("MAIL_FROM_ADDRESS is not set to an address")
+    found += [
+        f"{variable} is not set (the SSM parameter holding the {name} secret)"
+        for name, variable in SECRET_VARIABLES.items()
+        if not environ.get(variable)
+    ]
+    if environ.get("PAGE_SECRET"):
+        found.append("PAGE_SECRET must not be in the environment: set PAGE_SECRET_PARAMETER")
+    return found
+
+
+def require_complete() -> None:
+    """Refuse to start a misconfigured stage (called once at import, below)."""
+    missing = problems()
+    if missing:
+        raise Misconfigured(
+            f"Portico's {STAGE} stage cannot start: " + "; ".join(missing) + ". "
+            "Set them (the deployment template's parameters do), or PORTICO_STAGE=local "
+            "for a local run."
+        )
+
+
+require_complete()

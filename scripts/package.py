@@ -5,9 +5,12 @@
 2. `chalice package --stage prod --merge-template deploy/resources.json build/`: build/sam.json
    and build/deployment.zip (needs a region and PyPI or PIP_FIND_LINKS, DESIGN "Known traps";
    chalice caches under .chalice/deployments, which git ignores);
-3. `cfn-lint build/sam.json`: the template must pass it.
+3. `cfn-lint build/sam.json`: the template must pass it;
+4. with `--checkov PATH` (`make package` gives its own environment's, .venv-checkov), checkov
+   on build/sam.json: no failed check. What it would flag and the template answers otherwise
+   is skipped on the resource with its reason (`deploy_template.CHECKOV_SKIPS`).
 
-    .venv/bin/python -m scripts.package [--out build] [--no-lint] [--no-write]
+    .venv/bin/python -m scripts.package [--out build] [--no-lint] [--no-write] [--checkov PATH]
 
 Deploy with `sam deploy --template-file build/sam.json` or `aws cloudformation package` then
 `deploy` (README "Deployment").
@@ -30,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def package(out: Path, *, lint: bool = True, write: bool = True) -> Path:
+def package(
+    out: Path, *, lint: bool = True, write: bool = True, checkov: Path | None = None
+) -> Path:
     """Build the template and zip into `out`; return the template's path. With `write` false,
     stale generated files stop the build instead of being rewritten (the tests' mode)."""
     for path, text in deploy_template.rendered().items():
@@ -40,7 +45,14 @@ def package(out: Path, *, lint: bool = True, write: bool = True) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    # Chalice imports the app in the prod stage, which refuses to start without its settings:
+    # placeholders here, the template's Parameters on AWS.
+    env = {
+        **os.environ,
+        **deploy_template.PACKAGING_ENVIRONMENT,
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    env.pop("PAGE_SECRET", None)
     subprocess.run(
         [
             str(BIN / "chalice"),
@@ -60,6 +72,22 @@ def package(out: Path, *, lint: bool = True, write: bool = True) -> Path:
     if lint:
         subprocess.run([str(BIN / "cfn-lint"), str(template)], cwd=ROOT, check=True)
         print(f"cfn-lint: {template} passes")
+    if checkov:
+        subprocess.run(
+            [
+                str(checkov),
+                "--file",
+                str(template),
+                "--framework",
+                "cloudformation",
+                "--compact",
+                "--quiet",
+                "--skip-download",  # offline: no guidelines from the vendor's platform
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+        print(f"checkov: {template} passes (skips and their reasons: deploy/resources.json)")
     return template
 
 
@@ -106,8 +134,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--no-lint", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="fail on stale generated files")
+    parser.add_argument("--checkov", type=Path, help="checkov's executable: run it too")
     args = parser.parse_args()
-    package(args.out.resolve(), lint=not args.no_lint, write=not args.no_write)
+    package(
+        args.out.resolve(), lint=not args.no_lint, write=not args.no_write, checkov=args.checkov
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from chalice.app import Request, Response
 
-from chalicelib import config
+from chalicelib import config, secret_store
 from chalicelib.errors import Invalid, TooLarge
 from chalicelib.handlers.http import raw_body
 from chalicelib.models.orgs import Organization
@@ -58,7 +58,7 @@ def _path(request: Request) -> str:
 
 
 def _sign(cookie: str, path: str) -> str:
-    key = config.PAGE_SECRET.encode() or secrets.token_bytes(32)  # no secret: nothing verifies
+    key = secret_store.page_secret().encode() or secrets.token_bytes(32)  # empty: none verifies
     return hmac.new(key, f"{cookie}|{path}".encode(), hashlib.sha256).hexdigest()
 
 
