@@ -373,7 +373,9 @@ APP_IMPORT = "import app"
 # A Chalice app with nothing of Portico: the libraries its code imports, as a bare app would.
 BARE_IMPORT = (
     "from chalice import Chalice; import boto3, pynamodb.models, pynamodb.transactions, "
-    "pydantic, email_validator, jinja2, css_inline, argon2; Chalice(app_name='bare')"
+    "pydantic, email_validator, jinja2, css_inline, argon2, "
+    "aws_lambda_powertools.logging.formatter, aws_lambda_powertools.metrics; "
+    "Chalice(app_name='bare')"
 )
 
 
