@@ -10,7 +10,7 @@ people (R48) and never anything with many values.
 | EmailsSent | the worker, once per sent email (R41) | kind |
 | EmailsSuppressed | the worker (R36–R38, R43) | reason |
 | EmailsDead | the outbox sweep, once per dead job (R42) | |
-| SignInFailures | a failed password sign-in (R45) | |
+| SignInFailures | a failed password check: sign-in, the join page, a practice sign-up (R45) | |
 | Throttled | every 429 the API answers (R17, R20, R45) | |
 """
 
