@@ -15,8 +15,8 @@ from chalicelib.models.links import Link, owner_for
 from chalicelib.services.invites import passcodes
 from tests.support.api import PASSWORD, Answer, Api, Practice, give_password, login
 from tests.support.api import sign_up_practice as sign_up
-from tests.support.family import caregiver_session, client_session, family, invite_path, submit
-from tests.support.invites import add_client
+from tests.support.family import caregiver_session, client_session, family, invite_path
+from tests.support.invites import add_client, submit
 from tests.support.invites import invite_path as client_invite_path
 from tests.support.join import Browser, code_of, make_group, sign_up_fields
 from tests.support.records import identity_of, stored

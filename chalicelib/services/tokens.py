@@ -44,6 +44,14 @@ def live(subject: str) -> Token | None:
     return token if token is not None and status_of(token) == TokenStatus.LIVE else None
 
 
+def addressed_to(token: Token, identity_id: str | None) -> bool:
+    """R53: a link works only for the login it was sent to. When the email behind it changes
+    (the profile or the caregiver moves to another identity, R5, R19), the link dies: it never
+    sets a password nor binds a grant for the address that replaced it. A login's own email
+    never changes, so the identity is the address the link went to."""
+    return token.identity_id is not None and token.identity_id == identity_id
+
+
 def find(secret: str, kind: str) -> Token | None:
     """The token behind a secret from a link, of this kind, whatever its status; else None."""
     if not secret or len(secret) > 200:

@@ -60,6 +60,7 @@ def caregiver_invite(secret: str) -> CaregiverInvite | None:
     identity = identities.get(caregiver.identity_id) if caregiver.identity_id else None
     if (
         identity is None
+        or not tokens.addressed_to(token, caregiver.identity_id)  # R53: the email changed
         or receiver.status != ProfileStatus.ACTIVE
         or caregiver.status != ProfileStatus.ACTIVE
     ):
@@ -103,6 +104,15 @@ def accept_caregiver_invite(
         # The grant must still be there: removed meanwhile, the link is dead (R31).
         condition=Link.portal_access.exists() & Link.linked_client_id.exists(),
         on_conflict=lambda: Conflict("This access was removed.", code="grant_removed"),
+    )
+    assert invite.caregiver is not None
+    tx.check(
+        ClientProfile,
+        link.org_id,
+        invite.caregiver.client_id,
+        # R53: the caregiver's email must not have changed since the page was read.
+        condition=ClientProfile.identity_id == invite.token.identity_id,
+        on_conflict=lambda: Conflict("This invitation has ended.", code="token_not_live"),
     )
     audit.record(
         tx,

@@ -216,8 +216,10 @@ def status(profile: ClientProfile) -> InviteOutcome:
     token = db.get(Token, pointer.live_hash) if pointer else None
     if token is None:
         return InviteOutcome("not_sent", None)
-    if token.identity_id != profile.identity_id and tokens.status_of(token) == TokenStatus.LIVE:
-        # R19: the email changed since; that invite's page is dead ("revoked") for it.
+    if not tokens.addressed_to(token, profile.identity_id) and (
+        tokens.status_of(token) == TokenStatus.LIVE
+    ):
+        # R53: the email changed since; that invite's page is dead ("revoked") for it.
         return InviteOutcome("revoked", None, token.created_at, token.expires_at)
     return _outcome(token)
 

@@ -60,7 +60,7 @@ def landing(secret: str) -> Landing:
     if (
         profile is None
         or profile.status != ProfileStatus.ACTIVE
-        or profile.identity_id != token.identity_id  # R19: the email moved; the invite with it
+        or not tokens.addressed_to(token, profile.identity_id)  # R53: the email changed
     ):
         return Landing(LandingState.DEAD, org, token, reason=TokenStatus.REVOKED)
     identity = identities.get(profile.identity_id) if profile.identity_id else None
@@ -132,15 +132,25 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
         audit.record(
             tx, org_id=org.org_id, action="password.set", actor=actor, client_id=profile.client_id
         )
+    # R53: the email must not have changed since the page was read.
+    addressed = ClientProfile.identity_id == token.identity_id
     if profile.activated_at is None:
         profile.activated_at = now
         tx.update(
             profile,
             [ClientProfile.activated_at.set(now)],
-            condition=ClientProfile.activated_at.does_not_exist(),
+            condition=ClientProfile.activated_at.does_not_exist() & addressed,
             on_conflict=tokens.just_used,
         )
         chat.welcome(tx, org, profile)  # R21: on the first activation only
+    else:
+        tx.check(
+            ClientProfile,
+            profile.org_id,
+            profile.client_id,
+            condition=addressed,
+            on_conflict=tokens.just_used,
+        )
     audit.record(
         tx, org_id=org.org_id, action="invite.accepted", actor=actor, client_id=profile.client_id
     )
