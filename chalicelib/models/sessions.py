@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -46,9 +47,11 @@ class Session(Model):
     client_id = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)
     link_id = UnicodeAttribute(null=True)  # a caregiver session: the link holding the grant
-    # R22: a session opened with a one-time passcode may enter only the organizations that
-    # allow passcodes; R50: one opened with an unproven password, only that password's
-    # organization. Absent for a proven password's sign-in (any account of the list).
+    # R22: a session opened with a one-time passcode enters only client accounts of the
+    # organizations that allowed the code (`by_passcode`: bounded even when the set is absent,
+    # since DynamoDB stores no empty set); R50: one opened with an unproven password, only that
+    # password's organization. Absent for a proven password's sign-in (any account of the list).
+    by_passcode = BooleanAttribute(default=False)
     only_org_ids = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()

@@ -73,7 +73,7 @@ def switch(actor: Actor, req: Switch) -> SignedIn:
     """R3: enter another account of the identity's list without the password. The old session
     ends and a new one, bound to the chosen account, takes its place."""
     target = accounts.resolve(actor.identity, req.account_id)
-    if target is None or not sessions.may_enter(actor.session, target.org_id):
+    if target is None or not sessions.may_enter(actor.session, target):
         raise NotFound(
             "You have no account with this id. Sign in again to see your accounts.",
             code="account_not_found",
@@ -81,7 +81,13 @@ def switch(actor: Actor, req: Switch) -> SignedIn:
     tx = Tx()
     sessions.end(tx, actor)
     _record_entry(tx, actor.identity, target)
-    token = sessions.start(tx, actor.identity, target, actor.session.only_org_ids)
+    token = sessions.start(
+        tx,
+        actor.identity,
+        target,
+        actor.session.only_org_ids,
+        by_passcode=bool(actor.session.by_passcode),
+    )
     tx.commit()
     logs.event("identity.switched", identity_id=actor.identity.id, org_id=target.org_id)
     return SignedIn(token, actor.identity, target, [], accounts.organizations({target.org_id}))
@@ -91,7 +97,7 @@ def me(actor: Actor) -> SignedIn:
     found = [
         account
         for account in accounts.list_for(actor.identity)
-        if sessions.may_enter(actor.session, account.org_id)  # R22
+        if sessions.may_enter(actor.session, account)  # R22
     ]
     orgs = accounts.organizations(_org_ids(found) | _org_ids([actor.account]))
     return SignedIn(None, actor.identity, actor.account, found, orgs)

@@ -29,13 +29,19 @@ def _dead() -> Unauthenticated:
 
 
 def start(
-    tx: Tx, identity: Identity, account: Account | None, only_org_ids: set[str] | None = None
+    tx: Tx,
+    identity: Identity,
+    account: Account | None,
+    only_org_ids: set[str] | None = None,
+    *,
+    by_passcode: bool = False,
 ) -> str:
     """Add a new session to `tx` and return its token (shown once, stored only hashed).
-    `only_org_ids` bounds the organizations it may enter (a passcode sign-in, R22); by default
-    the bound of the login's password (R50: an unproven one opens its organization only, so a
+    `only_org_ids` bounds the organizations it may enter: with `by_passcode`, a passcode's
+    (R22: client accounts of those organizations only, none when it is empty); by default the
+    bound of the login's password (R50: an unproven one opens its organization only, so a
     session opened at a sign-up cannot switch into an account added to the login later)."""
-    if only_org_ids is None:
+    if only_org_ids is None and not by_passcode:
         only_org_ids = identities.password_orgs(identity)
     token = ids.new_token()
     moment = clock.now()
@@ -49,6 +55,7 @@ def start(
             client_id=account.client_id if account else None,
             provider_id=account.provider_id if account else None,
             link_id=account.link_id if account else None,
+            by_passcode=by_passcode,
             only_org_ids=only_org_ids or None,
             created_at=moment,
             expires_at=moment + timedelta(hours=config.SESSION_TTL_HOURS),
@@ -119,6 +126,10 @@ def require_account(actor: Actor) -> Account:
     return actor.account
 
 
-def may_enter(session: Session, org_id: str) -> bool:
-    """R22, R50: whether this session may enter an account of `org_id`."""
-    return not session.only_org_ids or org_id in session.only_org_ids
+def may_enter(session: Session, account: Account) -> bool:
+    """R22, R50: whether this session may enter `account`. A passcode session enters only
+    client accounts of the organizations that allowed its code (none when none did); an
+    unproven password's, only accounts of its organization; a proven one's, any."""
+    if session.by_passcode:
+        return account.kind == SessionKind.CLIENT and account.org_id in (session.only_org_ids or ())
+    return not session.only_org_ids or account.org_id in session.only_org_ids

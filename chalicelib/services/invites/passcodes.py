@@ -114,12 +114,16 @@ def verify(email: str, code: str, source: str) -> SignedIn:
         throttle.record_failure(email, source)
         raise _wrong()
     allowed, by_org = _allowed(identity)
+    if not allowed:
+        # R22: the client was archived or the practice turned codes off since the code was
+        # sent: the code enters nothing (an unbounded session would enter any account).
+        raise _wrong()
     entered = allowed[0] if len(allowed) == 1 else None
     tx = Tx()
     tokens.consume(tx, token, on_conflict=_Dead)
     if entered and (last_org := accounts.entering(identity, entered.org_id)):
         tx.update(identity, last_org)
-    session_token = sessions.start(tx, identity, entered, set(by_org))
+    session_token = sessions.start(tx, identity, entered, set(by_org), by_passcode=True)
     try:
         tx.commit()
     except _Dead:
