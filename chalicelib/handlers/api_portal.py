@@ -17,7 +17,8 @@ bp = Blueprint(__name__)
 
 @bp.route("/v1/portal/profile", methods=["GET"])
 def portal_profile() -> Response:
-    return ok({"profile": portal_profile_view(portal.profile(actor(bp.current_request)))})
+    profile, hidden = portal.profile(actor(bp.current_request))
+    return ok({"profile": portal_profile_view(profile, hidden)})
 
 
 @bp.route("/v1/portal/settings", methods=["GET"])

@@ -23,8 +23,9 @@ Feature = Literal[
     "packages",
 ]
 FEATURES: tuple[Feature, ...] = get_args(Feature)
-# R33: what a caregiver grant may be limited to: the portal features, and the chat.
-Scope = Literal[Feature, "chat"]
+# R33: what a caregiver grant may be limited to: the portal features, the chat, and the care
+# receiver's contact details and date of birth (`profile`; their name is shown in every scope).
+Scope = Literal[Feature, "chat", "profile"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 DEFAULT_SETTINGS: dict[str, Any] = {

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from chalicelib.rules import passwords
-from chalicelib.rules.settings import Scope
+from chalicelib.rules.settings import SCOPES, Scope
 
 NAME_MAX = 100
 TEXT_MAX = 10_000
@@ -87,7 +87,7 @@ def _each_once(values: list[str]) -> list[str]:
 
 
 # R33, B4: the portal features a caregiver's access is limited to.
-Scopes = Annotated[list[Scope], Field(max_length=10), AfterValidator(_each_once)]
+Scopes = Annotated[list[Scope], Field(max_length=len(SCOPES)), AfterValidator(_each_once)]
 
 
 class Body(BaseModel):

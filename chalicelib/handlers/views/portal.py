@@ -33,14 +33,15 @@ def record_view(record: PortalRecord) -> dict[str, Any]:
     }
 
 
-def portal_profile_view(profile: ClientProfile) -> dict[str, Any]:
-    """The portal's own profile: what the client sees of themselves (no staff-only fields)."""
+def portal_profile_view(profile: ClientProfile, hidden: tuple[str, ...]) -> dict[str, Any]:
+    """The portal's own profile: what the client sees of themselves (no staff-only fields);
+    a caregiver outside the `profile` scope gets it without the `hidden` details (R33)."""
+    details = {"email": profile.email, "phone": profile.phone, "dob": profile.dob}
     return {
         "id": profile.client_id,
         "first_name": profile.first_name,
         "last_name": profile.last_name,
-        "email": profile.email,
-        "phone": profile.phone,
-        "dob": profile.dob,
+        **{name: value for name, value in details.items() if name not in hidden},
         "client_type": profile.client_type,
+        "hidden": sorted(hidden),
     }

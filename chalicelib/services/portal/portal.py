@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from chalicelib import clock, ids, logs
 from chalicelib.db import Tx
+from chalicelib.errors import Forbidden
 from chalicelib.models.appointments import Appointment
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
@@ -15,11 +16,20 @@ from chalicelib.rules.settings import Effective
 from chalicelib.schemas.portal import JournalEntry
 from chalicelib.services import access, appointments, audit, chat
 
+# R33: what the `profile` scope covers; a caregiver without it sees whose account it is
+# (names and client type, which every scope needs) and not these.
+PROFILE_DETAILS = ("dob", "email", "phone")
 
-def profile(actor: Actor) -> ClientProfile:
+
+def profile(actor: Actor) -> tuple[ClientProfile, tuple[str, ...]]:
+    """The account's profile and the details hidden from this session (R33)."""
     permit = access.portal(actor)
     assert permit.profile is not None
-    return permit.profile
+    try:
+        access.portal(actor, "profile")
+    except Forbidden:
+        return permit.profile, PROFILE_DETAILS
+    return permit.profile, ()
 
 
 def settings(actor: Actor) -> Effective:
