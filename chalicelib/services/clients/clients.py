@@ -27,6 +27,7 @@ from chalicelib.services.clients.email_claims import (
     attach_email,
     claim_email,
     email_in_use,
+    refuse_staff,
     release_email,
 )
 from chalicelib.services.identity import identities, passwords
@@ -149,6 +150,9 @@ def unarchive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     tx = Tx()
     if profile.email:
         claim_email(tx, profile)
+    if profile.identity_id:
+        # R12: the address may have become a provider's while the client was archived.
+        refuse_staff(tx, org_id, profile.identity_id)
     profile.status = ProfileStatus.ACTIVE
     profile.archived_at = None
     profile.updated_at = clock.now()

@@ -44,22 +44,28 @@ def attach_email(
     else:
         identity, is_new, identity_id = known, False, known.id
     if not is_new:
-        tx.check(
-            StaffClaim,
-            profile.org_id,
-            StaffClaim.sk_for(identity_id),
-            condition=StaffClaim.sk.does_not_exist(),
-            on_conflict=lambda: Conflict(
-                "This address belongs to a staff account of this practice; a client needs "
-                "their own email.",
-                code="email_is_staff",
-            ),
-        )
+        refuse_staff(tx, profile.org_id, identity_id)
     profile.identity_id = identity_id
     profile.email = email
     profile.shared_email = shared
     claim_email(tx, profile)
     return identity, is_new
+
+
+def refuse_staff(tx: Tx, org_id: str, identity_id: str) -> None:
+    """R12: a login of the practice's own staff is never a client of it; checked in `tx`, so
+    a provider added meanwhile fails the change whole."""
+    tx.check(
+        StaffClaim,
+        org_id,
+        StaffClaim.sk_for(identity_id),
+        condition=StaffClaim.sk.does_not_exist(),
+        on_conflict=lambda: Conflict(
+            "This address belongs to a staff account of this practice; a client needs "
+            "their own email.",
+            code="email_is_staff",
+        ),
+    )
 
 
 def claim_email(tx: Tx, profile: ClientProfile) -> None:
