@@ -33,6 +33,7 @@ from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Group, Organization, Provider, ProviderStatus, StaffClaim
 from chalicelib.models.profiles import ImportKey, OrgEmailClaim
 from chalicelib.rules.actors import Actor, provider_ref
+from chalicelib.rules.people import name_problem
 from chalicelib.schemas.common import NAME_MAX, normalize_email
 from chalicelib.services import access, records
 from chalicelib.services.clients import arrivals
@@ -41,10 +42,7 @@ from chalicelib.services.practices import orgs
 
 REQUIRED = ("first_name", "last_name", "email", "phone", "dob")
 OPTIONAL = ("primary_provider_email", "group")
-# R18: a value starting with one of these is run as a formula by spreadsheets.
-FORMULA_STARTS = ("=", "+", "-", "@")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{2,30}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DELIMITERS = (",", ";", "\t")
 
 
@@ -237,12 +235,9 @@ def _name(cells: dict[str, str], column: str) -> str:
         raise _Rejected(f"{column}: required.")
     if len(value) > NAME_MAX:
         raise _Rejected(f"{column}: at most {NAME_MAX} characters.")
-    if value.startswith(FORMULA_STARTS):
-        raise _Rejected(
-            f"{column}: starts with {value[0]}, which spreadsheets run as a formula; remove it."
-        )
-    if _CONTROL.search(value):
-        raise _Rejected(f"{column}: holds control characters (a line break, a tab); remove them.")
+    problem = name_problem(value)
+    if problem:
+        raise _Rejected(f"{column}: {problem}")
     return value
 
 
