@@ -308,8 +308,8 @@ def test_r47_archive_and_unarchive_are_audited(api: Api, practice: Practice) -> 
     client = add_client(api, practice, "maya@example.com", send_invite=False)
     api.post(_client_path(practice, client["id"], "/archive"), {}, practice.admin_token)
     api.post(_client_path(practice, client["id"], "/unarchive"), {}, practice.admin_token)
-    actions = [e.action for e in _events(practice.id, client["id"])]
-    assert actions[-2:] == ["client.archived", "client.unarchived"]
+    actions = sorted(e.action for e in _events(practice.id, client["id"]))
+    assert actions == ["client.added", "client.archived", "client.unarchived"]
 
 
 def test_r47_adding_a_provider_is_audited(api: Api, practice: Practice) -> None:
@@ -341,3 +341,18 @@ def test_r47_plan_branding_and_settings_changes_are_audited(api: Api, practice: 
     }
     listed = api.get(f"/v1/orgs/{practice.id}/audit", practice.admin_token).body["events"]
     assert "org.updated" in [e["action"] for e in listed]
+
+
+def test_r47_a_groups_settings_change_is_audited(api: Api, practice: Practice) -> None:
+    group = make_group(api, practice)
+    changed = api.patch(
+        f"/v1/orgs/{practice.id}/groups/{group['id']}",
+        {"portal_settings": {"features": {"journal": False}}, "link_max_signups": 10},
+        practice.admin_token,
+    )
+    assert changed.status == 200, changed.body
+    (event,) = [e for e in _events(practice.id) if e.action == "group.updated"]
+    assert event.details == {
+        "group_id": group["id"],
+        "fields": ["link_max_signups", "portal_settings"],
+    }

@@ -19,9 +19,9 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.links import Link
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim, ProfileStatus
-from chalicelib.rules.actors import Actor
+from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.schemas.clients import ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services import access, records
+from chalicelib.services import access, audit, records
 from chalicelib.services.clients.arrivals import care_team_of
 from chalicelib.services.clients.email_claims import (
     attach_email,
@@ -46,8 +46,9 @@ _CLEARABLE = ("phone", "group_id")
 
 
 def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> ClientProfile:
-    """Staff change names, contact details, providers, group and email (R19, R5)."""
-    access.staff_of(actor, org_id)
+    """Staff change names, contact details, providers, group and email (R19, R5); an email
+    change is audited with the logins it moved between (R47, ids only: R48)."""
+    staff = access.staff_of(actor, org_id)
     changes = req.model_dump(exclude_unset=True)
     for name in _REQUIRED:
         if name in changes and changes[name] is None:
@@ -78,6 +79,15 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
         profile.email, profile.identity_id, profile.shared_email = before
         if "email" in changes or "shared_email" in changes:
             _change_email(tx, profile, changes)
+        if profile.identity_id != before[1]:
+            audit.record(
+                tx,
+                org_id=org_id,
+                action="client.email_changed",
+                actor=provider_ref(staff.provider_id),
+                client_id=client_id,
+                details={"from_identity_id": before[1], "to_identity_id": profile.identity_id},
+            )
         profile.updated_at = clock.now()
         tx.save(profile)
 
@@ -137,6 +147,7 @@ def archive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     profile.status = ProfileStatus.ARCHIVED
     profile.archived_at = profile.updated_at = clock.now()
     tx.save(profile)
+    _audit_status(tx, profile, "client.archived", staff.provider_id)
     tx.commit()
     logs.event("client.archived", org_id=org_id, client_id=client_id, actor=staff.provider_id)
     return profile
@@ -157,9 +168,21 @@ def unarchive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     profile.archived_at = None
     profile.updated_at = clock.now()
     tx.save(profile)
+    _audit_status(tx, profile, "client.unarchived", staff.provider_id)
     tx.commit()
     logs.event("client.unarchived", org_id=org_id, client_id=client_id, actor=staff.provider_id)
     return profile
+
+
+def _audit_status(tx: Tx, profile: ClientProfile, action: str, provider_id: str) -> None:
+    """R47: an archive or unarchive is audited in its own transaction."""
+    audit.record(
+        tx,
+        org_id=profile.org_id,
+        action=action,
+        actor=provider_ref(provider_id),
+        client_id=profile.client_id,
+    )
 
 
 # Listing -------------------------------------------------------------------------------------
@@ -234,6 +257,14 @@ def set_password(actor: Actor, org_id: str, client_id: str, req: SetPassword) ->
         org_id=org_id,
         condition=Identity.last_org_id == org_id,
         on_conflict=refused,
+    )
+    audit.record(  # R47: a password set by staff, in the change's transaction
+        tx,
+        org_id=org_id,
+        action="password.set_by_staff",
+        actor=provider_ref(admin.provider_id),
+        client_id=client_id,
+        details={"identity_id": identity.id},
     )
     tx.commit()
     logs.event("client.password_set", org_id=org_id, client_id=client_id, actor=admin.provider_id)

@@ -20,7 +20,7 @@ from chalicelib.models.orgs import (
     StaffClaim,
 )
 from chalicelib.models.profiles import OrgEmailClaim
-from chalicelib.rules.actors import Actor
+from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.practices import (
     AddProvider,
@@ -30,7 +30,7 @@ from chalicelib.schemas.practices import (
     UpdateGroup,
     UpdateOrg,
 )
-from chalicelib.services import access, records, throttle
+from chalicelib.services import access, audit, records, throttle
 from chalicelib.services.identity import auth, identities, passwords, sessions
 from chalicelib.services.identity.accounts import staff_account
 
@@ -126,9 +126,11 @@ def get(actor: Actor, org_id: str) -> Organization:
 
 def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
     """Admins change name, plan, branding and settings; a partial object changes only what
-    it names (null clears a branding field back to its default)."""
-    access.staff_of(actor, org_id, access.ADMIN)
+    it names (null clears a branding field back to its default). Audited with the fields it
+    named and the plan's change (R47)."""
+    admin = access.staff_of(actor, org_id, access.ADMIN)
     org = records.org(org_id)
+    was_plan = org.plan
     if req.name is not None:
         org.name = req.name
     if req.plan is not None:
@@ -157,8 +159,30 @@ def update(actor: Actor, org_id: str, req: UpdateOrg) -> Organization:
     tx = Tx()
     # The whole item goes back, under its version: 409 if anyone wrote it since our read.
     tx.save(org, condition=Organization.org_id.exists())
+    details: dict[str, Any] = {"fields": _named_fields(req.model_dump(exclude_unset=True))}
+    if org.plan != was_plan:
+        details["plan"] = {"from": was_plan, "to": org.plan}
+    audit.record(
+        tx,
+        org_id=org_id,
+        action="org.updated",
+        actor=provider_ref(admin.provider_id),
+        details=details,
+    )
     tx.commit()
     return org
+
+
+def _named_fields(changes: dict[str, Any], prefix: str = "") -> list[str]:
+    """The fields a PATCH named, `branding.sender_name`-style: the audit's words for what
+    changed, never the values (R48)."""
+    named = []
+    for name, value in changes.items():
+        if isinstance(value, dict) and not prefix:
+            named += _named_fields(value, f"{name}.")
+        else:
+            named.append(f"{prefix}{name}")
+    return sorted(named)
 
 
 def _merge(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +218,9 @@ def providers_of(org_id: str) -> list[Provider]:
 
 
 def add_provider(actor: Actor, org_id: str, req: AddProvider) -> Provider:
-    """Admins add staff. An address used by a client of this practice is refused (R12)."""
-    access.staff_of(actor, org_id, access.ADMIN)
+    """Admins add staff. An address used by a client of this practice is refused (R12). The
+    addition is audited (R47)."""
+    admin = access.staff_of(actor, org_id, access.ADMIN)
 
     def attempt(tx: Tx) -> Provider:
         identity, _ = identities.find_or_add(tx, req.email, first_org_id=org_id)
@@ -209,7 +234,19 @@ def add_provider(actor: Actor, org_id: str, req: AddProvider) -> Provider:
                 code="email_is_client",
             ),
         )
-        return _membership(tx, org_id, identity, req.first_name, req.last_name, req.role)
+        added = _membership(tx, org_id, identity, req.first_name, req.last_name, req.role)
+        audit.record(
+            tx,
+            org_id=org_id,
+            action="provider.added",
+            actor=provider_ref(admin.provider_id),
+            details={
+                "provider_id": added.provider_id,
+                "identity_id": identity.id,
+                "role": added.role,
+            },
+        )
+        return added
 
     provider = db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
     logs.event("provider.added", org_id=org_id, provider_id=provider.provider_id)
@@ -276,7 +313,9 @@ def list_groups(actor: Actor, org_id: str) -> list[Group]:
 
 
 def update_group(actor: Actor, org_id: str, group_id: str, req: UpdateGroup) -> Group:
-    access.staff_of(actor, org_id, access.ADMIN)
+    """Admins change a group's name, forms, settings, default provider and link limits; audited
+    with the fields named (R47)."""
+    admin = access.staff_of(actor, org_id, access.ADMIN)
     group = group_of(org_id, group_id)
     if group is None:
         raise group_missing()
@@ -303,6 +342,13 @@ def update_group(actor: Actor, org_id: str, group_id: str, req: UpdateGroup) -> 
     # The whole item goes back, under its version: 409 if a rotation (R16) or a sign-up (B3)
     # wrote it since our read, rather than bringing back its old link code or count.
     tx.save(group, condition=Group.sk.exists())
+    audit.record(
+        tx,
+        org_id=org_id,
+        action="group.updated",
+        actor=provider_ref(admin.provider_id),
+        details={"group_id": group_id, "fields": sorted(changes)},
+    )
     tx.commit()
     return group
 
