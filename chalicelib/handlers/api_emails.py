@@ -5,7 +5,8 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Response
 
-from chalicelib.handlers.http import actor, html, ok, parse_query
+from chalicelib.handlers import forms
+from chalicelib.handlers.http import actor, ok, parse_query
 from chalicelib.handlers.views.email import email_view
 from chalicelib.schemas.emails import EmailLogQuery
 from chalicelib.services.email import emails
@@ -30,4 +31,5 @@ def email_preview_kinds(org_id: str) -> Response:
 
 @bp.route("/v1/orgs/{org_id}/email-previews/{kind}", methods=["GET"])
 def email_preview(org_id: str, kind: str) -> Response:
-    return html(emails.preview(actor(bp.current_request), org_id, kind))
+    # B8: HTML a practice wrote, answered with the pages' headers (no script, no framing).
+    return forms.html(emails.preview(actor(bp.current_request), org_id, kind))

@@ -105,6 +105,18 @@ def form(request: Request, allowed: set[str]) -> dict[str, str]:
     }
 
 
+def page_headers(extra: dict[str, str] | None = None) -> dict[str, str | list[str]]:
+    """The headers of every HTML answer: a landing page, or an email preview of HTML a
+    practice wrote (B8), which must not run script, be framed or be sniffed as anything else."""
+    return {**HEADERS, **(extra or {})}
+
+
+def html(body: str, status: int = 200) -> Response:
+    """An HTML answer that is not a branded page (an email preview, B8), with the pages'
+    headers."""
+    return Response(body=body, status_code=status, headers=page_headers())
+
+
 def page(
     template: str,
     *,
@@ -121,7 +133,7 @@ def page(
     body = rendering.render_page(
         template, brand=brand, csrf_field=CSRF_FIELD, csrf_token=token, **values
     )
-    sent: dict[str, str | list[str]] = {**HEADERS, **(headers or {})}
+    sent = page_headers(headers)
     if pair is not None:
         secure = "" if config.is_local() else "; Secure"
         sent["Set-Cookie"] = (
