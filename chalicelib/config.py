@@ -40,6 +40,8 @@ SECRET_CACHE_SECONDS: int = int(os.environ.get("SECRET_CACHE_SECONDS", "300"))
 # The local stage's fixed secrets: known to anyone, which is why no other stage has them.
 LOCAL_SECRETS: dict[str, str] = {"page": "local-page-secret"}
 MAX_FORM_BODY_BYTES: int = 64_000
+# A landing page's form must be sent within this long of being drawn (its CSRF token and cookie).
+CSRF_MAX_AGE_SECONDS: int = 60 * 60
 
 SESSION_TTL_HOURS: int = int(os.environ.get("SESSION_TTL_HOURS", "12"))
 

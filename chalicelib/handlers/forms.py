@@ -1,9 +1,14 @@
 """What every landing page shares (API.md "HTML pages"): branded rendering, CSRF protection,
 form bodies, and headers that keep a link's secret out of Referers and caches.
 
-CSRF is a double-submit cookie: the page sets a random cookie (HttpOnly, SameSite=Strict) and
-embeds an HMAC of it and the page's path in the form; a POST must bring both, matching. No
-server-side state, so any Lambda can check any form.
+CSRF is a double-submit cookie: the page sets a random `__Host-` cookie (Secure, HttpOnly,
+SameSite=Strict, Path=/, no Domain, expiring) and embeds in the form the moment it was drawn
+and an HMAC of the cookie, the page's concrete path (the link's own secret included, not the
+route's template) and that moment; a POST must bring both, matching, within
+`CSRF_MAX_AGE_SECONDS`. So a pair drawn on one link is refused on every other and goes stale.
+No server-side state, so any Lambda can check any form. Browsers keep `__Host-`/Secure cookies
+on https, and Chromium on http://127.0.0.1 too (a potentially trustworthy origin), so the
+local stack sets the same cookie as production.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -19,7 +25,7 @@ from urllib.parse import parse_qs
 
 from chalice.app import Request, Response
 
-from chalicelib import config, secret_store
+from chalicelib import clock, config, secret_store
 from chalicelib.errors import Invalid, TooLarge
 from chalicelib.handlers.http import raw_body
 from chalicelib.models.orgs import Organization
@@ -27,7 +33,7 @@ from chalicelib.services.email import rendering
 from chalicelib.services.practices import branding
 
 FORM = "application/x-www-form-urlencoded"
-CSRF_COOKIE = "portico_csrf"
+CSRF_COOKIE = "__Host-portico_csrf"
 CSRF_FIELD = "csrf_token"
 
 HEADERS = {
@@ -52,14 +58,22 @@ class Csrf:
     token: str
 
 
+_PARAMETER = re.compile(r"\{(\w+)\+?\}")
+
+
 def _path(request: Request) -> str:
+    """The page's concrete path: its route's template with this request's parameters (the
+    link's secret or code), the same behind API Gateway's stage prefix and `chalice local`."""
     context = request.context or {}
-    return str(context.get("resourcePath") or context.get("path") or "")
+    template = str(context.get("resourcePath") or "")
+    values = request.uri_params or {}
+    return _PARAMETER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def _sign(cookie: str, path: str) -> str:
+def _sign(cookie: str, path: str, drawn: int) -> str:
     key = secret_store.page_secret().encode() or secrets.token_bytes(32)  # empty: none verifies
-    return hmac.new(key, f"{cookie}|{path}".encode(), hashlib.sha256).hexdigest()
+    message = f"{cookie}|{path}|{drawn}".encode()
+    return f"{drawn}.{hmac.new(key, message, hashlib.sha256).hexdigest()}"
 
 
 def _cookie_of(request: Request) -> str | None:
@@ -75,15 +89,24 @@ def _cookie_of(request: Request) -> str | None:
 
 
 def csrf(request: Request) -> Csrf:
-    """The CSRF pair for a page: the visitor's cookie if it has one, else a new one."""
+    """The CSRF pair for a page: the visitor's cookie if it has one, else a new one, and a
+    token for this page's path drawn now."""
     cookie = _cookie_of(request) or secrets.token_urlsafe(24)
-    return Csrf(cookie, _sign(cookie, _path(request)))
+    return Csrf(cookie, _sign(cookie, _path(request), int(clock.now().timestamp())))
 
 
 def csrf_valid(request: Request, fields: dict[str, str]) -> bool:
+    """The form came with its page's pair: the cookie, and a token drawn for this very path
+    less than `CSRF_MAX_AGE_SECONDS` ago."""
     cookie = _cookie_of(request)
     sent = fields.get(CSRF_FIELD, "")
-    return cookie is not None and hmac.compare_digest(sent, _sign(cookie, _path(request)))
+    drawn, _, _ = sent.partition(".")
+    if cookie is None or not drawn.isdigit() or len(drawn) > 12:
+        return False
+    age = int(clock.now().timestamp()) - int(drawn)
+    if not 0 <= age <= config.CSRF_MAX_AGE_SECONDS:
+        return False
+    return hmac.compare_digest(sent, _sign(cookie, _path(request), int(drawn)))
 
 
 def form(request: Request, allowed: set[str]) -> dict[str, str]:
@@ -135,9 +158,9 @@ def page(
     )
     sent = page_headers(headers)
     if pair is not None:
-        secure = "" if config.is_local() else "; Secure"
         sent["Set-Cookie"] = (
-            f"{CSRF_COOKIE}={pair.cookie}; Path=/; HttpOnly; SameSite=Strict{secure}"
+            f"{CSRF_COOKIE}={pair.cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; "
+            f"Max-Age={config.CSRF_MAX_AGE_SECONDS}"
         )
     return Response(body=body, status_code=status, headers=sent)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.stack import Stack, found_in
+from tests.support.stack import Stack, Visitor, found_in
 
 PASSWORD = "a caregiver's own password"
 
@@ -83,7 +83,7 @@ def test_a_caregiver_accepts_enters_gets_copies_and_loses_access_at_once(stack: 
     assert outbox(stack, "caregiver_notice", "jordan@willow-e2e.example")
     path = "/" + found_in(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"])
 
-    browser = type(stack.http)()  # its own cookie jar, as a person's browser
+    browser = Visitor()  # its own cookie jar, as a person's browser
     page = browser.get(stack.base_url + path, timeout=30)
     assert page.status_code == 200, page.text
     assert "Willow Family Clinic" in page.text

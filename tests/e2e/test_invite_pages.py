@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.support.api import PASSWORD
-from tests.support.stack import Stack, branded_practice, screenshot, wait_for_email
+from tests.support.stack import Stack, Visitor, branded_practice, screenshot, wait_for_email
 
 pytestmark = pytest.mark.e2e
 
@@ -119,7 +119,7 @@ def test_r13_two_tabs_redeeming_one_link_at_once_end_with_one_success(stack: Sta
     link = link_in(wait_for_email(stack, email, "invite")[0])
     tabs = []
     for _ in range(2):
-        tab = requests.Session()
+        tab = Visitor()
         shown = tab.get(link, timeout=30)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
         assert csrf
@@ -127,7 +127,7 @@ def test_r13_two_tabs_redeeming_one_link_at_once_end_with_one_success(stack: Sta
     statuses: list[int] = []
     start = threading.Barrier(2)
 
-    def redeem(tab: requests.Session, csrf: str) -> None:
+    def redeem(tab: Visitor, csrf: str) -> None:
         start.wait()
         answer = tab.post(
             link,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.concurrency import Call, fresh, tally, together
-from tests.support.stack import Stack, found_in, wait_for_email
+from tests.support.stack import Stack, Visitor, found_in, wait_for_email
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def caregiver_session(stack: Stack, email: str) -> str:
     """The caregiver accepts the grant's invite page and enters the care receiver's account."""
     (invite,) = wait_for_email(stack, email, "caregiver_invite")
     path = "/" + found_in(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"])
-    browser = type(stack.http)()
+    browser = Visitor()
     page = browser.get(stack.base_url + path, timeout=30)
     token = found_in(r'name="csrf_token" value="([^"]+)"', page.text)
     accepted = browser.post(

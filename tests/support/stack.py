@@ -70,6 +70,30 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+class Visitor:
+    """A person's browser on the landing pages, over HTTP: it keeps each page's cookies and
+    sends them back, as Chromium does on the local stack's http://127.0.0.1 (a potentially
+    trustworthy origin). requests keeps the pages' `__Host-` cookie but, being Secure, sends it
+    over https only, so this sends it itself."""
+
+    def __init__(self) -> None:
+        self.http = requests.Session()
+        self.cookies: dict[str, str] = {}
+
+    def get(self, url: str, **options: Any) -> requests.Response:
+        return self._keep(self.http.get(url, headers=self._headers(), **options))
+
+    def post(self, url: str, **options: Any) -> requests.Response:
+        return self._keep(self.http.post(url, headers=self._headers(), **options))
+
+    def _headers(self) -> dict[str, str]:
+        return {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    def _keep(self, answer: requests.Response) -> requests.Response:
+        self.cookies.update({cookie.name: cookie.value or "" for cookie in answer.cookies})
+        return answer
+
+
 @dataclass
 class Stack:
     """One running local stack: where it answers, its process group, its log."""
