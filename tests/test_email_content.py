@@ -68,7 +68,7 @@ def test_an_organizations_email_carries_its_branding_and_no_other(api: Api, bran
     for practice, own, other in ((sunrise, SUNRISE, HARBOR), (harbor, HARBOR, SUNRISE)):
         [sent] = sent_by_worker(job_ids(api, practice)).sent
         message = sent["message"]
-        assert sent["source"] == f"{own['sender_name']} <{config.MAIL_FROM_ADDRESS}>"
+        assert sent["source"] == f"{own['sender_name']} via Portico <{config.MAIL_FROM_ADDRESS}>"
         assert sent["reply_to"] == own["reply_to"]
         for value in own.values():
             assert value in message.html, value

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from chalicelib.rules import senders
 from chalicelib.schemas.common import (
     Body,
     Email,
@@ -41,11 +42,23 @@ def _https_url(value: str) -> str:
     return value
 
 
+def _practice_name(value: str) -> str:
+    problem = senders.name_problem(value)
+    if problem:
+        raise ValueError(f"A practice's name {problem}")
+    return value
+
+
+# A practice's name, display name and sender name may stand beside the platform's one sending
+# address, so none may pose as another sender there (rules/senders.py).
+PracticeName = Annotated[Name, AfterValidator(_practice_name)]
+
+
 class Branding(Body):
-    display_name: Name | None = None
+    display_name: PracticeName | None = None
     logo_url: Annotated[str, AfterValidator(_https_url)] | None = None
     primary_color: Annotated[str, AfterValidator(_color)] | None = None
-    sender_name: Name | None = None
+    sender_name: PracticeName | None = None
     reply_to: Email | None = None
     footer: Annotated[str, StringConstraints(max_length=500)] | None = None
 
@@ -111,14 +124,14 @@ Slug = Annotated[
 
 
 class CreateOrg(Body):
-    name: Name
+    name: PracticeName
     slug: Slug
     plan: Plan = "starter"
     admin: AdminSignup
 
 
 class UpdateOrg(Body):
-    name: Name | None = None
+    name: PracticeName | None = None
     plan: Plan | None = None
     branding: Branding | None = None
     settings: OrgSettings | None = None

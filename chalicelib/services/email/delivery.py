@@ -8,7 +8,6 @@ one bad job from failing its batch (R42).
 
 from __future__ import annotations
 
-import email.utils
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,7 +98,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
     message = rendering.render(kind, job.context, brand)
-    source = email.utils.formataddr((brand["sender_name"], config.MAIL_FROM_ADDRESS))
+    source = branding.from_header(brand)
     try:
         message_id = sender.send(source, address, brand.get("reply_to"), message)
     except Exception as exc:

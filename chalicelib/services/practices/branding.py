@@ -8,6 +8,7 @@ organizations, so a shared mailbox does not learn where else its owner is a clie
 
 from __future__ import annotations
 
+import email.utils
 from typing import Any
 
 from chalicelib import config, db
@@ -15,13 +16,14 @@ from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules.email_kinds import EmailKind
+from chalicelib.rules.senders import PLATFORM, from_name
 from chalicelib.rules.settings import org_branding
 
 NEUTRAL: dict[str, Any] = {
-    "display_name": "Portico",
+    "display_name": PLATFORM,
     "logo_url": None,
     "primary_color": "#444444",
-    "sender_name": "Portico",
+    "sender_name": PLATFORM,
     "reply_to": None,
     "footer": None,
 }
@@ -44,6 +46,15 @@ def branding_org(
 
 def branding_of(org: Organization | None) -> dict[str, Any]:
     return org_branding(org) if org is not None else NEUTRAL
+
+
+def from_header(brand: dict[str, Any]) -> str:
+    """The email's From: the platform's one address, named "<practice> via Portico", encoded
+    as RFC 5322 and 2047 say (quoted, or an encoded word for non-ASCII), so no practice's name
+    can pose as another sender or add a header (rules/senders.py)."""
+    return email.utils.formataddr(
+        (from_name(brand.get("sender_name")), config.MAIL_FROM_ADDRESS), charset="utf-8"
+    )
 
 
 def _in_several_organizations(identity_id: str) -> bool:
