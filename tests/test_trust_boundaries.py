@@ -9,9 +9,11 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.links import Link, owner_for
+from chalicelib.schemas.common import Name
 from chalicelib.services.invites import passcodes
 from tests.support.api import PASSWORD, Answer, Api, Practice, give_password, login
 from tests.support.api import sign_up_practice as sign_up
@@ -244,7 +246,13 @@ def _ways_in(api: Api, practice: Practice, name: str) -> dict[str, Answer]:
     }
 
 
-@pytest.mark.parametrize("name", [FORMULA, "+SUM(A1:A9)", "-2+3", "@cmd", "  =1+1"])
+@pytest.mark.parametrize("name", ["+SUM(A1:A9)", "-2+3", "@cmd", "  =1+1", "Maya\tChen"])
+def test_r18_the_name_type_refuses_what_a_spreadsheet_would_run(name: str) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(Name).validate_python(name)
+
+
+@pytest.mark.parametrize("name", [FORMULA, "  @cmd"])
 def test_r18_a_name_that_starts_a_formula_is_refused_on_every_way_in(
     api: Api, practice: Practice, name: str
 ) -> None:
