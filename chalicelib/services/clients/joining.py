@@ -9,6 +9,7 @@ sign-up's own transaction under that same condition, so concurrent sign-ups cann
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib import clock, db
@@ -116,7 +117,7 @@ def sign_up(
     existing = identities.find_by_email(email)
     if existing is not None:
         raise Explained("login" if existing.password_hash else "pending_login")
-    throttle.public_action("join", source, email)
+    throttle.attempt(email, source, throttle.JOIN)
     try:
         return _join(
             link,
@@ -136,14 +137,15 @@ def sign_in(
     link: JoinLink, *, first_name: str, last_name: str, email: str, password: str, source: str
 ) -> Joined:
     """R16, R23: an existing login adds this practice's account, after its own password (a
-    sign-in, throttled like one, R45; proven, or unproven in this practice, R50). A staff
-    address or an active client of the practice is explained, not joined; both are told only
-    after the password proved the login's owner."""
+    sign-in, counted first like one, R45, R52; proven, or unproven in this practice, R50). A
+    staff address or an active client of the practice is explained, not joined; both are told
+    only after the password proved the login's owner."""
     try:
         # R50: an unproven password opens only its own practice, so it cannot add this one.
-        identity = auth.check_password(email, password, source, in_org=link.org.org_id)
+        checked = auth.check_password(email, password, source, in_org=link.org.org_id)
     except Unauthenticated:
         raise WrongPassword() from None
+    identity = checked.identity
     if db.get(StaffClaim, link.org.org_id, StaffClaim.sk_for(identity.id)) is not None:
         raise Explained("staff")
     try:
@@ -154,6 +156,7 @@ def sign_in(
             email=email,
             identity=identity,
             password_hash=None,
+            extra=checked.attempt.succeeded,
         )
     except Conflict as conflict:
         if conflict.code == "email_in_use":
@@ -171,7 +174,11 @@ def _join(
     email: str,
     identity: Identity | None,
     password_hash: str | None,
+    extra: Callable[[Tx], None] | None = None,
 ) -> Joined:
+    """The sign-up's one transaction (R16, B3): the client, the group's count under the link's
+    own condition, the last organization, the session, and what `extra` adds (the throttle's
+    refund)."""
     org, group = link.org, link.group
     now = clock.now()
 
@@ -201,6 +208,8 @@ def _join(
         )
         if entered := accounts.entering(who, org.org_id):
             tx.update(who, entered)
+        if extra is not None:
+            extra(tx)
         return sessions.start(tx, who, client_account(profile))
 
     arrival = Arrival(

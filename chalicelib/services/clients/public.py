@@ -52,7 +52,7 @@ def practice(slug: str) -> Organization:
 def book(slug: str, req: PublicBooking, source: str) -> Appointment:
     """R17: book with the practice; an unknown email is added as a client (source booking)."""
     org = practice(slug)
-    throttle.public_action("booking", source, req.email)
+    throttle.attempt(req.email, source, throttle.BOOKING)
     providers = orgs.providers_of(org.org_id)
     named = (
         orgs.clinical_provider(org.org_id, req.provider_id, "provider_id")
@@ -91,7 +91,7 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
     """R17: buy a package; an unknown email is added as a client (source package). The
     purchase is recorded as the client's audit event (no billing ledger exists yet)."""
     org = practice(slug)
-    throttle.public_action("purchase", source, req.email)
+    throttle.attempt(req.email, source, throttle.PURCHASE)
     providers = orgs.providers_of(org.org_id)
 
     def for_client(tx: Tx, profile: ClientProfile) -> Purchase:

@@ -55,8 +55,7 @@ def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]
 def request(email: str, source: str) -> None:
     """Send a code if the email has a login with an account that may use one; else nothing.
     The answer is the same either way (202)."""
-    throttle.check(email, source, purpose="otp")
-    throttle.record_failure(email, source, purpose="otp")  # every request counts
+    throttle.attempt(email, source, throttle.PASSCODE_REQUEST)  # every request counts, first
     identity = identities.find_by_email(email)
     if identity is None:
         return
@@ -101,17 +100,16 @@ def _wrong() -> Unauthenticated:
 def verify(email: str, code: str, source: str) -> SignedIn:
     """R22: a right code, within its 10 minutes and 5 tries, signs in like a password (R2).
 
-    Each try is counted on the code first, under the condition that fewer than 5 were made, so
-    parallel guesses cannot exceed 5; the fifth wrong one leaves the code dead."""
-    throttle.check(email, source)
+    The try is counted first against the sign-in throttle (R45, R52), then on the code, under
+    the condition that fewer than 5 were made, so parallel guesses cannot exceed 5; the fifth
+    wrong one leaves the code dead."""
+    counted = throttle.attempt(email, source, throttle.SIGN_IN)
     identity = identities.find_by_email(email)
     token = tokens.live(subject_for(identity.id)) if identity else None
     if identity is None or token is None or not _count_try(token):
-        throttle.record_failure(email, source)
         raise _wrong()
     given = ids.token_hash(f"{subject_for(identity.id)}:{code}")
     if not hmac.compare_digest(given, token.token_hash):
-        throttle.record_failure(email, source)
         raise _wrong()
     allowed, by_org = _allowed(identity)
     if not allowed:
@@ -120,6 +118,7 @@ def verify(email: str, code: str, source: str) -> SignedIn:
         raise _wrong()
     entered = allowed[0] if len(allowed) == 1 else None
     tx = Tx()
+    counted.succeeded(tx)
     tokens.consume(tx, token, on_conflict=_Dead)
     if entered and (last_org := accounts.entering(identity, entered.org_id)):
         tx.update(identity, last_org)
@@ -127,7 +126,6 @@ def verify(email: str, code: str, source: str) -> SignedIn:
     try:
         tx.commit()
     except _Dead:
-        throttle.record_failure(email, source)
         raise _wrong() from None
     logs.event("identity.signed_in", identity_id=identity.id, accounts=len(allowed), via="otp")
     return SignedIn(session_token, identity, entered, allowed, by_org)

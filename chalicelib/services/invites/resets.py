@@ -60,9 +60,8 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
 def request(email: str, source: str) -> None:
     """R20: anyone may ask for a reset of an email; the answer is the same whether or not it
     has a login (no enumeration), and asking is throttled per email and per source like
-    sign-ins (R45)."""
-    throttle.check(email, source, purpose="reset")
-    throttle.record_failure(email, source, purpose="reset")  # every request counts
+    sign-ins (R45), counted before anything is looked up (R52)."""
+    throttle.attempt(email, source, throttle.RESET_REQUEST)
     identity = identities.find_by_email(email)
     if identity is None or identity.last_org_id is None:
         return
