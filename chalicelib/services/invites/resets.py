@@ -59,15 +59,25 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
 
 def request(email: str, source: str) -> None:
     """R20: anyone may ask for a reset of an email; the answer is the same whether or not it
-    has a login (no enumeration), and asking is throttled per email and per source like
-    sign-ins (R45), counted before anything is looked up (R52)."""
+    has a login (R51), and asking is counted per email and per source before anything is
+    looked up (R45, R52).
+
+    Two requests for one login at the same moment: one link is issued, the other request
+    finds the subject's pointer moved and stops there, at once and with the same answer; a
+    retry would only kill the link just sent, and would take longer than a request for an
+    address without a login (R51)."""
     throttle.attempt(email, source, throttle.RESET_REQUEST)
     identity = identities.find_by_email(email)
     if identity is None or identity.last_org_id is None:
         return
     tx = Tx()
     _queue(tx, identity, identity.last_org_id, None, identity_ref(identity.id))
-    tx.commit()
+    try:
+        tx.commit(attempts=1)
+    except Conflict as raced:
+        if raced.code != "concurrent_change":
+            raise
+        return  # the other request's link is on its way to the same mailbox
     logs.event("password.reset_requested", identity_id=identity.id)
 
 
