@@ -124,7 +124,9 @@ def recipient(
 ) -> tuple[str | None, str | None]:
     """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
     if job.client_id is None:
-        return (identity.email, None) if identity else (None, "no_email")
+        # Else an address with no login yet (a group sign-up's confirmation, R51): the job's.
+        address = identity.email if identity else job.to
+        return address, None if address else "no_email"
     profile = db.get(ClientProfile, job.org_id, job.client_id)
     if profile is None or client_account_closed(profile, None) == ClosedReason.ARCHIVED:
         return (profile.email if profile else None), ClosedReason.ARCHIVED

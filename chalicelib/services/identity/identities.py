@@ -125,12 +125,16 @@ def password_matches(identity: Identity | None, password: str, *, in_org: str | 
     return in_org is None or opens is None or in_org in opens
 
 
-def choose_password(new_identity: Identity, password_hash: str, *, org_id: str) -> None:
+def choose_password(
+    new_identity: Identity, password_hash: str, *, org_id: str, mailbox_proven: bool = False
+) -> None:
     """A password chosen at a sign-up with the login it creates (a practice sign-up, a group
-    link): nothing proves the mailbox yet, so it opens only `org_id`'s accounts (R50). The
-    identity is one `add` put in the caller's transaction, written at its commit."""
+    link): nothing proves the mailbox yet, so it opens only `org_id`'s accounts (R50), unless
+    the sign-up is finished by a link sent to the address (`mailbox_proven`: a group sign-up's
+    confirmation, R16, R51), which proves it. The identity is one `add` put in the caller's
+    transaction, written at its commit."""
     new_identity.password_hash = password_hash
-    new_identity.password_org_id = org_id
+    new_identity.password_org_id = None if mailbox_proven else org_id
 
 
 def set_unproven_password(

@@ -36,20 +36,26 @@ def subject_for(identity_id: str) -> str:
     return identities.reset_subject(identity_id)
 
 
+def link(tx: Tx, identity: Identity) -> dict[str, object]:
+    """A new reset link of the identity added to `tx` (R13: the older one dies with it): what
+    an email carrying it puts in its context."""
+    issued = tokens.issue(tx, "reset", subject_for(identity.id), ttl=TTL, identity_id=identity.id)
+    return {
+        "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
+        "hours": int(TTL.total_seconds() // 3600),
+        "token_hash": issued.token.token_hash,  # R43: not sent once the link died
+    }
+
+
 def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor: str) -> EmailJob:
     """The reset token, its email and the audit event, added to `tx`."""
-    issued = tokens.issue(tx, "reset", subject_for(identity.id), ttl=TTL, identity_id=identity.id)
     job = outbox.queue(
         tx,
         org_id=org_id,
         kind="password_reset",
         client_id=client_id,
         identity_id=identity.id,
-        context={
-            "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
-            "hours": int(TTL.total_seconds() // 3600),
-            "token_hash": issued.token.token_hash,  # R43: not sent once the link died
-        },
+        context=link(tx, identity),
     )
     audit.record(
         tx, org_id=org_id, action="password.reset_requested", actor=actor, client_id=client_id
