@@ -134,6 +134,17 @@ KINDS: dict[str, EmailKind] = {
             },
         ),
         EmailKind(
+            # R12, R51: a public booking or purchase named a staff address of the practice:
+            # nothing was made, and only the address is told (the caller was answered alike).
+            "staff_address_used",
+            "Your staff address was used on {{ brand.display_name }}'s public page",
+            sample={
+                "how": "by booking an appointment online",
+                "appointment": _APPOINTMENT_SAMPLE["appointment"],
+                "package": None,
+            },
+        ),
+        EmailKind(
             "otp_code",
             "Your sign-in code",
             identity_level=True,
