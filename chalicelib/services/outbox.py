@@ -16,6 +16,19 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
 
+# The partition of jobs asked for by an address before anyone knows whose it is (a reset or a
+# passcode asked for on a public form, R51): no organization's email log lists it. The worker
+# files the job under the login's organization once it found one.
+UNADDRESSED_ORG = "platform"
+
+
+def queue_asked(tx: Tx, kind: str, email: str) -> EmailJob:
+    """R51: the job of an email that a public form asks for about an address (a reset, a
+    passcode), the same for every address: the worker finds the login, makes the link or code
+    and sends it, or suppresses the job when there is nothing to send. Nothing on the request
+    path depends on whether the address has a login."""
+    return queue(tx, org_id=UNADDRESSED_ORG, kind=kind, to=email, context={"asked": True})
+
 
 def queue(
     tx: Tx,

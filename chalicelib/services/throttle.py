@@ -17,6 +17,7 @@ email has a login, so the answer never tells (R51).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -104,11 +105,14 @@ class Attempt:
                 tx.update(SignInFailures(source_key), [SignInFailures.failures.add(-1)])
 
 
-def attempt(email: str, source: str, *limits: Limit) -> Attempt:
+def attempt(
+    email: str, source: str, *limits: Limit, also: Callable[[Tx], object] | None = None
+) -> Attempt:
     """Count one attempt of `email` from `source` against each limit, atomically, before the
     caller looks anything up or checks anything (R51, R52); 429 past any of them.
 
-    One transaction for every counter: all move, or none does. A transaction that keeps
+    One transaction for every counter: all move, or none does, with what `also` adds (a
+    request's email job: counted and queued together, or neither). A transaction that keeps
     clashing with others on the same counters (a flood of parallel attempts) is refused as
     throttled too: it never reaches the check."""
     now = clock.now().timestamp()
@@ -138,6 +142,8 @@ def attempt(email: str, source: str, *limits: Limit) -> Attempt:
                 | (SignInFailures.failures < allowed),
                 on_conflict=refused,
             )
+    if also is not None:
+        also(tx)
     try:
         tx.commit()
     except Conflict as clash:  # only a transaction conflict is left: the conditions raise 429

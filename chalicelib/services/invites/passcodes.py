@@ -53,36 +53,38 @@ def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]
 
 
 def request(email: str, source: str) -> None:
-    """Send a code if the email has a login with an account that may use one; else nothing.
-    The answer is the same either way (202)."""
-    throttle.attempt(email, source, throttle.PASSCODE_REQUEST)  # every request counts, first
-    identity = identities.find_by_email(email)
-    if identity is None:
-        return
+    """R22: ask for a code. R51: the same for every address, in one transaction: the attempt
+    counted (R45, R52) and an email job queued for the worker, which sends a code only to a
+    login with an account that may use one (`prepare_asked`). The answer is 202 either way."""
+    throttle.attempt(
+        email,
+        source,
+        throttle.PASSCODE_REQUEST,
+        also=lambda tx: outbox.queue_asked(tx, "otp_code", email),
+    )
+
+
+def prepare_asked(tx: Tx, identity: Identity) -> tuple[str, dict[str, object]] | None:
+    """The worker's half of `request`: a new code for the login (a newer one kills the older,
+    R13), added to `tx`; the organization the job belongs to and the email's context. None
+    when no account of the login may use codes: nothing is sent."""
     allowed, by_org = _allowed(identity)
     if not allowed:
-        return
+        return None
     # The job belongs to the organization whose account the code enters: the last one if it
     # allows codes, else the first that does. Its branding is still the last organization's (R9).
     org_id = identity.last_org_id if identity.last_org_id in by_org else allowed[0].org_id
+    assert org_id is not None
     code = f"{secrets.randbelow(10**6):06d}"
-    tx = Tx()
     issued = tokens.issue(
         tx, "otp", subject_for(identity.id), ttl=TTL, identity_id=identity.id, secret=code
     )
-    outbox.queue(
-        tx,
-        org_id=org_id,
-        kind="otp_code",
-        identity_id=identity.id,
-        context={
-            "code": code,
-            "minutes": int(TTL.total_seconds() // 60),
-            "token_hash": issued.token.token_hash,
-        },
-    )
-    tx.commit()
     logs.event("otp.sent", identity_id=identity.id, org_id=org_id)
+    return org_id, {
+        "code": code,
+        "minutes": int(TTL.total_seconds() // 60),
+        "token_hash": issued.token.token_hash,
+    }
 
 
 class _Dead(Conflict):

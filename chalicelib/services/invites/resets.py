@@ -64,27 +64,34 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
 
 
 def request(email: str, source: str) -> None:
-    """R20: anyone may ask for a reset of an email; the answer is the same whether or not it
-    has a login (R51), and asking is counted per email and per source before anything is
-    looked up (R45, R52).
+    """R20: anyone may ask for a reset of an email. R51: the request does the same for every
+    address, in one transaction: the attempt counted per email and per source (R45, R52) and
+    an email job queued for the worker, which finds the login, if any, and makes its link
+    (`prepare_asked`). Nothing is looked up here, so neither the answer nor its time can tell
+    whether the address has a login, and racing requests cannot answer differently."""
+    throttle.attempt(
+        email,
+        source,
+        throttle.RESET_REQUEST,
+        also=lambda tx: outbox.queue_asked(tx, "password_reset", email),
+    )
 
-    Two requests for one login at the same moment: one link is issued, the other request
-    finds the subject's pointer moved and stops there, at once and with the same answer; a
-    retry would only kill the link just sent, and would take longer than a request for an
-    address without a login (R51)."""
-    throttle.attempt(email, source, throttle.RESET_REQUEST)
-    identity = identities.find_by_email(email)
-    if identity is None or identity.last_org_id is None:
-        return
-    tx = Tx()
-    _queue(tx, identity, identity.last_org_id, None, identity_ref(identity.id))
-    try:
-        tx.commit(attempts=1)
-    except Conflict as raced:
-        if raced.code != "concurrent_change":
-            raise
-        return  # the other request's link is on its way to the same mailbox
+
+def prepare_asked(tx: Tx, identity: Identity) -> tuple[str, dict[str, object]] | None:
+    """The worker's half of `request`, for the login the address turned out to have: the new
+    reset link and its audit event added to `tx`; the organization the email belongs to (its
+    last, R9) and the email's context. None when the login has no organization yet."""
+    if identity.last_org_id is None:
+        return None
+    context = link(tx, identity)
+    audit.record(
+        tx,
+        org_id=identity.last_org_id,
+        action="password.reset_requested",
+        actor=identity_ref(identity.id),
+    )
     logs.event("password.reset_requested", identity_id=identity.id)
+    return identity.last_org_id, context
 
 
 def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
