@@ -123,13 +123,16 @@ def test_a_sign_up_never_takes_over_a_login_made_meanwhile(api: Api, practice, m
         practice.admin_token,
     )
     give_password("other@example.com")
-    real, reads = identities.find_by_email, []
+    real, reads = identities.claim_or_add, []
 
-    def stale_once(email: str) -> Any:
+    def stale_once(tx: Any, email: str, *, first_org_id: str) -> Any:
         reads.append(email)
-        return None if len(reads) <= 1 else real(email)  # the first write's read is stale
+        if len(reads) == 1:  # the first write's read of the claim is stale: no login yet
+            made = identities.add(tx, email, first_org_id=first_org_id)
+            return made.id, made
+        return real(tx, email, first_org_id=first_org_id)
 
-    monkeypatch.setattr(identities, "find_by_email", stale_once)
+    monkeypatch.setattr(identities, "claim_or_add", stale_once)
     with pytest.raises(joining.ConfirmationDead) as refused:
         joining.confirm(secret)
     assert refused.value.found.state == joining.ConfirmationState.LOGIN_MADE

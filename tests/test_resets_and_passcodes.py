@@ -10,7 +10,6 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.models.emails import EmailJob
-from chalicelib.models.identities import Identity
 from chalicelib.models.tokens import Token
 from chalicelib.services import local_stage, outbox, tokens
 from chalicelib.services.identity import identities
@@ -60,8 +59,9 @@ def test_r51_a_request_does_the_same_work_for_known_and_unknown_addresses(
     api: Api, practice: Practice, dynamo_calls: Any, path: str
 ):
     # R51: resets and passcodes are asked for with the same answer and the same work whether
-    # or not the address has a login: one transaction (the count and the job), no lookup; the
-    # worker alone learns what the address has. (It once read the login and its link first.)
+    # or not the address has a login: the count, the address's link pointer, the link and
+    # its job; no look-up of the login, which the worker alone makes. (It once read the login,
+    # its accounts and its link first: 5 or 10 DynamoDB calls against 2.)
     _allow_codes(api, practice)
     _client_with_login(api, practice)
     done = []
@@ -70,7 +70,7 @@ def test_r51_a_request_does_the_same_work_for_known_and_unknown_addresses(
         answer = api.post(path, {"email": email})
         done.append((answer.status, answer.raw, list(dynamo_calls.operations)))
     assert done[0] == done[1]
-    assert done[0][2] == ["TransactWriteItems"]
+    assert done[0][2] == ["TransactWriteItems", "GetItem", "TransactWriteItems"]
     assert len(_jobs(practice.id, "password_reset" if "reset" in path else "otp_code")) == 1
     (nothing,) = EmailJob.by_org.query(outbox.UNADDRESSED_ORG)  # in no practice's log
     assert (nothing.to, nothing.status, nothing.reason) == (
@@ -108,7 +108,7 @@ def test_r20_the_reset_page_sets_a_new_password_and_ends_every_session(api, prac
     from chalicelib.models.audit import AuditEvent  # noqa: PLC0415
 
     actions = {e.action for e in AuditEvent.by_org.query(practice.id)}
-    assert {"password.reset_requested", "password.changed"} <= actions  # R47
+    assert "password.changed" in actions  # R47
 
 
 def test_r13_a_newer_reset_kills_the_older_link(api: Api, practice: Practice):
@@ -187,8 +187,7 @@ def test_r22_after_five_wrong_tries_the_code_is_dead(api: Api, practice: Practic
         answer = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": wrong})
         assert answer.status == 401
     # The fifth try is the right code: allowed. A sixth try would not be.
-    identity_id = Identity.get(_identity_of("maya@example.com")).id
-    live = tokens.live(passcodes.subject_for(identity_id))
+    live = tokens.live(passcodes.subject_for("maya@example.com"))
     assert live is not None
     assert live.attempts == 4
     live.update([Token.attempts.set(5)])  # one more wrong try, made behind the API
@@ -201,7 +200,7 @@ def test_r22_a_code_expires_after_ten_minutes(api: Api, practice: Practice):
     _client_with_login(api, practice)
     api.post("/v1/auth/otp", {"email": "maya@example.com"})
     code = _code(practice.id)
-    live = tokens.live(passcodes.subject_for(_identity_of("maya@example.com")))
+    live = tokens.live(passcodes.subject_for("maya@example.com"))
     assert live is not None
     assert live.expires_at - live.created_at == timedelta(minutes=10)
     live.update([Token.expires_at.set(clock.now() - timedelta(seconds=1))])
@@ -219,7 +218,7 @@ def test_r20_resets_ttl_is_24_hours(api: Api, practice: Practice):
     _client_with_login(api, practice)
     api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
     local_stage.drain()
-    live = tokens.live(resets.subject_for(_identity_of("maya@example.com")))
+    live = tokens.live(resets.subject_for("maya@example.com"))
     assert live is not None
     assert live.expires_at - live.created_at == timedelta(hours=24)
 

@@ -22,12 +22,14 @@ from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
 UNADDRESSED_ORG = "platform"
 
 
-def queue_asked(tx: Tx, kind: str, email: str) -> EmailJob:
+def queue_asked(tx: Tx, kind: str, email: str, context: dict[str, Any]) -> EmailJob:
     """R51: the job of an email that a public form asks for about an address (a reset, a
-    passcode), the same for every address: the worker finds the login, makes the link or code
-    and sends it, or suppresses the job when there is nothing to send. Nothing on the request
-    path depends on whether the address has a login."""
-    return queue(tx, org_id=UNADDRESSED_ORG, kind=kind, to=email, context={"asked": True})
+    passcode), the same for every address: the worker finds the login and sends it, filed
+    under the login's organization, or suppresses it when there is nothing to send. Nothing
+    on the request path depends on whether the address has a login."""
+    return queue(
+        tx, org_id=UNADDRESSED_ORG, kind=kind, to=email, context={**context, "asked": True}
+    )
 
 
 def queue(

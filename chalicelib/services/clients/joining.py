@@ -235,7 +235,7 @@ def _explain_by_email(link: JoinLink, identity: Identity) -> None:
             "login": True,
             "staff": staff,
             "join_url": f"{config.PUBLIC_URL}/join/{link.code}",
-            **resets.link(tx, identity),
+            **resets.link(tx, identity.email, identity.id),
         },
     )
     _commit_once(tx)

@@ -1,17 +1,16 @@
 """Emails a public form asked for about an address (R20, R22, R51): the worker's half.
 
 `POST /v1/auth/password-reset` and `POST /v1/auth/otp` do the same for every address: they
-count the attempt and queue a job naming the address (outbox.queue_asked), and answer 202.
-Only here, where no one outside can see or time it, is the address looked up: a login gets its
-new link or code, made now and put only into the email it goes out in (the job keeps the
-token's hash, R53), and the job is filed under the login's organization (R9, R43); an address
-with nothing to send is suppressed, in no organization's log.
+count the attempt, make the link or code for the address and queue its job (outbox.queue_asked,
+in no organization's log), and answer 202. Only here, where no one outside can see or time it,
+is the address looked up: a job whose address has a login that may receive it is filed under
+that login and its organization (R9, R43) and sent as any other; else it is suppressed, and
+its link or code ends unused. The worker reads, and writes only the job (its role's rule).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from chalicelib.db import Tx
 from chalicelib.models.emails import EmailJob
@@ -19,40 +18,30 @@ from chalicelib.models.identities import Identity
 from chalicelib.services.identity import identities
 from chalicelib.services.invites import passcodes, resets
 
-Prepare = Callable[[Tx, Identity], tuple[str, dict[str, object]] | None]
-PREPARE: dict[str, Prepare] = {
-    "password_reset": resets.prepare_asked,
-    "otp_code": passcodes.prepare_asked,
+# Per kind: the organization the email of a login is filed under, or None: nothing to send.
+ORG_OF: dict[str, Callable[[Identity], str | None]] = {
+    "password_reset": resets.asked_org,
+    "otp_code": passcodes.asked_org,
 }
-# What the worker may keep of a prepared context: never the link or the code themselves.
-KEPT = ("hours", "minutes", "token_hash")
 
 
 def is_asked(job: EmailJob) -> bool:
-    return bool(job.context.get("asked"))
+    return job.identity_id is None and bool(job.context.get("asked"))
 
 
-def prepare(job: EmailJob, claim: str) -> dict[str, Any] | None:
-    """Find the login of the job's address and make what its email carries, in one
-    transaction that also files the job under the login's organization (under this worker's
-    claim); the context to render. None when there is nothing to send. Every delivery of the
-    job makes a new link or code (the older dies, R13), so none is ever stored."""
+def address(job: EmailJob, claim: str) -> bool:
+    """File the job under the login of its address and that login's organization, under this
+    worker's claim; False when there is nothing to send (no login, or none that may use it)."""
     identity = identities.find_by_email(job.to) if job.to else None
+    org_id = ORG_OF[job.kind](identity) if identity is not None else None
+    if identity is None or org_id is None:
+        return False
     tx = Tx()
-    made = PREPARE[job.kind](tx, identity) if identity is not None else None
-    if identity is None or made is None:
-        return None
-    org_id, context = made
-    kept = {"asked": True, **{k: v for k, v in context.items() if k in KEPT}}
     tx.update(
         job,
-        [
-            EmailJob.org_id.set(org_id),
-            EmailJob.identity_id.set(identity.id),
-            EmailJob.context.set(kept),
-        ],
+        [EmailJob.org_id.set(org_id), EmailJob.identity_id.set(identity.id)],
         condition=EmailJob.claim == claim,
     )
     tx.commit()
-    job.org_id, job.identity_id, job.context = org_id, identity.id, kept
-    return {**context, "asked": True}
+    job.org_id, job.identity_id = org_id, identity.id
+    return True

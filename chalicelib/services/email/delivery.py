@@ -80,18 +80,11 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     if not _claim(job, claim, now):
         return "in_flight"
     kind = KINDS[job.kind]
-    context = job.context
-    if asked.is_asked(job):  # R51: a public form's request; the address is looked up here
-        try:
-            prepared = asked.prepare(job, claim)
-        except Conflict as exc:  # another delivery made a link for the login meanwhile
-            _release(job, claim, exc.code)
-            raise
-        if prepared is None:
-            _end(job, claim, EmailStatus.SUPPRESSED, to=job.to, reason="nothing_to_send")
-            logs.event("email.suppressed", job_id=job.job_id, reason="nothing_to_send")
-            return "suppressed"
-        context = prepared
+    if asked.is_asked(job) and not asked.address(job, claim):  # R51: looked up only here
+        _end(job, claim, EmailStatus.SUPPRESSED, to=job.to, reason="nothing_to_send")
+        logs.event("email.suppressed", job_id=job.job_id, reason="nothing_to_send")
+        metrics.count("EmailsSuppressed", reason="nothing_to_send")
+        return "suppressed"
     own_org = db.get(Organization, job.org_id, "org")
     identity = db.get(Identity, job.identity_id) if job.identity_id else None
     address, reason = recipient(job, kind, own_org, identity)
@@ -109,7 +102,7 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
         copies.queue_for(job)  # R29: the client's email is sent, so its copies are
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
-    message = rendering.render(kind, context, brand)
+    message = rendering.render(kind, job.context, brand)
     source = branding.from_header(brand)
     try:
         message_id = sender.send(source, address, brand.get("reply_to"), message)

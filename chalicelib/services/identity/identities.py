@@ -98,14 +98,16 @@ def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
 # Passwords and the mailbox (R8, R13, R20, R46, R50) -----------------------------------------
 
 
-def reset_subject(identity_id: str) -> str:
-    """The subject of a login's reset links (R20): a newer one kills the older (R13)."""
-    return f"reset#{identity_id}"
+def reset_subject(email: str) -> str:
+    """The subject of an address's reset links (R20): a newer one kills the older (R13). By
+    the address, not the login: a link asked for on a public form is made before anyone looks
+    up whose the address is, the same for every address (R51); an address is one login (R1)."""
+    return f"reset#{email}"
 
 
-def passcode_subject(identity_id: str) -> str:
-    """The subject of a login's one-time passcodes (R22)."""
-    return f"otp#{identity_id}"
+def passcode_subject(email: str) -> str:
+    """The subject of an address's one-time passcodes (R22), by the address as resets are."""
+    return f"otp#{email}"
 
 
 def password_orgs(identity: Identity) -> set[str] | None:
@@ -213,7 +215,7 @@ def _set_password(
     `also` adds other changes of the identity (one transaction may write an item once).
     """
     tokens.supersede(
-        tx, [reset_subject(identity.id), passcode_subject(identity.id)], keep=keep_token
+        tx, [reset_subject(identity.email), passcode_subject(identity.email)], keep=keep_token
     )
     identity.session_epoch += 1
     identity.password_hash = password_hash

@@ -34,8 +34,8 @@ TTL = timedelta(minutes=10)
 TRIES = 5
 
 
-def subject_for(identity_id: str) -> str:
-    return identities.passcode_subject(identity_id)
+def subject_for(email: str) -> str:
+    return identities.passcode_subject(email)
 
 
 def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]]:
@@ -53,38 +53,39 @@ def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]
 
 
 def request(email: str, source: str) -> None:
-    """R22: ask for a code. R51: the same for every address, in one transaction: the attempt
-    counted (R45, R52) and an email job queued for the worker, which sends a code only to a
-    login with an account that may use one (`prepare_asked`). The answer is 202 either way."""
-    throttle.attempt(
-        email,
-        source,
-        throttle.PASSCODE_REQUEST,
-        also=lambda tx: outbox.queue_asked(tx, "otp_code", email),
-    )
-
-
-def prepare_asked(tx: Tx, identity: Identity) -> tuple[str, dict[str, object]] | None:
-    """The worker's half of `request`: a new code for the login (a newer one kills the older,
-    R13), added to `tx`; the organization the job belongs to and the email's context. None
-    when no account of the login may use codes: nothing is sent."""
-    allowed, by_org = _allowed(identity)
-    if not allowed:
-        return None
-    # The job belongs to the organization whose account the code enters: the last one if it
-    # allows codes, else the first that does. Its branding is still the last organization's (R9).
-    org_id = identity.last_org_id if identity.last_org_id in by_org else allowed[0].org_id
-    assert org_id is not None
+    """R22: ask for a code. R51: the same for every address, and never a look-up of whose it
+    is: the attempt counted first (R45, R52), then a code made for the address (a newer one
+    kills the older, R13) and its email job queued for the worker, which sends it only to a
+    login with an account that may use one (`asked_org`). The answer is 202 either way; a
+    code never sent ends unused after its 10 minutes."""
+    throttle.attempt(email, source, throttle.PASSCODE_REQUEST)
     code = f"{secrets.randbelow(10**6):06d}"
-    issued = tokens.issue(
-        tx, "otp", subject_for(identity.id), ttl=TTL, identity_id=identity.id, secret=code
-    )
-    logs.event("otp.sent", identity_id=identity.id, org_id=org_id)
-    return org_id, {
+    tx = Tx()
+    issued = tokens.issue(tx, "otp", subject_for(email), ttl=TTL, secret=code)
+    context = {
         "code": code,
         "minutes": int(TTL.total_seconds() // 60),
         "token_hash": issued.token.token_hash,
     }
+    job = outbox.queue_asked(tx, "otp_code", email, context)
+    try:
+        tx.commit(attempts=1)
+    except Conflict as raced:
+        if raced.code != "concurrent_change":
+            raise
+        return  # another request's code is on its way to the same mailbox
+    logs.event("otp.requested", job_id=job.job_id)
+
+
+def asked_org(identity: Identity) -> str | None:
+    """For the worker (R22, R51): the organization a code asked for on the public form is
+    filed under, the one whose account it enters (the last if it allows codes, else the first
+    that does; its branding is still the last organization's, R9); None when no account of
+    the login may use codes, and nothing is sent."""
+    allowed, by_org = _allowed(identity)
+    if not allowed:
+        return None
+    return identity.last_org_id if identity.last_org_id in by_org else allowed[0].org_id
 
 
 class _Dead(Conflict):
@@ -107,10 +108,10 @@ def verify(email: str, code: str, source: str) -> SignedIn:
     wrong one leaves the code dead."""
     counted = throttle.attempt(email, source, throttle.SIGN_IN)
     identity = identities.find_by_email(email)
-    token = tokens.live(subject_for(identity.id)) if identity else None
+    token = tokens.live(subject_for(email)) if identity else None
     if identity is None or token is None or not _count_try(token):
         raise _wrong()
-    given = ids.token_hash(f"{subject_for(identity.id)}:{code}")
+    given = ids.token_hash(f"{subject_for(email)}:{code}")
     if not hmac.compare_digest(given, token.token_hash):
         raise _wrong()
     allowed, by_org = _allowed(identity)

@@ -32,14 +32,22 @@ from chalicelib.services.practices import branding
 TTL = timedelta(hours=24)
 
 
-def subject_for(identity_id: str) -> str:
-    return identities.reset_subject(identity_id)
+def subject_for(email: str) -> str:
+    return identities.reset_subject(email)
 
 
-def link(tx: Tx, identity: Identity) -> dict[str, object]:
-    """A new reset link of the identity added to `tx` (R13: the older one dies with it): what
-    an email carrying it puts in its context."""
-    issued = tokens.issue(tx, "reset", subject_for(identity.id), ttl=TTL, identity_id=identity.id)
+def link(tx: Tx, email: str, identity_id: str | None = None) -> dict[str, object]:
+    """A new reset link of the address added to `tx` (R13: the older one dies with it): what
+    an email carrying it puts in its context. `identity_id` when the caller knows the login;
+    a link asked for on the public form does not (R51), and its page finds it by the address."""
+    issued = tokens.issue(
+        tx,
+        "reset",
+        subject_for(email),
+        ttl=TTL,
+        identity_id=identity_id,
+        data={} if identity_id else {"email": email},
+    )
     return {
         "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
         "hours": int(TTL.total_seconds() // 3600),
@@ -55,7 +63,7 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
         kind="password_reset",
         client_id=client_id,
         identity_id=identity.id,
-        context=link(tx, identity),
+        context=link(tx, identity.email, identity.id),
     )
     audit.record(
         tx, org_id=org_id, action="password.reset_requested", actor=actor, client_id=client_id
@@ -65,33 +73,29 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
 
 def request(email: str, source: str) -> None:
     """R20: anyone may ask for a reset of an email. R51: the request does the same for every
-    address, in one transaction: the attempt counted per email and per source (R45, R52) and
-    an email job queued for the worker, which finds the login, if any, and makes its link
-    (`prepare_asked`). Nothing is looked up here, so neither the answer nor its time can tell
-    whether the address has a login, and racing requests cannot answer differently."""
-    throttle.attempt(
-        email,
-        source,
-        throttle.RESET_REQUEST,
-        also=lambda tx: outbox.queue_asked(tx, "password_reset", email),
-    )
+    address, and never looks up whose it is: the attempt is counted per email and per source
+    first (R45, R52), then the link is made for the address and its email job queued for the
+    worker, which sends it only if the address has a login (`asked_org`). Neither the answer
+    nor its work can tell whether the address has a login.
+
+    Two requests for one address at the same moment: one link is made, the other request
+    finds the address's pointer moved and stops there, at once and with the same answer."""
+    throttle.attempt(email, source, throttle.RESET_REQUEST)
+    tx = Tx()
+    job = outbox.queue_asked(tx, "password_reset", email, link(tx, email))
+    try:
+        tx.commit(attempts=1)
+    except Conflict as raced:
+        if raced.code != "concurrent_change":
+            raise
+        return  # the other request's link is on its way to the same mailbox
+    logs.event("password.reset_requested", job_id=job.job_id)
 
 
-def prepare_asked(tx: Tx, identity: Identity) -> tuple[str, dict[str, object]] | None:
-    """The worker's half of `request`, for the login the address turned out to have: the new
-    reset link and its audit event added to `tx`; the organization the email belongs to (its
-    last, R9) and the email's context. None when the login has no organization yet."""
-    if identity.last_org_id is None:
-        return None
-    context = link(tx, identity)
-    audit.record(
-        tx,
-        org_id=identity.last_org_id,
-        action="password.reset_requested",
-        actor=identity_ref(identity.id),
-    )
-    logs.event("password.reset_requested", identity_id=identity.id)
-    return identity.last_org_id, context
+def asked_org(identity: Identity) -> str | None:
+    """For the worker (R9, R51): the organization a reset asked for on the public form is
+    filed under, the login's last one; None when there is none, and nothing is sent."""
+    return identity.last_org_id
 
 
 def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
@@ -137,7 +141,7 @@ class ResetLanding:
 
 def landing(secret: str) -> ResetLanding:
     token = tokens.find(secret, "reset")
-    identity = identities.get(token.identity_id) if token and token.identity_id else None
+    identity = _identity_of(token) if token else None
     if token is None or identity is None:
         return ResetLanding(ResetState.UNKNOWN)
     org = branding.branding_org(KINDS["password_reset"], None, identity)
@@ -190,6 +194,15 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
         return ResetOutcome(landing(secret))  # another tab won: the link says why it is dead
     logs.event("password.reset", identity_id=identity.id)
     return ResetOutcome(found, done=True)
+
+
+def _identity_of(token: Token) -> Identity | None:
+    """The login a reset link is for: named when staff sent it, else the one of the address it
+    was asked for (R51), if that address has a login."""
+    if token.identity_id:
+        return identities.get(token.identity_id)
+    email = token.data.get("email")
+    return identities.find_by_email(email) if isinstance(email, str) else None
 
 
 def _client_in(org_id: str, identity_id: str) -> str | None:
