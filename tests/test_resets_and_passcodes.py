@@ -80,6 +80,24 @@ def test_r51_a_request_does_the_same_work_for_known_and_unknown_addresses(
     )
 
 
+def test_r51_a_link_or_code_asked_for_before_the_address_had_a_login_opens_nothing(
+    api: Api, practice: Practice
+):
+    # R51, R20, R22: a public form makes the link or code for any address, and the worker
+    # sends nothing for one without a login. Should a login be made for the address later,
+    # what was made before it (and kept only in the unsent job) opens nothing.
+    _allow_codes(api, practice)
+    api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
+    api.post("/v1/auth/otp", {"email": "maya@example.com"})
+    assert local_stage.drain()["suppressed"] == 2
+    made = {job.kind: job.context for job in EmailJob.by_org.query(outbox.UNADDRESSED_ORG)}
+    add_client(api, practice, "maya@example.com", send_invite=False)  # a login, no password
+    assert open_page(api, link_path(made["password_reset"]["reset_url"]))[0].status == 404
+    code = made["otp_code"]["code"]
+    answer = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
+    assert (answer.status, answer.error_code()) == (401, "invalid_code")
+
+
 def test_r45_reset_requests_are_throttled_per_email(api: Api, practice: Practice):
     answers = [
         api.post("/v1/auth/password-reset", {"email": "nobody@example.com"}).status

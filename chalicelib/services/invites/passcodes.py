@@ -109,6 +109,8 @@ def verify(email: str, code: str, source: str) -> SignedIn:
     counted = throttle.attempt(email, source, throttle.SIGN_IN)
     identity = identities.find_by_email(email)
     token = tokens.live(subject_for(email)) if identity else None
+    if token is not None and identity is not None and token.created_at < identity.created_at:
+        token = None  # made before the address had a login: it was never sent (R51)
     if identity is None or token is None or not _count_try(token):
         raise _wrong()
     given = ids.token_hash(f"{subject_for(email)}:{code}")

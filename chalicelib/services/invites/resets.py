@@ -198,11 +198,13 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
 
 def _identity_of(token: Token) -> Identity | None:
     """The login a reset link is for: named when staff sent it, else the one of the address it
-    was asked for (R51), if that address has a login."""
+    was asked for (R51), if that address had a login then: a link made before the login was
+    (never sent, since the worker found none) opens nothing."""
     if token.identity_id:
         return identities.get(token.identity_id)
     email = token.data.get("email")
-    return identities.find_by_email(email) if isinstance(email, str) else None
+    identity = identities.find_by_email(email) if isinstance(email, str) else None
+    return identity if identity is not None and identity.created_at <= token.created_at else None
 
 
 def _client_in(org_id: str, identity_id: str) -> str | None:
