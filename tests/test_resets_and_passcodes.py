@@ -98,6 +98,26 @@ def test_r51_a_link_or_code_asked_for_before_the_address_had_a_login_opens_nothi
     assert (answer.status, answer.error_code()) == (401, "invalid_code")
 
 
+def test_r51_a_wrong_code_costs_the_same_for_known_and_unknown_addresses(
+    api: Api, practice: Practice, dynamo_calls: Any
+):
+    # R51, R22: codes are made for any address that asks, and a wrong one is refused after the
+    # same work either way (the count, the address's code, its try); the login is read only
+    # for a right code. (It once read the login first and the code only for a known address.)
+    _allow_codes(api, practice)
+    _client_with_login(api, practice)
+    done = []
+    for email in ("maya@example.com", "nobody@example.com"):
+        api.post("/v1/auth/otp", {"email": email})
+        (asked,) = [j for j in EmailJob.by_org.query(outbox.UNADDRESSED_ORG) if j.to == email]
+        wrong = f"{(int(asked.context['code']) + 1) % 10**6:06d}"
+        dynamo_calls.clear()
+        answer = api.post("/v1/auth/otp/verify", {"email": email, "code": wrong})
+        done.append((answer.status, answer.raw, list(dynamo_calls.operations)))
+    assert done[0] == done[1]
+    assert done[0][0] == 401
+
+
 def test_r45_reset_requests_are_throttled_per_email(api: Api, practice: Practice):
     answers = [
         api.post("/v1/auth/password-reset", {"email": "nobody@example.com"}).status

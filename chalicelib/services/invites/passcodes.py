@@ -103,19 +103,21 @@ def _wrong() -> Unauthenticated:
 def verify(email: str, code: str, source: str) -> SignedIn:
     """R22: a right code, within its 10 minutes and 5 tries, signs in like a password (R2).
 
-    The try is counted first against the sign-in throttle (R45, R52), then on the code, under
-    the condition that fewer than 5 were made, so parallel guesses cannot exceed 5; the fifth
-    wrong one leaves the code dead."""
+    The try is counted first against the sign-in throttle (R45, R52), then on the address's
+    code, under the condition that fewer than 5 were made, so parallel guesses cannot exceed
+    5; the fifth wrong one leaves the code dead. A wrong code costs the same whether or not
+    the address has a login (codes are made for any address that asks, R51): the login is
+    looked up only once the code is right."""
     counted = throttle.attempt(email, source, throttle.SIGN_IN)
-    identity = identities.find_by_email(email)
-    token = tokens.live(subject_for(email)) if identity else None
-    if token is not None and identity is not None and token.created_at < identity.created_at:
-        token = None  # made before the address had a login: it was never sent (R51)
-    if identity is None or token is None or not _count_try(token):
+    token = tokens.live(subject_for(email))
+    if token is None or not _count_try(token):
         raise _wrong()
     given = ids.token_hash(f"{subject_for(email)}:{code}")
     if not hmac.compare_digest(given, token.token_hash):
         raise _wrong()
+    identity = identities.find_by_email(email)
+    if identity is None or token.created_at < identity.created_at:
+        raise _wrong()  # no login, or none when the code was made: it was never sent (R51)
     allowed, by_org = _allowed(identity)
     if not allowed:
         # R22: the client was archived or the practice turned codes off since the code was
