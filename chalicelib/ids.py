@@ -8,7 +8,10 @@ already high-entropy, so a fast hash is enough and lets the store look it up by 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+
+from chalicelib import secret_store
 
 
 def new_id(prefix: str) -> str:
@@ -24,5 +27,15 @@ def token_hash(token: str) -> str:
 
 
 def fingerprint(value: str) -> str:
-    """A stable key for a value we must not store or log in clear (emails, addresses)."""
+    """A stable short key for a value whose clear form is stored beside it anyway (an import
+    row's names and date, kept on the profile); emails and addresses that must not be
+    recoverable from a key take `keyed_fingerprint`."""
     return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def keyed_fingerprint(value: str) -> str:
+    """A stable key for an email or source address (throttle counters, R45): an HMAC with a
+    key derived from the stage's page secret (secret_store, SSM outside the local stage), so
+    that whoever reads the table cannot test a guessed address against it."""
+    key = b"portico-fingerprint:" + secret_store.page_secret().encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]

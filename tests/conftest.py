@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import botocore.client
 import pytest
 from chalice.test import Client
+from moto.dynamodb.responses import DynamoHandler
 
 from app import app
 from tests.support import moto
@@ -66,6 +68,21 @@ def practice(api: Api, _practice_snapshot: tuple[Practice, moto.Snapshot]) -> Pr
     made, taken = _practice_snapshot
     moto.restore(taken, "practice")
     return copy.deepcopy(made)
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto in process, one DynamoDB call at a time as DynamoDB is atomic per request (the
+    local stack does the same: scripts/local_stack.py serialize_dynamodb); without it moto's
+    transactions interleave and a race test would measure moto, not the code."""
+    lock = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def one_at_a_time(self: DynamoHandler) -> object:
+        with lock:
+            return call_action(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", one_at_a_time)
 
 
 class DynamoCalls:

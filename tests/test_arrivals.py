@@ -9,8 +9,8 @@ import pytest
 from chalicelib.services.clients import arrivals as arrival_service
 from chalicelib.services.clients import joining
 from chalicelib.services.identity import identities
-from tests.support.api import Api, Practice, add_provider, give_password
-from tests.support.join import Browser, code_of, make_group, sign_up_fields
+from tests.support.api import Api, Practice, add_provider, give_password, login
+from tests.support.join import code_of, confirm_path, join, make_group
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_staff_add_import_link_booking_and_purchase_all_admit_the_client(
     )
     assert imported.status == 200
     code = code_of(make_group(api, practice))
-    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303
+    assert join(api, practice, code).status == 303
     person = {"email": "sam@example.com", "first_name": "Sam", "last_name": "Ito"}
     booked = api.post(
         "/v1/public/orgs/sunrise/bookings", {**person, "starts_at": "2099-03-01T10:00:00Z"}
@@ -88,7 +88,7 @@ def test_without_any_default_the_earliest_admin_holds_a_self_arrived_client(api,
     add_provider(api, practice, "lee")
     add_provider(api, practice, "kim")
     code = code_of(make_group(api, practice))
-    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303
+    assert join(api, practice, code).status == 303
     admin = next(
         p
         for p in api.get(f"/v1/orgs/{practice.id}/providers", practice.admin_token).body[
@@ -101,23 +101,11 @@ def test_without_any_default_the_earliest_admin_holds_a_self_arrived_client(api,
 
 
 def test_a_sign_up_never_takes_over_a_login_made_meanwhile(api: Api, practice, monkeypatch):
-    # R1, R16: if the email's login appears between the page's read and its write, the
-    # sign-up is refused (asked to sign in), never added to that login with a new password.
-    api.post(
-        f"/v1/orgs/{practice.id}/clients",
-        {"first_name": "Maya", "last_name": "Chen", "email": "other@example.com"},
-        practice.admin_token,
-    )
-    give_password("other@example.com")
+    # R1, R16: if the email's login appears between the confirmation's read and its write,
+    # the sign-up is refused (the page says to sign in), never added to that login with the
+    # password chosen at the sign-up.
     link = joining.open_link(code_of(make_group(api, practice)))
-    real, reads = identities.find_by_email, []
-
-    def stale_once(email: str) -> Any:
-        reads.append(email)
-        return None if len(reads) <= 2 else real(email)  # the page's and the first write's
-
-    monkeypatch.setattr(identities, "find_by_email", stale_once)
-    with pytest.raises(joining.Explained) as explained:
+    assert (
         joining.sign_up(
             link,
             first_name="X",
@@ -126,4 +114,27 @@ def test_a_sign_up_never_takes_over_a_login_made_meanwhile(api: Api, practice, m
             password="blue canoe at dawn",
             source="1.2.3.4",
         )
-    assert explained.value.reason == "login"
+        is None
+    )
+    secret = confirm_path(practice, "other@example.com").rsplit("/", 1)[-1]
+    api.post(
+        f"/v1/orgs/{practice.id}/clients",
+        {"first_name": "Maya", "last_name": "Chen", "email": "other@example.com"},
+        practice.admin_token,
+    )
+    give_password("other@example.com")
+    real, reads = identities.claim_or_add, []
+
+    def stale_once(tx: Any, email: str, *, first_org_id: str) -> Any:
+        reads.append(email)
+        if len(reads) == 1:  # the first write's read of the claim is stale: no login yet
+            made = identities.add(tx, email, first_org_id=first_org_id)
+            return made.id, made
+        return real(tx, email, first_org_id=first_org_id)
+
+    monkeypatch.setattr(identities, "claim_or_add", stale_once)
+    with pytest.raises(joining.ConfirmationDead) as refused:
+        joining.confirm(secret)
+    assert refused.value.found.state == joining.ConfirmationState.LOGIN_MADE
+    assert len(reads) == 2  # read again on the retry, which found the login
+    assert login(api, "other@example.com").status == 200  # its own password, untouched

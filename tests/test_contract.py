@@ -41,7 +41,7 @@ from tests.support.contract import (
     schema_errors,
     schema_validator,
 )
-from tests.support.join import Browser, code_of, make_group, sign_up_fields
+from tests.support.join import Browser, code_of, confirm_path, make_group, sign_up_fields
 
 SIGN_UP_AND_LOGIN = {("POST", "/v1/orgs"), ("POST", "/v1/auth/login")}
 # API.md "Local stage only": served with no session in the local stage, 404 in every other.
@@ -674,16 +674,19 @@ def test_public_answers_match_the_document(api: Api, practice: Practice) -> None
         assert unknown.status == 404
         assert_documented("POST", template, unknown)
         staff = api.post(path, {**_example("POST", template), "email": practice.admin_email})
-        assert staff.status == 409
+        assert staff.status == 201  # R51: answered as any other address
         assert_documented("POST", template, staff)
 
 
 def test_join_page_answers_match_the_document(api: Api, practice: Practice) -> None:
-    # API.md "HTML pages": GET, POST /join/{code} and the page after it (R16, B3)
+    # API.md "HTML pages": GET, POST /join/{code}, the emailed confirmation link and the page
+    # after it (R16, B3, R51)
     code = code_of(make_group(api, practice))
     page, submit, welcome = "/join/{code}", "/join/{code}", "/join/{code}/welcome"
+    confirmation = "/join-confirm/{token}"
     browser = Browser(api)
     assert_documented("GET", page, browser.get(f"/join/{code}"))
+    assert_documented("GET", page, browser.get(f"/join/{code}?step=sign_in"))
     assert_documented("GET", page, browser.get("/join/unknown-code-here"))
     bad = browser.post(f"/join/{code}", sign_up_fields(email="nope"))
     assert bad.status == 400
@@ -691,12 +694,33 @@ def test_join_page_answers_match_the_document(api: Api, practice: Practice) -> N
     forged = browser.post(f"/join/{code}", sign_up_fields(), token="forged")
     assert forged.status == 403
     assert_documented("POST", submit, forged)
-    joined = browser.post(f"/join/{code}", sign_up_fields())
+    asked = browser.post(f"/join/{code}", sign_up_fields())
+    assert asked.status == 200  # check your email, for every address
+    assert_documented("POST", submit, asked)
+    link = confirm_path(practice, "maya@example.com")
+    assert_documented("GET", confirmation, browser.get(link))
+    assert_documented("GET", confirmation, browser.get("/join-confirm/no-such-link"))
+    forged = browser.post(link, {}, token="forged")
+    assert forged.status == 403
+    assert_documented("POST", confirmation, forged)
+    joined = browser.post(link, {})
     assert joined.status == 303
-    assert_documented("POST", submit, joined)
-    again = Browser(api).post(f"/join/{code}", sign_up_fields())
-    assert again.status == 200  # the email has a login now: asked for its password
+    assert_documented("POST", confirmation, joined)
+    used = browser.post(link, {})
+    assert used.status == 410
+    assert_documented("POST", confirmation, used)
+    assert_documented("GET", confirmation, browser.get(link))
+    other = "not the login's password"
+    again = Browser(api).post(
+        f"/join/{code}", sign_up_fields(password=other, password_confirm=other)
+    )
+    assert again.status == 200  # the email has a login now: told by email, alike
     assert_documented("POST", submit, again)
+    proven = Browser(api).post(
+        f"/join/{code}?step=sign_in", {**sign_up_fields(), "step": "sign_in"}
+    )
+    assert proven.status == 409  # an active client of the practice, told after the password
+    assert_documented("POST", submit, proven)
     assert_documented("GET", welcome, browser.get(f"/join/{code}/welcome"))
     assert_documented("GET", welcome, browser.get("/join/unknown-code-here/welcome"))
 

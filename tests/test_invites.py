@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from chalice.test import Client
-from moto.dynamodb.responses import DynamoHandler
 
 from app import app
 from chalicelib import clock
@@ -32,21 +31,6 @@ from tests.support.invites import (
 from tests.support.records import stored
 
 NEW_PASSWORD = "a fresh long password"
-
-
-@pytest.fixture
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto in process, one DynamoDB call at a time as DynamoDB is atomic per request (the
-    local stack does the same: scripts/local_stack.py serialize_dynamodb); without it moto's
-    transactions interleave and a race test would measure moto, not the code."""
-    lock = threading.Lock()
-    call_action = DynamoHandler.call_action
-
-    def one_at_a_time(self: DynamoHandler) -> object:
-        with lock:
-            return call_action(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", one_at_a_time)
 
 
 def _invite(api: Api, practice: Practice, client_id: str):

@@ -1,17 +1,21 @@
-"""R16, B3, R23: the group invite link's pages, sign-up and sign-in into the group."""
+"""R16, B3, R23, R51, R52: the group invite link's pages, sign-up (confirmed by email) and
+sign-in into the group."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
-from chalicelib import clock
+from chalicelib import clock, config
+from chalicelib.errors import Throttled
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.orgs import Group
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import chat
 from chalicelib.services.clients import joining
+from chalicelib.services.identity import identities
 from chalicelib.services.practices import orgs
 from tests.support.api import (
     PASSWORD,
@@ -23,7 +27,20 @@ from tests.support.api import (
     login,
     sign_up_practice,
 )
-from tests.support.join import NEW_PASSWORD, Browser, code_of, make_group, sign_up_fields
+from tests.support.concurrency import at_once, count_verifications
+from tests.support.email import email_log
+from tests.support.invites import submit
+from tests.support.join import (
+    NEW_PASSWORD,
+    Browser,
+    code_of,
+    confirm,
+    confirm_path,
+    confirmation_jobs,
+    join,
+    make_group,
+    sign_up_fields,
+)
 from tests.support.records import identity_of as stored_identity
 from tests.support.records import stored
 
@@ -32,16 +49,24 @@ def location(answer: Answer) -> str:
     return {k.lower(): v for k, v in answer.headers.items()}["location"]
 
 
-def test_a_new_client_signs_up_into_the_group_and_is_signed_in(api: Api, practice: Practice):
-    # R16: name, email, password → a client of the group (source group_link), active, with a
-    # session; then 303 to the page of the group's intake forms, the token in the fragment.
+def test_r16_a_new_client_signs_up_confirms_by_email_and_is_signed_in(api, practice):
+    # R16, R51: name, email, password → "check your email"; the emailed link's button → a
+    # client of the group (source group_link), active, with a session; then 303 to the page of
+    # the group's intake forms, the token in the fragment. Nothing exists before the link.
     group = make_group(api, practice)
     code = code_of(group)
     browser = Browser(api)
     page = browser.get(f"/join/{code}")
     assert page.status == 200
     assert b"Practice sunrise" in page.raw  # the practice's branding
-    answer = browser.post(f"/join/{code}", sign_up_fields())
+    asked = browser.post(f"/join/{code}", sign_up_fields())
+    assert asked.status == 200, asked.raw[:500]
+    assert b"Check your email" in asked.raw
+    assert identities.find_by_email("maya@example.com") is None  # nothing made yet
+    opened = api.call("GET", confirm_path(practice, "maya@example.com"))
+    assert opened.status == 200
+    assert identities.find_by_email("maya@example.com") is None  # a GET never finishes it
+    answer = confirm(api, practice)
     assert answer.status == 303, answer.raw[:500]
     where, _, fragment = location(answer).partition("#")
     assert where == f"/join/{code}/welcome"
@@ -69,7 +94,7 @@ def test_the_first_activation_posts_the_welcome_message(api: Api, practice: Prac
         practice.admin_token,
     )
     code = code_of(make_group(api, practice))
-    answer = Browser(api).post(f"/join/{code}", sign_up_fields())
+    answer = join(api, practice, code)
     token = location(answer).split("#token=")[1]
     account = api.get("/v1/me", token).body["account"]
     profile = stored(ClientProfile, practice.id, account["client_id"])
@@ -80,7 +105,7 @@ def test_the_first_activation_posts_the_welcome_message(api: Api, practice: Prac
 def test_the_sign_up_is_audited(api: Api, practice: Practice) -> None:
     # R47: the arrival by link is an audit event of the new client.
     group = make_group(api, practice)
-    answer = Browser(api).post(f"/join/{code_of(group)}", sign_up_fields())
+    answer = join(api, practice, code_of(group))
     token = location(answer).split("#token=")[1]
     client_id = api.get("/v1/me", token).body["account"]["client_id"]
     (event,) = AuditEvent.query(AuditEvent.subject_for(practice.id, client_id))
@@ -140,7 +165,7 @@ def test_a_full_link_answers_410_and_the_count_cannot_pass_the_maximum(api: Api,
     code = code_of(group)
     late = Browser(api)
     assert late.get(f"/join/{code}").status == 200  # opened while the link was open
-    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303
+    assert join(api, practice, code).status == 303
     answer = late.post(f"/join/{code}", sign_up_fields("noor@example.com"), fresh=False)
     assert answer.status == 410
     assert b"full" in answer.raw
@@ -148,51 +173,39 @@ def test_a_full_link_answers_410_and_the_count_cannot_pass_the_maximum(api: Api,
     assert saved.signups == 1
 
 
-def test_the_count_is_checked_in_the_sign_ups_own_transaction(api: Api, practice: Practice):
-    # B3: two sign-ups that both read the link as open: the second one's write fails whole.
+def test_the_count_is_checked_in_the_sign_ups_own_transaction(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
+    # B3: two confirmations that both read the link as open: the second one's write fails whole.
     group = make_group(api, practice, link_max_signups=1)
     code = code_of(group)
-    first = joining.open_link(code)
-    second = joining.open_link(code)  # read before the first sign-up commits
-    joining.sign_up(
-        first,
-        first_name="A",
-        last_name="B",
-        email="a@example.com",
-        password=NEW_PASSWORD,
-        source="1.1.1.1",
-    )
-    with pytest.raises(joining.LinkClosed) as closed:
-        joining.sign_up(
-            second,
-            first_name="C",
-            last_name="D",
-            email="c@example.com",
-            password=NEW_PASSWORD,
-            source="1.1.1.2",
-        )
-    assert closed.value.reason == "full"
+    for email in ("a@example.com", "c@example.com"):
+        assert Browser(api).post(f"/join/{code}", sign_up_fields(email)).status == 200
+    real = joining.open_link
+    stale = iter([real(code)] * 2)  # both confirmations read it before the first commits
+    monkeypatch.setattr(joining, "open_link", lambda code: next(stale, None) or real(code))
+    assert confirm(api, practice, "a@example.com").status == 303
+    answer = confirm(api, practice, "c@example.com")
+    assert answer.status == 410
+    assert b"full" in answer.raw
     assert stored(Group, practice.id, Group.sk_for(group["id"])).signups == 1
-    assert login(api, "c@example.com", NEW_PASSWORD).status == 401  # nothing half-written
+    assert identities.find_by_email("c@example.com") is None  # nothing half-written
 
 
-def test_sign_ups_that_read_the_link_together_both_land(api: Api, practice: Practice):
+def test_sign_ups_that_read_the_link_together_both_land(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+):
     # B3, R16: the count is guarded by the link's own condition (live, unexpired, below the
     # maximum), not by the group's version: two sign-ups that read the group before either
     # commits both land while there is room (issue #11: the version must not serialize them).
     group = make_group(api, practice, link_max_signups=5)
     code = code_of(group)
-    first = joining.open_link(code)
-    second = joining.open_link(code)  # read before the first sign-up commits
-    for link, email in ((first, "a@example.com"), (second, "c@example.com")):
-        joining.sign_up(
-            link,
-            first_name="A",
-            last_name="B",
-            email=email,
-            password=NEW_PASSWORD,
-            source="1.1.1.1",
-        )
+    for email in ("a@example.com", "c@example.com"):
+        assert Browser(api).post(f"/join/{code}", sign_up_fields(email)).status == 200
+    stale = joining.open_link(code)  # read before either confirmation commits
+    monkeypatch.setattr(joining, "open_link", lambda _: stale)
+    for email in ("a@example.com", "c@example.com"):
+        assert confirm(api, practice, email).status == 303
     assert stored(Group, practice.id, Group.sk_for(group["id"])).signups == 2
     assert login(api, "c@example.com", NEW_PASSWORD).status == 200
 
@@ -208,7 +221,7 @@ def test_a_group_patch_read_before_a_sign_up_cannot_roll_the_count_back(
     late = Browser(api)
     assert late.get(f"/join/{code}").status == 200  # opened while the link was open
     stale = orgs.group_of(practice.id, group["id"])  # the PATCH reads the group ...
-    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303  # ... a sign-up ...
+    assert join(api, practice, code).status == 303  # ... a sign-up ...
     with monkeypatch.context() as patched:  # ... then the PATCH writes
         patched.setattr(orgs, "group_of", lambda *args: stale)
         answer = api.patch(
@@ -230,34 +243,194 @@ def test_an_unknown_code_answers_a_neutral_404(api: Api, practice: Practice) -> 
     assert b"Practice sunrise" not in page.raw
 
 
-def test_an_existing_login_signs_in_and_adds_this_practices_account(api: Api, practice):
-    # R16, R23: the page explains and asks for that login's password, then adds a profile in
-    # the group to the same login; the login now lists both accounts (R2).
-    other = sign_up_practice(api, "moonrise")
-    api.post(
+def _client_elsewhere(
+    api: Api, email: str = "maya@example.com", *, password: bool = True, slug: str = "moonrise"
+) -> Practice:
+    other = sign_up_practice(api, slug)
+    answer = api.post(
         f"/v1/orgs/{other.id}/clients",
-        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
+        {"first_name": "Maya", "last_name": "Chen", "email": email, "send_invite": False},
         other.admin_token,
     )
-    give_password("maya@example.com")
+    assert answer.status == 201, answer.body
+    if password:
+        give_password(email)
+    return other
+
+
+def test_an_existing_login_signs_in_and_adds_this_practices_account(api: Api, practice):
+    # R16, R23: "I already have a login": that login's password adds a profile in the group
+    # to the same login; the login now lists both accounts (R2). A wrong one is refused.
+    _client_elsewhere(api)
     code = code_of(make_group(api, practice))
     browser = Browser(api)
-    asked = browser.post(f"/join/{code}", sign_up_fields())
+    asked = browser.get(f"/join/{code}?step=sign_in")
     assert asked.status == 200
-    assert b"already has a login" in asked.raw
     assert b'value="sign_in"' in asked.raw
     assert b"moonrise" not in asked.raw.lower()  # R4: nothing about the other practice
     wrong = browser.post(
-        f"/join/{code}", {**sign_up_fields(), "step": "sign_in", "password": "wrong password"}
+        f"/join/{code}?step=sign_in",
+        {**sign_up_fields(), "step": "sign_in", "password": "wrong password"},
     )
     assert wrong.status == 400
     joined = browser.post(
-        f"/join/{code}", {**sign_up_fields(), "step": "sign_in", "password": PASSWORD}
+        f"/join/{code}?step=sign_in", {**sign_up_fields(), "step": "sign_in", "password": PASSWORD}
     )
     assert joined.status == 303, joined.raw[:400]
     token = location(joined).split("#token=")[1]
     assert api.get("/v1/me", token).body["account"]["org"]["id"] == practice.id
     assert len(login(api, "maya@example.com").body["accounts"]) == 2
+
+
+def test_r51_the_login_password_typed_on_the_sign_up_form_joins_at_once(api, practice):
+    # R51, R23: the visitor who proves the existing login's password on the page is joined
+    # there (and may be told so); nobody else is.
+    _client_elsewhere(api)
+    code = code_of(make_group(api, practice))
+    fields = {**sign_up_fields(), "password": PASSWORD, "password_confirm": PASSWORD}
+    joined = Browser(api).post(f"/join/{code}", fields)
+    assert joined.status == 303, joined.raw[:400]
+    assert len(login(api, "maya@example.com").body["accounts"]) == 2
+    assert confirmation_jobs(practice, "maya@example.com") == []  # nothing to tell by email
+
+
+def _sign_up_page(api: Api, code: str, email: str) -> Answer:
+    return Browser(api).post(f"/join/{code}", sign_up_fields(email))
+
+
+def test_r51_the_sign_up_page_answers_alike_for_every_address(api: Api, practice: Practice):
+    # R51, R23: a new address, a login with a password, a login without one and a staff
+    # address of the practice get the same page, byte for byte: whether an address has a
+    # login is said only to its mailbox.
+    _client_elsewhere(api, "maya@example.com")
+    _client_elsewhere(api, "pending@example.com", password=False, slug="starlight")
+    code = code_of(make_group(api, practice))
+    pages = [
+        _sign_up_page(api, code, email)
+        for email in (
+            "new@example.com",
+            "maya@example.com",
+            "pending@example.com",
+            practice.admin_email,
+        )
+    ]
+    assert {page.status for page in pages} == {200}
+    assert len({page.raw for page in pages}) == 1
+    assert b"Check your email" in pages[0].raw
+    assert b"already" not in pages[0].raw
+
+
+def test_r23_an_address_with_a_login_is_told_by_email_what_to_do(api: Api, practice):
+    # R23, R51: the mailbox learns it has a login (sign in with it, or reset it: the email
+    # carries a reset link that works); a staff address learns it is one. The practice's
+    # email log shows one kind for all, as for a new address (R4).
+    _client_elsewhere(api, "maya@example.com")
+    code = code_of(make_group(api, practice))
+    _sign_up_page(api, code, "maya@example.com")
+    _sign_up_page(api, code, practice.admin_email)
+    _sign_up_page(api, code, "new@example.com")
+    assert api.post("/_local/drain").body["sent"] == 3
+    (told,) = confirmation_jobs(practice, "maya@example.com")
+    assert "already has a Portico login" in (told.text or "")
+    assert "staff account" not in (told.text or "")
+    reset = submit(
+        api,
+        urlsplit(told.context["reset_url"]).path,
+        {"password": "a brand new password", "confirm": "a brand new password"},
+    )
+    assert reset.status == 200, reset.raw[:300]
+    assert login(api, "maya@example.com", "a brand new password").status == 200
+    (staff,) = confirmation_jobs(practice, practice.admin_email)
+    assert "staff account" in (staff.text or "")
+    kinds = {(e["kind"], e["to"]) for e in email_log(api, practice)}
+    assert {
+        ("join_confirmation", "maya@example.com"),
+        ("join_confirmation", practice.admin_email),
+        ("join_confirmation", "new@example.com"),
+    } <= kinds
+
+
+def test_r51_the_join_page_counts_before_it_looks_the_address_up(api: Api, practice):
+    # R51, R52: every sign-up is counted before the address is looked up, an address with a
+    # login as any other: past the limit per email, 429 (the page once told such an address
+    # "already has a login" before counting anything).
+    _client_elsewhere(api, "maya@example.com")
+    code = code_of(make_group(api, practice))
+    link = joining.open_link(code)
+    for email in ("maya@example.com", "ghost@example.com"):
+        for n in range(config.PUBLIC_ACTIONS_PER_EMAIL):
+            fields = sign_up_fields(email)
+            del fields["password_confirm"]
+            assert joining.sign_up(link, **fields, source=f"10.0.0.{n}") is None
+        assert _sign_up_page(api, code, email).status == 429
+
+
+def test_r51_a_confirmation_link_works_once_and_a_newer_one_replaces_it(api, practice):
+    # R16, R13: the newest sign-up of an address is the link that works; a used link says so.
+    code = code_of(make_group(api, practice))
+    _sign_up_page(api, code, "maya@example.com")
+    first = confirm_path(practice, "maya@example.com")
+    _sign_up_page(api, code, "maya@example.com")
+    superseded = submit(api, first, {})
+    assert superseded.status == 410
+    assert b"most recent email" in superseded.raw
+    assert confirm(api, practice).status == 303
+    used = submit(api, confirm_path(practice, "maya@example.com"), {})
+    assert used.status == 410
+    assert b"already been used" in used.raw
+    assert api.call("GET", "/join-confirm/not-a-real-token").status == 404
+
+
+def test_r51_a_login_made_before_the_link_is_used_is_not_taken_over(api, practice):
+    # R1, R16: the address got a login between the sign-up and the link: the link makes no
+    # second login and sets no password on that one; the page says to sign in instead.
+    code = code_of(make_group(api, practice))
+    _sign_up_page(api, code, "maya@example.com")
+    _client_elsewhere(api, "maya@example.com")
+    answer = confirm(api, practice)
+    assert answer.status == 409
+    assert b"has a login now" in answer.raw
+    assert login(api, "maya@example.com", NEW_PASSWORD).status == 401
+    assert login(api, "maya@example.com", PASSWORD).status == 200
+
+
+def test_r52_parallel_wrong_passwords_on_the_join_page_verify_at_most_five(
+    api: Api, practice: Practice, atomic_moto: None, monkeypatch: pytest.MonkeyPatch
+):
+    # R52, R45: 16 sign-ins with wrong passwords at once on the group page: each is counted
+    # before its password is checked, so at most 5 are checked; the right one then is refused.
+    _client_elsewhere(api)
+    code = code_of(make_group(api, practice))
+    verified = count_verifications(monkeypatch)
+    link = joining.open_link(code)
+
+    def guess(n: int) -> str:
+        try:
+            joining.sign_in(
+                link,
+                first_name="Maya",
+                last_name="Chen",
+                email="maya@example.com",
+                password=f"guess {n}",
+                source=f"10.0.0.{n}",
+            )
+        except (joining.WrongPassword, Throttled) as refused:
+            return refused.code
+        return "joined"
+
+    answers = at_once(guess, 16)
+    assert len(verified) <= config.LOGIN_FAILURES_PER_EMAIL, len(verified)
+    assert answers.count("invalid_credentials") == len(verified)
+    assert answers.count("throttled") == 16 - len(verified)
+    with pytest.raises(Throttled):
+        joining.sign_in(
+            link,
+            first_name="Maya",
+            last_name="Chen",
+            email="maya@example.com",
+            password=PASSWORD,
+            source="10.0.1.1",
+        )
 
 
 def test_a_staff_address_is_explained_not_joined(api: Api, practice: Practice) -> None:
@@ -286,18 +459,16 @@ def test_an_active_client_of_the_practice_is_told_to_sign_in(api: Api, practice:
     assert b"invite link" in answer.raw
 
 
-def test_a_login_without_a_password_is_sent_to_its_invitation(api: Api, practice: Practice):
-    # R23: an invited client who never set a password cannot sign in here; the page says how.
-    other = sign_up_practice(api, "moonrise")
-    api.post(
-        f"/v1/orgs/{other.id}/clients",
-        {"first_name": "Maya", "last_name": "Chen", "email": "maya@example.com"},
-        other.admin_token,
-    )
+def test_a_login_without_a_password_is_told_to_set_one_by_email(api: Api, practice):
+    # R23: an invited client who never set a password learns by email how to set one: the
+    # email's reset link (the page itself says what it says to everyone, R51).
+    _client_elsewhere(api, "maya@example.com", password=False)
     code = code_of(make_group(api, practice))
-    answer = Browser(api).post(f"/join/{code}", sign_up_fields())
-    assert answer.status == 200
-    assert b"password-reset email" in answer.raw
+    assert _sign_up_page(api, code, "maya@example.com").status == 200
+    api.post("/_local/drain")
+    (told,) = confirmation_jobs(practice, "maya@example.com")
+    assert "never set one" in (told.text or "")
+    assert told.context["reset_url"]
 
 
 def test_the_groups_default_provider_holds_the_new_client(api: Api, practice: Practice):
@@ -305,7 +476,7 @@ def test_the_groups_default_provider_holds_the_new_client(api: Api, practice: Pr
     add_provider(api, practice, "lee")
     kim = add_provider(api, practice, "kim")
     code = code_of(make_group(api, practice, default_provider_id=kim["id"]))
-    answer = Browser(api).post(f"/join/{code}", sign_up_fields())
+    answer = join(api, practice, code)
     token = location(answer).split("#token=")[1]
     client_id = api.get("/v1/me", token).body["account"]["client_id"]
     assert stored(ClientProfile, practice.id, client_id).primary_provider_id == kim["id"]
@@ -315,7 +486,7 @@ def test_the_session_token_is_never_in_a_server_visible_place(api: Api, practice
     # R48, R46: the token rides only in the fragment; logs and the pages never carry it.
     code = code_of(make_group(api, practice))
     browser = Browser(api)
-    answer = browser.post(f"/join/{code}", sign_up_fields())
+    answer = join(api, practice, code)
     token = location(answer).split("#token=")[1]
     welcome = browser.get(f"/join/{code}/welcome")
     assert token.encode() not in welcome.raw
@@ -326,12 +497,13 @@ def test_the_session_token_is_never_in_a_server_visible_place(api: Api, practice
     assert "script-src 'sha256-" in headers["content-security-policy"]
 
 
-def test_r50_a_join_sign_ups_password_opens_only_that_practice(api: Api, practice: Practice):
-    # R50: the password chosen on the join page is nobody's proof of the mailbox: another
-    # practice's account added to that login later is not opened by it.
+def test_r50_a_join_sign_up_finished_by_its_emailed_link_proves_the_mailbox(api, practice):
+    # R50, R51: the sign-up is finished by the link sent to the address, which proves the
+    # mailbox: the password chosen on the page is the owner's, and opens another practice's
+    # account added to that login later.
     code = code_of(make_group(api, practice))
-    assert Browser(api).post(f"/join/{code}", sign_up_fields()).status == 303
-    assert stored_identity("maya@example.com").password_org_id == practice.id
+    assert join(api, practice, code).status == 303
+    assert stored_identity("maya@example.com").password_org_id is None
     other = sign_up_practice(api, "moonrise")
     added = api.post(
         f"/v1/orgs/{other.id}/clients",
@@ -340,7 +512,7 @@ def test_r50_a_join_sign_ups_password_opens_only_that_practice(api: Api, practic
     )
     assert added.status == 201
     accounts = login(api, "maya@example.com", NEW_PASSWORD).body["accounts"]
-    assert {a["org"]["slug"] for a in accounts} == {"sunrise"}
+    assert {a["org"]["slug"] for a in accounts} == {"sunrise", "moonrise"}
 
 
 def test_r50_a_password_set_at_another_practice_cannot_join_this_one(api: Api, practice):

@@ -156,11 +156,31 @@ def test_a_provider_of_another_practice_is_refused_like_a_missing_one(api: Api, 
     assert clients_of(api, practice) == []
 
 
-def test_a_staff_address_is_refused_for_a_client(api: Api, practice: Practice) -> None:
-    # R12: a staff address is not a client's, here neither.
-    answer = booking(api, "sunrise", email=practice.admin_email)
-    assert answer.status == 409
-    assert answer.error_code() == "email_is_staff"
+@pytest.mark.parametrize("send", [booking, purchase])
+def test_r51_a_staff_address_is_answered_as_any_other_and_told_by_email(
+    api: Api, practice: Practice, send: Any
+):
+    # R51, R12: a staff address is not made a client, but the anonymous caller cannot tell:
+    # the same status and the same fields as for a new address. The practice's audit log keeps
+    # the refusal; the address alone is told, by email. (It used to answer 409 email_is_staff.)
+    new = send(api, "sunrise", email="sam@example.com")
+    staff = send(api, "sunrise", email=practice.admin_email)
+    assert (staff.status, new.status) == (201, 201), staff.body
+    (name,) = staff.body
+    assert set(staff.body[name]) == set(new.body[name])
+    assert [c["email"] for c in clients_of(api, practice)] == ["sam@example.com"]
+    refused = [
+        e
+        for e in AuditEvent.query(AuditEvent.subject_for(practice.id, None))
+        if e.action in {"booking.refused", "package.purchase_refused"}
+    ]
+    assert len(refused) == 1
+    assert refused[0].details["reason"] == "email_is_staff"
+    told = [e for e in emails_of(api, practice) if e["kind"] == "staff_address_used"]
+    assert len(told) == 1
+    assert api.post("/_local/drain").body["sent"] >= 1
+    (sent,) = [e for e in emails_of(api, practice) if e["kind"] == "staff_address_used"]
+    assert (sent["to"], sent["status"]) == (practice.admin_email, "sent")
 
 
 def test_bookings_from_one_address_are_throttled(api: Api, practice: Practice) -> None:

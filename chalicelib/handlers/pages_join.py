@@ -17,7 +17,13 @@ from chalicelib.handlers import forms
 from chalicelib.handlers.http import source_address
 from chalicelib.schemas.public import JoinSignIn, JoinSignUp
 from chalicelib.services.clients import joining
-from chalicelib.services.clients.joining import Explained, JoinLink, LinkClosed, WrongPassword
+from chalicelib.services.clients.joining import (
+    ConfirmationState,
+    Explained,
+    JoinLink,
+    LinkClosed,
+    WrongPassword,
+)
 
 bp = Blueprint(__name__)
 
@@ -50,7 +56,6 @@ def _form(
     status: int = 200,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-    pending: bool = False,
 ) -> Response:
     shown = {name: (values or {}).get(name, "") for name in KEPT}
     return forms.page(
@@ -62,7 +67,6 @@ def _form(
         step=step,
         values=shown,
         errors=errors or {},
-        pending=pending,
     )
 
 
@@ -72,7 +76,9 @@ def join_page(code: str) -> Response:
         link = joining.open_link(code)
     except (LinkClosed, NotFound) as error:
         return _closed(error)
-    return _form(link, forms.csrf(bp.current_request))
+    query = dict(bp.current_request.query_params or {})
+    step = "sign_in" if query.get("step") == "sign_in" else "sign_up"
+    return _form(link, forms.csrf(bp.current_request), step=step)
 
 
 @bp.route("/join/{code}", methods=["POST"], content_types=[forms.FORM])
@@ -121,22 +127,18 @@ def _join(
     data: JoinSignUp | JoinSignIn,
     fields: dict[str, str],
 ) -> Response:
-    """The sign-up or sign-in, and the page each outcome gets (R16, R23)."""
+    """The sign-up or sign-in, and the page each outcome gets (R16, R23, R51): a sign-up that
+    did not prove a login's password answers "check your email", whatever the address."""
     code = link.code
     try:
         if step == "sign_in":
             joined = joining.sign_in(link, **_details(data), source=source_address(request))
         else:
-            joined = joining.sign_up(link, **_details(data), source=source_address(request))
-    except Explained as explained:
-        if explained.reason in ("login", "pending_login"):
-            return _form(
-                link,
-                pair,
-                step="sign_in",
-                values=fields,
-                pending=explained.reason == "pending_login",
-            )
+            signed_up = joining.sign_up(link, **_details(data), source=source_address(request))
+            if signed_up is None:
+                return forms.page("join_check_email.html", org=link.org, group_name=link.group.name)
+            joined = signed_up
+    except Explained as explained:  # told only after the login's password was proven
         return forms.page(
             "join_closed.html",
             org=link.org,
@@ -165,6 +167,55 @@ def _join(
     except LinkClosed as closed:
         return _closed(closed)
     return forms.redirect(f"/join/{code}/welcome#token={joined.token}")
+
+
+@bp.route("/join-confirm/{token}", methods=["GET"])
+def join_confirm_page(token: str) -> Response:
+    """R16, R51: the link emailed to a new address; a button finishes the sign-up (a GET never
+    does: mail scanners open links)."""
+    found = joining.confirmation(token)
+    return _confirmation(found, forms.csrf(bp.current_request))
+
+
+@bp.route("/join-confirm/{token}", methods=["POST"], content_types=[forms.FORM])
+def join_confirm_submit(token: str) -> Response:
+    request = bp.current_request
+    found = joining.confirmation(token)
+    if found.state != ConfirmationState.OPEN:
+        return _confirmation(found, forms.csrf(request))
+    fields = forms.form(request, set())
+    if not forms.csrf_valid(request, fields):
+        return forms.csrf_refused(request)
+    try:
+        joined = joining.confirm(token)
+    except joining.ConfirmationDead as dead:
+        return _confirmation(dead.found, forms.csrf(request))
+    except (LinkClosed, NotFound) as closed:
+        return _closed(closed)
+    return forms.redirect(f"/join/{joined.code}/welcome#token={joined.token}")
+
+
+_CONFIRMATION_STATUS = {
+    ConfirmationState.OPEN: 200,
+    ConfirmationState.DEAD: 410,
+    ConfirmationState.LOGIN_MADE: 409,
+}
+
+
+def _confirmation(found: joining.Confirmation, pair: forms.Csrf) -> Response:
+    if found.state == ConfirmationState.UNKNOWN:
+        return forms.page("not_found.html", org=None, status=404)
+    is_open = found.state == ConfirmationState.OPEN
+    return forms.page(
+        "join_confirm.html",
+        org=found.org,
+        status=_CONFIRMATION_STATUS[found.state],
+        pair=pair if is_open else None,
+        state=found.state,
+        reason=found.reason,
+        group_name=found.group_name,
+        portal_url=config.PORTAL_URL,
+    )
 
 
 def _details(data: JoinSignUp | JoinSignIn) -> dict[str, str]:

@@ -71,7 +71,7 @@ class Token(Model):
         table_name = TABLE
 
     token_hash = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute()  # invite | reset | otp | caregiver_invite
+    kind = UnicodeAttribute()  # invite | reset | otp | caregiver_invite | join (R16, R51)
     subject = UnicodeAttribute()
     org_id = UnicodeAttribute(null=True)
     client_id = UnicodeAttribute(null=True)

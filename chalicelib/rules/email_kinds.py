@@ -118,6 +118,33 @@ KINDS: dict[str, EmailKind] = {
             },
         ),
         EmailKind(
+            # R16, R23, R51: to the address a group sign-up gave. A new address gets the link
+            # that finishes the sign-up (and proves the mailbox, R50); an address with a login
+            # is told what to do, with a reset link. One kind for both, so that the practice's
+            # email log does not tell either (R4).
+            "join_confirmation",
+            "Joining {{ group.name }} at {{ brand.display_name }}",
+            live_link=True,
+            sample={
+                "client": {"first_name": "Maya"},
+                "group": {"name": "Prenatal Yoga"},
+                "login": False,
+                "confirm_url": "https://portal.example/join-confirm/sample-token",
+                "hours": 24,
+            },
+        ),
+        EmailKind(
+            # R12, R51: a public booking or purchase named a staff address of the practice:
+            # nothing was made, and only the address is told (the caller was answered alike).
+            "staff_address_used",
+            "Your staff address was used on {{ brand.display_name }}'s public page",
+            sample={
+                "how": "by booking an appointment online",
+                "appointment": _APPOINTMENT_SAMPLE["appointment"],
+                "package": None,
+            },
+        ),
+        EmailKind(
             "otp_code",
             "Your sign-in code",
             identity_level=True,

@@ -16,6 +16,21 @@ from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
 
+# The partition of jobs asked for by an address before anyone knows whose it is (a reset or a
+# passcode asked for on a public form, R51): no organization's email log lists it. The worker
+# files the job under the login's organization once it found one.
+UNADDRESSED_ORG = "platform"
+
+
+def queue_asked(tx: Tx, kind: str, email: str, context: dict[str, Any]) -> EmailJob:
+    """R51: the job of an email that a public form asks for about an address (a reset, a
+    passcode), the same for every address: the worker finds the login and sends it, filed
+    under the login's organization, or suppresses it when there is nothing to send. Nothing
+    on the request path depends on whether the address has a login."""
+    return queue(
+        tx, org_id=UNADDRESSED_ORG, kind=kind, to=email, context={**context, "asked": True}
+    )
+
 
 def queue(
     tx: Tx,

@@ -9,9 +9,11 @@ transaction, so two tabs redeeming one link end with exactly one success.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock, db, ids
 from chalicelib.db import Tx
@@ -110,9 +112,16 @@ def issue(
     return Issued(secret, token)
 
 
-def consume(tx: Tx, token: Token, on_conflict: Callable[[], Conflict] | None = None) -> None:
-    """End a live token as used, in the caller's transaction: it succeeds once (R13)."""
-    _end(tx, token.token_hash, TokenStatus.USED, clock.now(), on_conflict=on_conflict)
+def consume(
+    tx: Tx,
+    token: Token,
+    on_conflict: Callable[[], Conflict] | None = None,
+    *,
+    also: Sequence[Action] = (),
+) -> None:
+    """End a live token as used, in the caller's transaction: it succeeds once (R13). `also`
+    changes the token in the same write (what it kept until it was used, dropped)."""
+    _end(tx, token.token_hash, TokenStatus.USED, clock.now(), on_conflict=on_conflict, also=also)
 
 
 def revoke(tx: Tx, subject: str) -> Token | None:
@@ -152,10 +161,11 @@ def _end(
     status: TokenStatus,
     moment: datetime,
     on_conflict: Callable[[], Conflict] | None = None,
+    also: Sequence[Action] = (),
 ) -> None:
     tx.update(
         Token(token_hash),
-        [Token.status.set(status), Token.ended_at.set(moment)],
+        [Token.status.set(status), Token.ended_at.set(moment), *also],
         condition=(Token.status == TokenStatus.LIVE) & (Token.expires_at > moment),
         on_conflict=on_conflict or _gone,
     )

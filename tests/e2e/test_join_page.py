@@ -1,7 +1,8 @@
-"""The group link's page in a real browser against the real local stack (R16, R21, B3).
+"""The group link's page in a real browser against the real local stack (R16, R21, R51, B3).
 
-A person opens a group's invite link, signs up, sees the group's intake forms and continues to
-the portal signed in; a rotated link shows its 410 page.
+A person opens a group's invite link, signs up, is asked to check their email, opens the
+emailed link, finishes, sees the group's intake forms and continues to the portal signed in; a
+rotated link shows its 410 page.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import PASSWORD
-from tests.support.stack import Stack, branded_practice, screenshot
+from tests.support.stack import Stack, branded_practice, screenshot, wait_for_email
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +43,14 @@ def test_r16_a_person_signs_up_through_a_group_link(stack: Stack, page: Any) -> 
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.fill("#password_confirm", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("h1", has_text="Check your email").wait_for()
+    (sent,) = wait_for_email(stack, email, "join_confirmation")
+    found = re.search(r"http://\S+/join-confirm/\S+", sent["text"])
+    assert found, sent["text"]
+    confirmation = page.goto(found.group(0))
+    assert confirmation.status == 200
+    screenshot(page, "join-confirm")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/join/[^/]+/welcome#token=.+"))
     content = page.content()

@@ -1,16 +1,22 @@
-"""Many requests at once against the real local stack, each on a connection of its own."""
+"""Many requests at once: against the real local stack, each on a connection of its own, or
+in process (threads against moto, with the `atomic_moto` fixture)."""
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 import requests
 
+from chalicelib.services.identity import passwords
 from tests.support.stack import Stack
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,31 @@ def unexpected(answers: list[Answer], status: int) -> list[Any]:
 
 def fresh(label: str) -> str:
     return f"{label}-{secrets.token_hex(4)}"
+
+
+def at_once(work: Callable[[int], T], n: int) -> list[T]:
+    """Run `work(0)` … `work(n - 1)` in n threads released together by a barrier, in process;
+    the results in that order."""
+    barrier = threading.Barrier(n)
+
+    def run(index: int) -> T:
+        barrier.wait(timeout=30)
+        return work(index)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def count_verifications(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every Argon2 password verification from now on (R52: what a throttle must bound),
+    recorded with its outcome."""
+    verify = passwords.verify
+    seen: list[bool] = []
+
+    def counting(password_hash: str | None, password: str) -> bool:
+        matched = verify(password_hash, password)
+        seen.append(matched)
+        return matched
+
+    monkeypatch.setattr(passwords, "verify", counting)
+    return seen

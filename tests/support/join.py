@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from chalicelib.models.emails import EmailJob
 from tests.support.api import Answer, Api, Practice
+from tests.support.invites import submit
 
 NEW_PASSWORD = "blue canoe at dawn"
 
@@ -72,3 +74,31 @@ def sign_up_fields(email: str = "maya@example.com", **extra: str) -> dict[str, s
         "password_confirm": NEW_PASSWORD,
         **extra,
     }
+
+
+def confirmation_jobs(practice: Practice, email: str) -> list[EmailJob]:
+    """The group sign-up emails to `email` (R16, R51), oldest first (read behind the API)."""
+    return [
+        job
+        for job in EmailJob.by_org.query(practice.id)
+        if job.kind == "join_confirmation" and job.to == email
+    ]
+
+
+def confirm_path(practice: Practice, email: str) -> str:
+    """The path of the link in the newest sign-up confirmation sent to a new address."""
+    job = confirmation_jobs(practice, email)[-1]
+    return urlsplit(job.context["confirm_url"]).path
+
+
+def confirm(api: Api, practice: Practice, email: str = "maya@example.com") -> Answer:
+    """Open the emailed confirmation link and press its button: the sign-up finishes."""
+    return submit(api, confirm_path(practice, email), {})
+
+
+def join(api: Api, practice: Practice, code: str, email: str = "maya@example.com") -> Answer:
+    """A new address signs up through the group link and confirms it from the email: the 303
+    to the group's welcome page, with the session in its fragment."""
+    asked = Browser(api).post(f"/join/{code}", sign_up_fields(email))
+    assert asked.status == 200, asked.raw[:500]
+    return confirm(api, practice, email)

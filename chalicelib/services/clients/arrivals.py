@@ -52,8 +52,10 @@ class Arrival:
     # A self-sign-up is active at once (R16): activated now, welcomed (R21), no invite needed.
     activate: bool = False
     # The password a self-sign-up chose, for a login this arrival creates (never an existing
-    # one); unproven, bound to this organization (R50).
+    # one); unproven, bound to this organization (R50), unless the arrival comes through a
+    # link sent to the address (a group sign-up's confirmation, R51), which proves the mailbox.
     password_hash: str | None = None
+    mailbox_proven: bool = False
     # The email's identity as the caller read it already (an import reads them in batches).
     identity: Identity | LookUp | None = LOOK_UP
     # R18: the key of a row without email, so the same file imported again adds nothing.
@@ -125,7 +127,12 @@ def admit(
                         "This email already has a login; sign in with it.", code="email_has_login"
                     )
                 # R50: unproven, it opens only this practice's accounts.
-                identities.choose_password(identity, arrival.password_hash, org_id=org.org_id)
+                identities.choose_password(
+                    identity,
+                    arrival.password_hash,
+                    org_id=org.org_id,
+                    mailbox_proven=arrival.mailbox_proven,
+                )
         tx.save(profile, condition=ClientProfile.client_id.does_not_exist())
         if arrival.import_key:
             tx.save(

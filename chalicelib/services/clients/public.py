@@ -4,7 +4,7 @@ An email the practice does not know becomes a client on the spot (source `bookin
 `package`) through the one way a client arrives (`arrivals.admit`), and the primary provider is
 told by email; a known client is reused. The caller is anonymous, so each route is throttled per
 source address and per email, and the answer is the same whether the email was known or not,
-here or at any other practice (R4).
+here or at any other practice (R4), or a staff address of the practice (R51).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chalicelib import clock, db, logs
+from chalicelib import clock, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.appointments import Appointment
@@ -23,6 +23,7 @@ from chalicelib.schemas.public import PublicBooking, PublicPurchase
 from chalicelib.services import appointments, audit, outbox, records, throttle
 from chalicelib.services.clients import arrivals
 from chalicelib.services.clients.arrivals import Arrival
+from chalicelib.services.identity import identities
 from chalicelib.services.practices import orgs
 
 # A public booking says when, not how long nor what: the practice's standard visit.
@@ -52,7 +53,7 @@ def practice(slug: str) -> Organization:
 def book(slug: str, req: PublicBooking, source: str) -> Appointment:
     """R17: book with the practice; an unknown email is added as a client (source booking)."""
     org = practice(slug)
-    throttle.public_action("booking", source, req.email)
+    throttle.attempt(req.email, source, throttle.BOOKING)
     providers = orgs.providers_of(org.org_id)
     named = (
         orgs.clinical_provider(org.org_id, req.provider_id, "provider_id")
@@ -72,6 +73,33 @@ def book(slug: str, req: PublicBooking, source: str) -> Appointment:
             type_=BOOKING_TYPE,
         )
 
+    def for_staff(tx: Tx, primary: Provider) -> Appointment:
+        """Nothing is booked for a staff address; the answer is shaped as if it were (R51)."""
+        provider = named or primary
+        appointment_id = ids.new_id("ap")
+        audit.record(
+            tx,
+            org_id=org.org_id,
+            action="booking.refused",
+            actor=arrivals.SELF,
+            details={
+                "reason": "email_is_staff",
+                "booking_id": appointment_id,
+                "provider_id": provider.provider_id,
+            },
+        )
+        return Appointment(
+            org.org_id,
+            Appointment.sk_for(appointment_id),
+            appointment_id=appointment_id,
+            provider_id=provider.provider_id,
+            client_ids=[],
+            starts_at=req.starts_at,
+            minutes=BOOKING_MINUTES,
+            type=BOOKING_TYPE,
+            created_at=clock.now(),
+        )
+
     def context(appointment: Appointment) -> dict[str, Any]:
         return {
             "appointment": {
@@ -82,7 +110,7 @@ def book(slug: str, req: PublicBooking, source: str) -> Appointment:
             "package": None,
         }
 
-    appointment = _for_email(org, req, "booking", named, providers, for_client, context)
+    appointment = _for_email(org, req, "booking", named, providers, for_client, for_staff, context)
     logs.event("booking.created", org_id=org.org_id, appointment_id=appointment.appointment_id)
     return appointment
 
@@ -91,7 +119,7 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
     """R17: buy a package; an unknown email is added as a client (source package). The
     purchase is recorded as the client's audit event (no billing ledger exists yet)."""
     org = practice(slug)
-    throttle.public_action("purchase", source, req.email)
+    throttle.attempt(req.email, source, throttle.PURCHASE)
     providers = orgs.providers_of(org.org_id)
 
     def for_client(tx: Tx, profile: ClientProfile) -> Purchase:
@@ -105,10 +133,21 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
         )
         return Purchase(event.event_id, req.package, event.at)
 
+    def for_staff(tx: Tx, _: Provider) -> Purchase:
+        """Nothing is bought for a staff address; the answer is shaped as if it were (R51)."""
+        event = audit.record(
+            tx,
+            org_id=org.org_id,
+            action="package.purchase_refused",
+            actor=arrivals.SELF,
+            details={"reason": "email_is_staff", "package": req.package},
+        )
+        return Purchase(event.event_id, req.package, event.at)
+
     def context(_: Purchase) -> dict[str, Any]:
         return {"appointment": None, "package": req.package}
 
-    bought = _for_email(org, req, "package", None, providers, for_client, context)
+    bought = _for_email(org, req, "package", None, providers, for_client, for_staff, context)
     logs.event("package.purchased", org_id=org.org_id, purchase_id=bought.purchase_id)
     return bought
 
@@ -123,10 +162,12 @@ def _for_email(
     named: Provider | None,
     providers: list[Provider],
     for_client: Callable[[Tx, ClientProfile], R],
+    for_staff: Callable[[Tx, Provider], R],
     context: Callable[[R], dict[str, Any]],
 ) -> R:
     """The known client of this email (R12's claim), or a new one (R17); then `for_client`
-    in the same transaction. A client added meanwhile by another request is reused."""
+    in the same transaction. A client added meanwhile by another request is reused. A staff
+    address of the practice gets `for_staff` instead (`_staff_address`)."""
     for _ in range(2):
         known = _known_client(org.org_id, req.email)
         if known is not None:
@@ -167,9 +208,39 @@ def _for_email(
         try:
             return arrivals.admit(org, arrival, actor=arrivals.SELF, also=also).extra
         except Conflict as conflict:
+            if conflict.code == "email_is_staff":
+                return _staff_address(org, req, source, primary, for_staff, context)
             if conflict.code != "email_in_use":
                 raise
     raise Conflict("Another request used this email at the same time; try again.")
+
+
+def _staff_address(
+    org: Organization,
+    req: PublicBooking | PublicPurchase,
+    source: str,
+    primary: Provider,
+    for_staff: Callable[[Tx, Provider], R],
+    context: Callable[[R], dict[str, Any]],
+) -> R:
+    """R12, R51: a staff address is never a client's, but an anonymous caller must not learn
+    that it is staff: the request is answered as any other. The practice's audit log keeps
+    the refusal (its staff see it), and the address is told by email."""
+    staff = identities.find_by_email(req.email)
+    tx = Tx()
+    result = for_staff(tx, primary)
+    if staff is not None:
+        outbox.queue(
+            tx,
+            org_id=org.org_id,
+            kind="staff_address_used",
+            identity_id=staff.id,
+            to=staff.email,
+            context={"how": _HOW[source], **context(result)},
+        )
+    tx.commit()
+    logs.event("public.staff_address", org_id=org.org_id, source=source)
+    return result
 
 
 def _known_client(org_id: str, email: str) -> ClientProfile | None:

@@ -25,7 +25,7 @@ from chalicelib.rules.accounts import ClosedReason, client_account_closed
 from chalicelib.rules.email_kinds import KINDS, EmailKind
 from chalicelib.rules.settings import effective_for_client
 from chalicelib.services import tokens
-from chalicelib.services.email import copies, rendering
+from chalicelib.services.email import asked, copies, rendering
 from chalicelib.services.email.rendering import Rendered
 from chalicelib.services.practices import branding
 
@@ -80,6 +80,11 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     if not _claim(job, claim, now):
         return "in_flight"
     kind = KINDS[job.kind]
+    if asked.is_asked(job) and not asked.address(job, claim):  # R51: looked up only here
+        _end(job, claim, EmailStatus.SUPPRESSED, to=job.to, reason="nothing_to_send")
+        logs.event("email.suppressed", job_id=job.job_id, reason="nothing_to_send")
+        metrics.count("EmailsSuppressed", reason="nothing_to_send")
+        return "suppressed"
     own_org = db.get(Organization, job.org_id, "org")
     identity = db.get(Identity, job.identity_id) if job.identity_id else None
     address, reason = recipient(job, kind, own_org, identity)
@@ -124,7 +129,9 @@ def recipient(
 ) -> tuple[str | None, str | None]:
     """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
     if job.client_id is None:
-        return (identity.email, None) if identity else (None, "no_email")
+        # Else an address with no login yet (a group sign-up's confirmation, R51): the job's.
+        address = identity.email if identity else job.to
+        return address, None if address else "no_email"
     profile = db.get(ClientProfile, job.org_id, job.client_id)
     if profile is None or client_account_closed(profile, None) == ClosedReason.ARCHIVED:
         return (profile.email if profile else None), ClosedReason.ARCHIVED

@@ -82,10 +82,11 @@ def accept_caregiver_invite(
     tx = Tx()
     new_hash: str | None = None
     if invite.has_password:
-        throttle.check(identity.email, source)
+        # R45: a sign-in, counted before the password is checked (R52), given back on success.
+        counted = throttle.attempt(identity.email, source, throttle.SIGN_IN)
         if not passwords.verify(identity.password_hash, password):
-            throttle.record_failure(identity.email, source)
             raise field_error("password", "That password does not match your login.")
+        counted.succeeded(tx)
     else:
         for field, problem in new_password_errors(password, confirm).items():
             raise field_error(field, problem)  # the first problem, as the page shows one

@@ -34,20 +34,35 @@ def invalid_credentials() -> Unauthenticated:
     )
 
 
-def check_password(email: str, password: str, source: str, *, in_org: str | None) -> Identity:
-    """The login whose password this is, or the failed sign-in's 401: throttled per email and
-    source (R45), one answer and one Argon2 verification for an unknown email, no password yet
-    or a wrong one. `in_org`: the password must open that organization's accounts (R50: an
-    unproven password opens only its own); None for a sign-in, which bounds its session."""
-    had_failures = throttle.check(email, source)
+@dataclass(frozen=True)
+class Checked:
+    """A password that proved its login: the login, and the attempt to give back in the
+    success's own transaction (`attempt.succeeded(tx)`, R45)."""
+
+    identity: Identity
+    attempt: throttle.Attempt
+
+
+def check_password(
+    email: str,
+    password: str,
+    source: str,
+    *,
+    in_org: str | None,
+    limits: tuple[throttle.Limit, ...] = (throttle.SIGN_IN,),
+) -> Checked:
+    """The login whose password this is, or the failed sign-in's 401: counted per email and
+    source before the lookup (R45, R51, R52: parallel guesses get no more checks than the
+    limit), one answer and one Argon2 verification for an unknown email, no password yet or a
+    wrong one. `in_org`: the password must open that organization's accounts (R50: an unproven
+    password opens only its own); None for a sign-in, which bounds its session. `limits`: the
+    throttles the attempt counts against (a form that also sends email adds its own)."""
+    counted = throttle.attempt(email, source, *limits)
     identity = identities.find_by_email(email)
     if identity is None or not identities.password_matches(identity, password, in_org=in_org):
-        throttle.record_failure(email, source)
         metrics.count("SignInFailures")
         raise invalid_credentials()
-    if had_failures:
-        throttle.forgive(email)
-    return identity
+    return Checked(identity, counted)
 
 
 def sign_in(req: Login, source: str) -> SignedIn:
@@ -56,11 +71,13 @@ def sign_in(req: Login, source: str) -> SignedIn:
     R50: an unproven password (set by staff, or chosen at a sign-up) lists and enters only the
     accounts of its organization; the session keeps that bound for `me` and `switch`.
     """
-    identity = check_password(req.email, req.password, source, in_org=None)
+    checked = check_password(req.email, req.password, source, in_org=None)
+    identity = checked.identity
     only = identities.password_orgs(identity)
     found = [a for a in accounts.list_for(identity) if only is None or a.org_id in only]
     entered = found[0] if len(found) == 1 else None
     tx = Tx()
+    checked.attempt.succeeded(tx)
     if entered:
         _record_entry(tx, identity, entered)
     token = sessions.start(tx, identity, entered, only)

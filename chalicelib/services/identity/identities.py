@@ -98,14 +98,16 @@ def add(tx: Tx, email: str, *, first_org_id: str | None) -> Identity:
 # Passwords and the mailbox (R8, R13, R20, R46, R50) -----------------------------------------
 
 
-def reset_subject(identity_id: str) -> str:
-    """The subject of a login's reset links (R20): a newer one kills the older (R13)."""
-    return f"reset#{identity_id}"
+def reset_subject(email: str) -> str:
+    """The subject of an address's reset links (R20): a newer one kills the older (R13). By
+    the address, not the login: a link asked for on a public form is made before anyone looks
+    up whose the address is, the same for every address (R51); an address is one login (R1)."""
+    return f"reset#{email}"
 
 
-def passcode_subject(identity_id: str) -> str:
-    """The subject of a login's one-time passcodes (R22)."""
-    return f"otp#{identity_id}"
+def passcode_subject(email: str) -> str:
+    """The subject of an address's one-time passcodes (R22), by the address as resets are."""
+    return f"otp#{email}"
 
 
 def password_orgs(identity: Identity) -> set[str] | None:
@@ -125,12 +127,16 @@ def password_matches(identity: Identity | None, password: str, *, in_org: str | 
     return in_org is None or opens is None or in_org in opens
 
 
-def choose_password(new_identity: Identity, password_hash: str, *, org_id: str) -> None:
+def choose_password(
+    new_identity: Identity, password_hash: str, *, org_id: str, mailbox_proven: bool = False
+) -> None:
     """A password chosen at a sign-up with the login it creates (a practice sign-up, a group
-    link): nothing proves the mailbox yet, so it opens only `org_id`'s accounts (R50). The
-    identity is one `add` put in the caller's transaction, written at its commit."""
+    link): nothing proves the mailbox yet, so it opens only `org_id`'s accounts (R50), unless
+    the sign-up is finished by a link sent to the address (`mailbox_proven`: a group sign-up's
+    confirmation, R16, R51), which proves it. The identity is one `add` put in the caller's
+    transaction, written at its commit."""
     new_identity.password_hash = password_hash
-    new_identity.password_org_id = org_id
+    new_identity.password_org_id = None if mailbox_proven else org_id
 
 
 def set_unproven_password(
@@ -209,7 +215,7 @@ def _set_password(
     `also` adds other changes of the identity (one transaction may write an item once).
     """
     tokens.supersede(
-        tx, [reset_subject(identity.id), passcode_subject(identity.id)], keep=keep_token
+        tx, [reset_subject(identity.email), passcode_subject(identity.email)], keep=keep_token
     )
     identity.session_epoch += 1
     identity.password_hash = password_hash

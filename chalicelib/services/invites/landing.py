@@ -101,20 +101,20 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     assert identity is not None
     assert org is not None
     new_hash: str | None = None
+    counted: throttle.Attempt | None = None
     if found.state == LandingState.SET_PASSWORD:
         errors = new_password_errors(password, confirm)
         if errors:
             return Accepted(found, errors)
         new_hash = passwords.hash_password(password)
     else:
-        try:
-            throttle.check(identity.email, source)  # R45: this is a sign-in
+        try:  # R45: this is a sign-in, counted before the password is checked (R52)
+            counted = throttle.attempt(identity.email, source, throttle.SIGN_IN)
         except Throttled:
             return Accepted(
                 found, {"password": "Too many attempts. Wait a few minutes, then try again."}, 429
             )
         if not passwords.verify(identity.password_hash, password):
-            throttle.record_failure(identity.email, source)
             return Accepted(
                 found,
                 {
@@ -124,6 +124,8 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
             )
     now = clock.now()
     tx = Tx()
+    if counted is not None:
+        counted.succeeded(tx)
     tokens.consume(tx, token, on_conflict=tokens.just_used)
     actor = client_ref(profile.client_id)
     entering = accounts.entering(identity, org.org_id)

@@ -34,8 +34,8 @@ TTL = timedelta(minutes=10)
 TRIES = 5
 
 
-def subject_for(identity_id: str) -> str:
-    return identities.passcode_subject(identity_id)
+def subject_for(email: str) -> str:
+    return identities.passcode_subject(email)
 
 
 def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]]:
@@ -53,37 +53,39 @@ def _allowed(identity: Identity) -> tuple[list[Account], dict[str, Organization]
 
 
 def request(email: str, source: str) -> None:
-    """Send a code if the email has a login with an account that may use one; else nothing.
-    The answer is the same either way (202)."""
-    throttle.check(email, source, purpose="otp")
-    throttle.record_failure(email, source, purpose="otp")  # every request counts
-    identity = identities.find_by_email(email)
-    if identity is None:
-        return
-    allowed, by_org = _allowed(identity)
-    if not allowed:
-        return
-    # The job belongs to the organization whose account the code enters: the last one if it
-    # allows codes, else the first that does. Its branding is still the last organization's (R9).
-    org_id = identity.last_org_id if identity.last_org_id in by_org else allowed[0].org_id
+    """R22: ask for a code. R51: the same for every address, and never a look-up of whose it
+    is: the attempt counted first (R45, R52), then a code made for the address (a newer one
+    kills the older, R13) and its email job queued for the worker, which sends it only to a
+    login with an account that may use one (`asked_org`). The answer is 202 either way; a
+    code never sent ends unused after its 10 minutes."""
+    throttle.attempt(email, source, throttle.PASSCODE_REQUEST)
     code = f"{secrets.randbelow(10**6):06d}"
     tx = Tx()
-    issued = tokens.issue(
-        tx, "otp", subject_for(identity.id), ttl=TTL, identity_id=identity.id, secret=code
-    )
-    outbox.queue(
-        tx,
-        org_id=org_id,
-        kind="otp_code",
-        identity_id=identity.id,
-        context={
-            "code": code,
-            "minutes": int(TTL.total_seconds() // 60),
-            "token_hash": issued.token.token_hash,
-        },
-    )
-    tx.commit()
-    logs.event("otp.sent", identity_id=identity.id, org_id=org_id)
+    issued = tokens.issue(tx, "otp", subject_for(email), ttl=TTL, secret=code)
+    context = {
+        "code": code,
+        "minutes": int(TTL.total_seconds() // 60),
+        "token_hash": issued.token.token_hash,
+    }
+    job = outbox.queue_asked(tx, "otp_code", email, context)
+    try:
+        tx.commit(attempts=1)
+    except Conflict as raced:
+        if raced.code != "concurrent_change":
+            raise
+        return  # another request's code is on its way to the same mailbox
+    logs.event("otp.requested", job_id=job.job_id)
+
+
+def asked_org(identity: Identity) -> str | None:
+    """For the worker (R22, R51): the organization a code asked for on the public form is
+    filed under, the one whose account it enters (the last if it allows codes, else the first
+    that does; its branding is still the last organization's, R9); None when no account of
+    the login may use codes, and nothing is sent."""
+    allowed, by_org = _allowed(identity)
+    if not allowed:
+        return None
+    return identity.last_org_id if identity.last_org_id in by_org else allowed[0].org_id
 
 
 class _Dead(Conflict):
@@ -101,18 +103,21 @@ def _wrong() -> Unauthenticated:
 def verify(email: str, code: str, source: str) -> SignedIn:
     """R22: a right code, within its 10 minutes and 5 tries, signs in like a password (R2).
 
-    Each try is counted on the code first, under the condition that fewer than 5 were made, so
-    parallel guesses cannot exceed 5; the fifth wrong one leaves the code dead."""
-    throttle.check(email, source)
-    identity = identities.find_by_email(email)
-    token = tokens.live(subject_for(identity.id)) if identity else None
-    if identity is None or token is None or not _count_try(token):
-        throttle.record_failure(email, source)
+    The try is counted first against the sign-in throttle (R45, R52), then on the address's
+    code, under the condition that fewer than 5 were made, so parallel guesses cannot exceed
+    5; the fifth wrong one leaves the code dead. A wrong code costs the same whether or not
+    the address has a login (codes are made for any address that asks, R51): the login is
+    looked up only once the code is right."""
+    counted = throttle.attempt(email, source, throttle.SIGN_IN)
+    token = tokens.live(subject_for(email))
+    if token is None or not _count_try(token):
         raise _wrong()
-    given = ids.token_hash(f"{subject_for(identity.id)}:{code}")
+    given = ids.token_hash(f"{subject_for(email)}:{code}")
     if not hmac.compare_digest(given, token.token_hash):
-        throttle.record_failure(email, source)
         raise _wrong()
+    identity = identities.find_by_email(email)
+    if identity is None or token.created_at < identity.created_at:
+        raise _wrong()  # no login, or none when the code was made: it was never sent (R51)
     allowed, by_org = _allowed(identity)
     if not allowed:
         # R22: the client was archived or the practice turned codes off since the code was
@@ -120,6 +125,7 @@ def verify(email: str, code: str, source: str) -> SignedIn:
         raise _wrong()
     entered = allowed[0] if len(allowed) == 1 else None
     tx = Tx()
+    counted.succeeded(tx)
     tokens.consume(tx, token, on_conflict=_Dead)
     if entered and (last_org := accounts.entering(identity, entered.org_id)):
         tx.update(identity, last_org)
@@ -127,7 +133,6 @@ def verify(email: str, code: str, source: str) -> SignedIn:
     try:
         tx.commit()
     except _Dead:
-        throttle.record_failure(email, source)
         raise _wrong() from None
     logs.event("identity.signed_in", identity_id=identity.id, accounts=len(allowed), via="otp")
     return SignedIn(session_token, identity, entered, allowed, by_org)

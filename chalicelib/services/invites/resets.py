@@ -32,24 +32,38 @@ from chalicelib.services.practices import branding
 TTL = timedelta(hours=24)
 
 
-def subject_for(identity_id: str) -> str:
-    return identities.reset_subject(identity_id)
+def subject_for(email: str) -> str:
+    return identities.reset_subject(email)
+
+
+def link(tx: Tx, email: str, identity_id: str | None = None) -> dict[str, object]:
+    """A new reset link of the address added to `tx` (R13: the older one dies with it): what
+    an email carrying it puts in its context. `identity_id` when the caller knows the login;
+    a link asked for on the public form does not (R51), and its page finds it by the address."""
+    issued = tokens.issue(
+        tx,
+        "reset",
+        subject_for(email),
+        ttl=TTL,
+        identity_id=identity_id,
+        data={} if identity_id else {"email": email},
+    )
+    return {
+        "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
+        "hours": int(TTL.total_seconds() // 3600),
+        "token_hash": issued.token.token_hash,  # R43: not sent once the link died
+    }
 
 
 def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor: str) -> EmailJob:
     """The reset token, its email and the audit event, added to `tx`."""
-    issued = tokens.issue(tx, "reset", subject_for(identity.id), ttl=TTL, identity_id=identity.id)
     job = outbox.queue(
         tx,
         org_id=org_id,
         kind="password_reset",
         client_id=client_id,
         identity_id=identity.id,
-        context={
-            "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
-            "hours": int(TTL.total_seconds() // 3600),
-            "token_hash": issued.token.token_hash,  # R43: not sent once the link died
-        },
+        context=link(tx, identity.email, identity.id),
     )
     audit.record(
         tx, org_id=org_id, action="password.reset_requested", actor=actor, client_id=client_id
@@ -58,18 +72,30 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
 
 
 def request(email: str, source: str) -> None:
-    """R20: anyone may ask for a reset of an email; the answer is the same whether or not it
-    has a login (no enumeration), and asking is throttled per email and per source like
-    sign-ins (R45)."""
-    throttle.check(email, source, purpose="reset")
-    throttle.record_failure(email, source, purpose="reset")  # every request counts
-    identity = identities.find_by_email(email)
-    if identity is None or identity.last_org_id is None:
-        return
+    """R20: anyone may ask for a reset of an email. R51: the request does the same for every
+    address, and never looks up whose it is: the attempt is counted per email and per source
+    first (R45, R52), then the link is made for the address and its email job queued for the
+    worker, which sends it only if the address has a login (`asked_org`). Neither the answer
+    nor its work can tell whether the address has a login.
+
+    Two requests for one address at the same moment: one link is made, the other request
+    finds the address's pointer moved and stops there, at once and with the same answer."""
+    throttle.attempt(email, source, throttle.RESET_REQUEST)
     tx = Tx()
-    _queue(tx, identity, identity.last_org_id, None, identity_ref(identity.id))
-    tx.commit()
-    logs.event("password.reset_requested", identity_id=identity.id)
+    job = outbox.queue_asked(tx, "password_reset", email, link(tx, email))
+    try:
+        tx.commit(attempts=1)
+    except Conflict as raced:
+        if raced.code != "concurrent_change":
+            raise
+        return  # the other request's link is on its way to the same mailbox
+    logs.event("password.reset_requested", job_id=job.job_id)
+
+
+def asked_org(identity: Identity) -> str | None:
+    """For the worker (R9, R51): the organization a reset asked for on the public form is
+    filed under, the login's last one; None when there is none, and nothing is sent."""
+    return identity.last_org_id
 
 
 def send_for_client(actor: Actor, org_id: str, client_id: str) -> None:
@@ -115,7 +141,7 @@ class ResetLanding:
 
 def landing(secret: str) -> ResetLanding:
     token = tokens.find(secret, "reset")
-    identity = identities.get(token.identity_id) if token and token.identity_id else None
+    identity = _identity_of(token) if token else None
     if token is None or identity is None:
         return ResetLanding(ResetState.UNKNOWN)
     org = branding.branding_org(KINDS["password_reset"], None, identity)
@@ -168,6 +194,17 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
         return ResetOutcome(landing(secret))  # another tab won: the link says why it is dead
     logs.event("password.reset", identity_id=identity.id)
     return ResetOutcome(found, done=True)
+
+
+def _identity_of(token: Token) -> Identity | None:
+    """The login a reset link is for: named when staff sent it, else the one of the address it
+    was asked for (R51), if that address had a login then: a link made before the login was
+    (never sent, since the worker found none) opens nothing."""
+    if token.identity_id:
+        return identities.get(token.identity_id)
+    email = token.data.get("email")
+    identity = identities.find_by_email(email) if isinstance(email, str) else None
+    return identity if identity is not None and identity.created_at <= token.created_at else None
 
 
 def _client_in(org_id: str, identity_id: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from chalicelib import clock, db, ids, logs
+from chalicelib import clock, db, ids, logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, NotFound, field_error
 from chalicelib.models.identities import Identity
@@ -48,17 +48,21 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
     password, proven (an unproven one opens only its own practice, R50), and otherwise answers
     exactly as a failed sign-in, throttled with sign-ins (R45, R51); the new practice becomes
     its last organization (R3), since the admin is entered into it.
+
+    The attempt is counted before the address is looked up (R51, R52) and given back in the
+    sign-up's transaction; a known address spends one Argon2 verification, a new one the one
+    Argon2 hash of its password: the same cost either way (R51).
     """
     admin = req.admin
     if db.get(SlugClaim, SlugClaim.key_for(req.slug), "slug") is not None:
         raise _slug_taken()
     org_id = ids.new_id("org")
+    counted = throttle.attempt(admin.email, source, throttle.SIGN_IN)
     known = identities.find_by_email(admin.email)
-    if known is not None:
-        known = auth.check_password(admin.email, admin.password, source, in_org=org_id)
-    else:
-        throttle.check(admin.email, source)
-    new_hash = passwords.hash_password(admin.password)
+    if known is not None and not identities.password_matches(known, admin.password, in_org=org_id):
+        metrics.count("SignInFailures")
+        raise auth.invalid_credentials()
+    new_hash = passwords.hash_password(admin.password) if known is None else None
 
     def attempt(tx: Tx) -> tuple[Organization, str]:
         moment = clock.now()
@@ -72,11 +76,13 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
         )
         identity, is_new = identities.find_or_add(tx, admin.email, first_org_id=org.org_id)
         if is_new:
+            assert new_hash is not None  # the address had no login when it was read
             identities.choose_password(identity, new_hash, org_id=org.org_id)
         elif known is None or identity.id != known.id:
             raise auth.invalid_credentials()  # a login made meanwhile: its password was not given
         else:
             tx.update(identity, [Identity.last_org_id.set(org.org_id)])
+        counted.succeeded(tx)
         tx.save(org, condition=Organization.org_id.does_not_exist())
         tx.save(
             SlugClaim(SlugClaim.key_for(req.slug), owner_org_id=org.org_id),
