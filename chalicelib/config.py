@@ -65,7 +65,8 @@ PUBLIC_WINDOW_SECONDS: int = 15 * 60
 PUBLIC_ACTIONS_PER_SOURCE: int = 20
 PUBLIC_ACTIONS_PER_EMAIL: int = 5
 
-# Email (R39–R44). The queue's dead-letter queue receives a job after this many receives.
+# Email (R39–R44). The queue's dead-letter queue receives a message after this many receives,
+# and the worker sends it a job after this many deliveries across all its messages (R42).
 EMAIL_QUEUE: str = os.environ.get("EMAIL_QUEUE", f"portico-{STAGE}-email")
 EMAIL_DEAD_LETTER_QUEUE: str = os.environ.get("EMAIL_DEAD_LETTER_QUEUE", f"{EMAIL_QUEUE}-dead")
 EMAIL_MAX_RECEIVES: int = int(os.environ.get("EMAIL_MAX_RECEIVES", "5"))

@@ -254,7 +254,8 @@ def ses_sent() -> int:
 
 def run_worker(jobs: int) -> tuple[Counter[str], int]:
     """Feed the queue to the worker as the SQS trigger would, ten records a batch, until
-    `jobs` records were handled; the outcomes and the number of records that failed."""
+    `jobs` records were handled; the outcomes and the number of records that failed (or left
+    waiting for another delivery)."""
     sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
     sender = delivery.SesSender()
     outcomes: Counter[str] = Counter()
@@ -266,9 +267,9 @@ def run_worker(jobs: int) -> tuple[Counter[str], int]:
         empty = 0 if messages else empty + 1
         records = [delivery.Record(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in messages]
         if records:
-            done, bad = delivery.process_batch(records, sender)
+            done, bad, waiting = delivery.process_batch(records, sender)
             outcomes.update(done)
-            failed += len(bad)
+            failed += len(bad) + len(waiting)
             handled += len(records)
     return outcomes, failed
 

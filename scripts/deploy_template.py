@@ -61,6 +61,8 @@ QUEUE_SEND = ("sqs:GetQueueUrl", "sqs:SendMessage")
 QUEUE_CONSUME = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # The outbox sweep reads the dead-letter queue and ends its jobs `dead` (R42).
 DEAD_LETTER_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage")
+# The worker hands the sweep a job that failed every delivery across the sweep's resends (R42).
+DEAD_LETTER_SEND = ("sqs:GetQueueUrl", "sqs:SendMessage")
 SES_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
 # The function's own log group exists (the template makes it), so no CreateLogGroup.
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -77,7 +79,8 @@ class Grants:
     reads: tuple[str, ...]  # tables (short names) it reads, with their indexes
     writes: tuple[str, ...] = ()  # tables it writes
     queue: tuple[str, ...] = QUEUE_SEND  # the email queue
-    dead_letters: bool = False
+    dead_letters: bool = False  # reads and buries the dead-letter queue (the sweep)
+    dead_lettering: bool = False  # sends a job that failed every delivery to it (the worker)
     sends_email: bool = False
     secrets: tuple[str, ...] = ()  # keys of config.SECRET_PARAMETERS
     # R53's sealing key (issue #12, finding 5): the API seals a link's secret for the worker
@@ -100,11 +103,13 @@ FUNCTIONS: dict[str, Grants] = {
     "api_handler": Grants(reads=ALL, writes=ALL, secrets=("page",), memory_mb=API_MEMORY_MB),
     # delivery.py, copies.py, branding.py: the job, its organization and group, the identity
     # and profile it goes to, the token its link needs (R43), the copy holders (R29); it
-    # writes only email jobs (the outcome, copies) and queues the copies.
+    # writes only email jobs (the outcome, copies), queues the copies, and hands the
+    # dead-letter queue a job that failed every delivery (R42).
     "email_worker": Grants(
         reads=("emails", "identities", "links", "orgs", "profiles", "tokens"),
         writes=("emails",),
         queue=(*QUEUE_SEND, *QUEUE_CONSUME),
+        dead_lettering=True,
         sends_email=True,
         memory_mb=WORKER_MEMORY_MB,
         timeout=WORKER_TIMEOUT_SECONDS,
@@ -626,6 +631,14 @@ def policy(function: str) -> dict[str, Any]:
             _statement(
                 "EmailDeadLetterQueue",
                 DEAD_LETTER_ACTIONS,
+                [_arn("sqs", config.EMAIL_DEAD_LETTER_QUEUE)],
+            )
+        )
+    if grants.dead_lettering:
+        statements.append(
+            _statement(
+                "EmailDeadLetterQueueSend",
+                DEAD_LETTER_SEND,
                 [_arn("sqs", config.EMAIL_DEAD_LETTER_QUEUE)],
             )
         )

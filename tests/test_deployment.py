@@ -295,6 +295,10 @@ def test_only_the_worker_sends_email_and_it_writes_only_email_jobs(
     assert [
         n for n in FUNCTIONS if _allows(_policy_of(template, n), "sqs:ReceiveMessage", dead)
     ] == ["OutboxSweep"]
+    # R42: the worker hands the sweep a job that failed every delivery; no one else sends there
+    assert [n for n in FUNCTIONS if _allows(_policy_of(template, n), "sqs:SendMessage", dead)] == [
+        "EmailWorker"
+    ]
     secrets = "arn:aws:ssm:us-east-1:1:parameter/portico/prod/page-secret"
     assert [
         n for n in FUNCTIONS if _allows(_policy_of(template, n), "ssm:GetParameter", secrets)

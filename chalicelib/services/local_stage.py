@@ -22,7 +22,8 @@ def require_local() -> None:
 def drain(max_batches: int = 200) -> dict[str, int]:
     """Feed every queued message to the worker, as the SQS trigger would, until the queue is
     empty; failures return to the queue at once and, past the max receives, reach the
-    dead-letter queue, which is then buried."""
+    dead-letter queue, which is then buried. A message whose job another delivery holds comes
+    back after its visibility timeout, as on AWS."""
     require_local()
     sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
     outcomes: Counter[str] = Counter()
@@ -33,7 +34,7 @@ def drain(max_batches: int = 200) -> dict[str, int]:
         if not messages:
             break
         records = [delivery.Record(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in messages]
-        done, failed = delivery.process_batch(records, delivery.SesSender())
+        done, failed, _ = delivery.process_batch(records, delivery.SesSender())
         outcomes.update(done)
         for record in failed:
             sqs.change_message_visibility(
