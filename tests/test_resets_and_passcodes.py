@@ -14,6 +14,7 @@ from chalicelib.services.identity import identities
 from chalicelib.services.invites import passcodes, resets
 from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
 from tests.support.invites import add_client, link_path, open_page, submit
+from tests.support.records import sealed_link
 
 NEW = "a brand new password"
 
@@ -23,7 +24,7 @@ def _jobs(org_id: str, kind: str) -> list[EmailJob]:
 
 
 def _reset_path(org_id: str) -> str:
-    return link_path(_jobs(org_id, "password_reset")[-1].context["reset_url"])
+    return link_path(sealed_link(_jobs(org_id, "password_reset")[-1]))
 
 
 def _client_with_login(api: Api, practice: Practice, email: str = "maya@example.com") -> dict:
@@ -107,7 +108,7 @@ def _first_client_id(api: Api, practice: Practice) -> str:
 
 
 def _code(org_id: str) -> str:
-    return _jobs(org_id, "otp_code")[-1].context["code"]
+    return sealed_link(_jobs(org_id, "otp_code")[-1])
 
 
 def _allow_codes(api: Api, practice: Practice) -> None:
@@ -247,9 +248,7 @@ def test_r13_r20_a_password_an_admin_sets_kills_an_outstanding_reset_link(api, p
 def test_r13_r20_a_password_set_through_an_invite_kills_an_outstanding_reset_link(api, practice):
     client = add_client(api, practice, "maya@example.com")  # invited, no password yet
     path = link_path(
-        next(j for j in _jobs(practice.id, "invite") if j.client_id == client["id"]).context[
-            "invite_url"
-        ]
+        sealed_link(next(j for j in _jobs(practice.id, "invite") if j.client_id == client["id"]))
     )
 
     def accepts_the_invite() -> None:

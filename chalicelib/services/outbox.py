@@ -1,6 +1,9 @@
 """The outbox (R39, R42): email jobs are written with the change that causes them, then sent
 to SQS. Nothing between the two can lose a job: a sweep sends again what is still open, and
 buries what the queue gave up on.
+
+R53: a job holds its link or code only sealed (chalicelib/sealing.py), never in its context, and
+expires by TTL after its organization's retention.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from chalicelib import aws, clock, config, db, ids, logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
+from chalicelib.models.orgs import Organization
+from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.settings import DEFAULT_SETTINGS, org_settings
+from chalicelib.sealing import Sealed
 
 # A job's id (`queue`), or a copy's: its parent's id and the copy holder's (services/email/copies).
 JOB_ID = re.compile(r"^em_[0-9a-f]{24}(?:\.[a-z]+_[0-9a-f]{24})?$")
@@ -26,6 +33,15 @@ JOB_ID = re.compile(r"^em_[0-9a-f]{24}(?:\.[a-z]+_[0-9a-f]{24})?$")
 def is_job_id(value: str) -> bool:
     """Whether a queue message's body can name a job (R42: anything else is dropped, not tried)."""
     return bool(JOB_ID.match(value))
+
+
+_DEFAULT_RETENTION_DAYS: int = DEFAULT_SETTINGS["email_retention_days"]
+
+
+def purge_at(job: EmailJob, org: Organization | None) -> datetime:
+    """R53: when DynamoDB deletes the job: its organization's retention after it was written."""
+    days = org_settings(org)["email_retention_days"] if org else _DEFAULT_RETENTION_DAYS
+    return job.created_at + timedelta(days=days)
 
 
 def queue(
@@ -37,9 +53,18 @@ def queue(
     client_id: str | None = None,
     identity_id: str | None = None,
     to: str | None = None,
+    secret: Sealed | None = None,
 ) -> EmailJob:
     """Add an email job to `tx`: it exists exactly when the change that causes it does, and
-    goes to the queue, with the change's other jobs, once the change is committed."""
+    goes to the queue, with the change's other jobs, once the change is committed.
+
+    A kind that carries a link or code gets it as `secret`, sealed (R53); the context names
+    only the token's hash, which the worker checks is still live (R43)."""
+    sealed = KINDS[kind].sealed if kind in KINDS else None
+    if sealed is not None and (secret is None or sealed in context):
+        raise ValueError(f"{kind}: its {sealed} goes sealed as `secret`, never in its context")
+    if secret is not None:
+        context = {**context, "token_hash": secret.token_hash}
     moment = clock.now()
     job = EmailJob(
         ids.new_id("em"),
@@ -49,11 +74,13 @@ def queue(
         identity_id=identity_id,
         to=to,
         context=context,
+        sealed_secret=secret.ciphertext if secret else None,
         created_at=moment,
         updated_at=moment,
         org_client=f"{org_id}#{client_id}" if client_id else None,
         open_shard=OPEN,
     )
+    job.purge_at = purge_at(job, None)  # the default; the worker sets the organization's (R53)
     tx.save(job, condition=EmailJob.job_id.does_not_exist())
     tx.after_commit("outbox", dispatch, job)  # to the queue once the change is committed
     return job
@@ -164,8 +191,9 @@ def _bury(body: str) -> Burial:
 
 
 def _end_dead(job: EmailJob) -> bool:
-    """R42: the job failed its deliveries: `dead` with its last error. Never under a worker's
-    fresh claim (it may be sending right now); False then, or if it ended meanwhile."""
+    """R42: the job failed its deliveries: `dead` with its last error, its sealed secret gone
+    (R53; its TTL is the one its last release set). Never under a worker's fresh claim (it may
+    be sending right now); False then, or if it ended meanwhile."""
     now = clock.now()
     tx = Tx()
     tx.update(
@@ -175,6 +203,7 @@ def _end_dead(job: EmailJob) -> bool:
             EmailJob.reason.set(f"failed {job.attempts} deliveries: {job.last_error or 'unknown'}"),
             EmailJob.open_shard.remove(),
             EmailJob.claim.remove(),
+            EmailJob.sealed_secret.remove(),
             EmailJob.updated_at.set(now),
         ],
         condition=claimable(now),

@@ -10,7 +10,8 @@ from typing import TypeVar
 import pytest
 from pynamodb.models import Model
 
-from chalicelib import db
+from chalicelib import db, sealing
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.identities import Identity
 from chalicelib.services import tokens
 from chalicelib.services.identity import identities
@@ -41,3 +42,11 @@ def token_of(secret: str, kind: str) -> tokens.Token:
     if token is None:
         pytest.fail(f"no {kind} token has the secret {secret!r}")
     return token
+
+
+def sealed_link(job: EmailJob) -> str:
+    """The link or code an unsent email job carries, opened as the worker opens it (R53): the
+    job holds it only sealed, and only until it ends."""
+    if job.sealed_secret is None:
+        pytest.fail(f"the {job.kind} job {job.job_id} holds no sealed link (sent already?)")
+    return sealing.unseal(sealing.Sealed(job.sealed_secret, job.context["token_hash"]))

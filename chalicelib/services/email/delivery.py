@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from chalicelib import aws, clock, config, db, ids, logs, metrics
+from chalicelib import aws, clock, config, db, ids, logs, metrics, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob, EmailStatus
@@ -24,6 +24,7 @@ from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.accounts import ClosedReason, client_account_closed
 from chalicelib.rules.email_kinds import KINDS, EmailKind
 from chalicelib.rules.settings import effective_for_client
+from chalicelib.sealing import Sealed
 from chalicelib.services import outbox, tokens
 from chalicelib.services.email import copies, rendering
 from chalicelib.services.email.rendering import Rendered
@@ -111,11 +112,12 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     claim = ids.new_token()
     if not _claim(job, claim, now):
         return "in_flight"
+    own_org: Organization | None = None
     try:
         own_org = db.get(Organization, job.org_id, "org")
         sent = _suppress_or_send(job, claim, own_org, sender)
     except Exception as exc:
-        _release(job, claim, f"{type(exc).__name__}: {exc}"[:500])
+        _release(job, claim, f"{type(exc).__name__}: {exc}"[:500], own_org)
         raise
     if sent is None:
         return "suppressed"
@@ -125,9 +127,10 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
         job,
         claim,
         EmailStatus.SENT,
+        own_org,
         to=sent.address,
         sent_at=clock.now(),
-        message=sent.message,
+        subject=sent.message.subject,
         message_id=sent.message_id,
         branded_org_id=sent.branded_org_id,
     )
@@ -148,7 +151,7 @@ def _suppress_or_send(
     if reason is None and job.copy_holder:
         address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
     if reason:
-        _end(job, claim, EmailStatus.SUPPRESSED, to=address, reason=reason)
+        _end(job, claim, EmailStatus.SUPPRESSED, own_org, to=address, reason=reason)
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
         metrics.count("EmailsSuppressed", reason=reason)
         return None
@@ -157,10 +160,18 @@ def _suppress_or_send(
         copies.queue_for(job)  # R29: the client's email is sent, so its copies are
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
-    message = rendering.render(kind, job.context, brand)
+    message = rendering.render(kind, _values(job, kind), brand)
     source = branding.from_header(brand)
     message_id = sender.send(source, address, brand.get("reply_to"), message)
     return _Sent(address, message, message_id, org.org_id if org else None)
+
+
+def _values(job: EmailJob, kind: EmailKind) -> dict[str, Any]:
+    """The job's context, with its link or code opened for this rendering only (R53)."""
+    if kind.sealed is None or job.sealed_secret is None:
+        return job.context
+    secret = sealing.unseal(Sealed(job.sealed_secret, job.context["token_hash"]))
+    return {**job.context, kind.sealed: secret}
 
 
 def recipient(
@@ -218,33 +229,38 @@ def _end(
     job: EmailJob,
     claim: str,
     status: EmailStatus,
+    org: Organization | None,
     *,
     to: str | None,
     reason: str | None = None,
     sent_at: datetime | None = None,
-    message: Rendered | None = None,
+    subject: str | None = None,
     message_id: str | None = None,
     branded_org_id: str | None = None,
 ) -> None:
+    """End the job under its claim. R53: what stays is what the email log needs (kind, to,
+    outcome, times, subject); the sealed link goes, no body is kept, and the job expires after
+    its organization's retention."""
     moment = clock.now()
     actions = [
         EmailJob.status.set(status),
         EmailJob.updated_at.set(moment),
         EmailJob.open_shard.remove(),
         EmailJob.claim.remove(),
+        EmailJob.sealed_secret.remove(),
+        EmailJob.purge_at.set(outbox.purge_at(job, org)),
     ]
     if to:
         actions.append(EmailJob.to.set(to))
     if reason:
         actions.append(EmailJob.reason.set(reason))
-    if sent_at and message:
+    if sent_at:
         actions += [
             EmailJob.sent_at.set(sent_at),
             EmailJob.sent_day.set(sent_at.strftime("%Y-%m-%d")),
-            EmailJob.subject.set(message.subject),
-            EmailJob.html.set(message.html),
-            EmailJob.text.set(message.text),
         ]
+    if subject:
+        actions.append(EmailJob.subject.set(subject))
     if message_id:
         actions.append(EmailJob.ses_message_id.set(message_id))
     if branded_org_id:
@@ -254,20 +270,20 @@ def _end(
     tx.commit()
 
 
-def _release(job: EmailJob, claim: str, error: str) -> None:
+def _release(job: EmailJob, claim: str, error: str, org: Organization | None) -> None:
     """Give the job back to the queue after a failed delivery: queued again, the error kept
-    (the email log shows it once the job is dead, R42)."""
+    (the email log shows it once the job is dead, R42). Its TTL takes its organization's
+    retention now, if the organization was read (R53): the sweep that may bury it reads none."""
+    actions = [
+        EmailJob.status.set(EmailStatus.QUEUED),
+        EmailJob.claim.remove(),
+        EmailJob.last_error.set(error),
+        EmailJob.updated_at.set(clock.now()),
+    ]
+    if org is not None:
+        actions.append(EmailJob.purge_at.set(outbox.purge_at(job, org)))
     tx = Tx()
-    tx.update(
-        job,
-        [
-            EmailJob.status.set(EmailStatus.QUEUED),
-            EmailJob.claim.remove(),
-            EmailJob.last_error.set(error),
-            EmailJob.updated_at.set(clock.now()),
-        ],
-        condition=EmailJob.claim == claim,
-    )
+    tx.update(job, actions, condition=EmailJob.claim == claim)
     tx.commit()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from chalicelib import config, logs
+from chalicelib import config, logs, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
@@ -45,11 +45,9 @@ def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor
         kind="password_reset",
         client_id=client_id,
         identity_id=identity.id,
-        context={
-            "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
-            "hours": int(TTL.total_seconds() // 3600),
-            "token_hash": issued.token.token_hash,  # R43: not sent once the link died
-        },
+        context={"hours": int(TTL.total_seconds() // 3600)},
+        # R53: sealed for the worker; R43: not sent once the link died.
+        secret=sealing.seal(f"{config.PUBLIC_URL}/reset/{issued.secret}", issued.token.token_hash),
     )
     audit.record(
         tx, org_id=org_id, action="password.reset_requested", actor=actor, client_id=client_id
