@@ -1,4 +1,4 @@
-"""boto3 clients for SQS and SES, built once on first use at the configured endpoint.
+"""boto3 clients (SQS, SES, KMS), built once on first use at the configured endpoint.
 
 Nothing is built at import: a cold start that never sends email never pays for a client, and
 tests can point the endpoint (or moto) before the first call. Every client comes from one

@@ -65,7 +65,8 @@ PUBLIC_WINDOW_SECONDS: int = 15 * 60
 PUBLIC_ACTIONS_PER_SOURCE: int = 20
 PUBLIC_ACTIONS_PER_EMAIL: int = 5
 
-# Email (R39–R44). The queue's dead-letter queue receives a job after this many receives.
+# Email (R39–R44). The queue's dead-letter queue receives a message after this many receives,
+# and the worker sends it a job after this many deliveries across all its messages (R42).
 EMAIL_QUEUE: str = os.environ.get("EMAIL_QUEUE", f"portico-{STAGE}-email")
 EMAIL_DEAD_LETTER_QUEUE: str = os.environ.get("EMAIL_DEAD_LETTER_QUEUE", f"{EMAIL_QUEUE}-dead")
 EMAIL_MAX_RECEIVES: int = int(os.environ.get("EMAIL_MAX_RECEIVES", "5"))
@@ -73,6 +74,12 @@ EMAIL_MAX_RECEIVES: int = int(os.environ.get("EMAIL_MAX_RECEIVES", "5"))
 # (Chalice cannot): the worker then names its failed records instead of raising (R42).
 EMAIL_WORKER_REPORTS_FAILURES: bool = os.environ.get("EMAIL_WORKER_REPORTS_FAILURES") == "true"
 MAIL_FROM_ADDRESS: str = os.environ.get("MAIL_FROM_ADDRESS", "notifications@portico.example")
+# R53: the KMS key (an id, ARN or alias) that encrypts the link or code an email job carries
+# until it is sent: the template's key in production (a stage without it refuses to start);
+# moto's KMS locally, under this alias (chalicelib/infra.py creates it).
+SECRETS_KEY_ID: str = os.environ.get("SECRETS_KEY_ID", f"alias/portico-{STAGE}-secrets")
+# The local outbox page keeps its copy of each sent email this long (it shows a week).
+LOCAL_OUTBOX_DAYS: int = 7
 # A job still queued this long after it was written is sent to the queue again (outbox sweep);
 # one claimed by a worker this long ago without an outcome is claimed again.
 OUTBOX_RESEND_AFTER_SECONDS: int = int(os.environ.get("OUTBOX_RESEND_AFTER_SECONDS", "120"))
@@ -121,6 +128,8 @@ def problems(environ: Mapping[str, str] = os.environ) -> list[str]:
             found.append(f"{name} must be an https:// URL")
     if "@" not in environ.get("MAIL_FROM_ADDRESS", ""):
         found.append("MAIL_FROM_ADDRESS is not set to an address")
+    if not environ.get("SECRETS_KEY_ID"):
+        found.append("SECRETS_KEY_ID is not set (the KMS key that seals emailed links, R53)")
     found += [
         f"{variable} is not set (the SSM parameter holding the {name} secret)"
         for name, variable in SECRET_VARIABLES.items()

@@ -1,7 +1,8 @@
 """Creates what the deployment template creates on AWS, for moto: the local stack and tests.
 
-Tables with their indexes and TTL, the email queue with its dead-letter redrive (R42), and
-the verified sender SES requires. Never imported by a request path.
+Tables with their indexes and TTL, the email queue with its dead-letter redrive (R42), the
+KMS key that seals the secrets email jobs carry (R53), and the verified sender SES requires.
+Never imported by a request path.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def create_queues(visibility_timeout: int = 60) -> None:
     )
 
 
+def create_secrets_key() -> None:
+    """The key behind `config.SECRETS_KEY_ID`, made once: an alias names it, as in the template."""
+    kms = aws.client("kms")
+    aliases = kms.list_aliases()["Aliases"]
+    if any(alias["AliasName"] == config.SECRETS_KEY_ID for alias in aliases):
+        return
+    key = kms.create_key(Description="Portico: link and code secrets of unsent emails (R53)")
+    kms.create_alias(AliasName=config.SECRETS_KEY_ID, TargetKeyId=key["KeyMetadata"]["KeyId"])
+
+
 def verify_sender() -> None:
     domain = config.MAIL_FROM_ADDRESS.rpartition("@")[2]
     aws.client("ses").verify_domain_identity(Domain=domain)
@@ -46,4 +57,5 @@ def verify_sender() -> None:
 def create_all() -> None:
     create_tables()
     create_queues()
+    create_secrets_key()
     verify_sender()

@@ -47,7 +47,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import aws, clock, ids, infra
+from chalicelib import aws, clock, ids, infra, sealing
 from chalicelib.db import Tx
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.profiles import ClientProfile
@@ -263,7 +263,9 @@ def _opened_invite(org: Org) -> dict[str, Any]:
     (job,) = [
         j for j in EmailJob.by_client.query(f"{org.org_id}#{client_id}") if j.kind == "invite"
     ]
-    path = urlsplit(job.context["invite_url"]).path
+    assert job.sealed_secret is not None  # R53: the link, sealed until the email is sent
+    link = sealing.unseal(sealing.Sealed(job.sealed_secret, job.context["token_hash"]))
+    path = urlsplit(link).path
     page = org.api.client.http.get(path)
     cookie = {k.lower(): v for k, v in page.headers.items()}["set-cookie"].split(";")[0]
     found = _CSRF.search(page.body.decode())

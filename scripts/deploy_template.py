@@ -14,10 +14,11 @@ tables, the queues, the log groups nor a least-privilege role per function (DESI
     (R42), `ReportBatchItemFailures` and a bounded concurrency on the worker's event source;
   - every function's environment, memory, X-Ray tracing and its own log group with a retention;
   - the API stage's access log (no tokens), X-Ray, throttling and GatewayResponses in the
-    contract's error shape; alarms on dead jobs, the dead-letter queue and worker errors.
+    contract's error shape; alarms on dead jobs, the dead-letter queue and worker errors;
+  - the KMS key that seals the links and codes of unsent emails (R53, chalicelib/sealing.py).
 - .chalice/policy-prod-<function>.json, one policy per function (`autogen_policy: false`,
   `lambda_functions` in .chalice/config.json): only what that function's code calls, on exactly
-  these tables, indexes, queues, log group and secrets (`FUNCTIONS`).
+  these tables, indexes, queues, log group, secrets and sealing key (`FUNCTIONS`).
 
 A new table needs only its model in `TABLE_OWNERS` (and its name in the `FUNCTIONS` that touch
 it); `make package` rewrites the files and tests/test_deployment.py fails while the committed
@@ -61,12 +62,18 @@ QUEUE_SEND = ("sqs:GetQueueUrl", "sqs:SendMessage")
 QUEUE_CONSUME = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # The outbox sweep reads the dead-letter queue and ends its jobs `dead` (R42).
 DEAD_LETTER_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage")
+# The worker hands the sweep a job that failed every delivery across the sweep's resends (R42).
+DEAD_LETTER_SEND = ("sqs:GetQueueUrl", "sqs:SendMessage")
 SES_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
 # The function's own log group exists (the template makes it), so no CreateLogGroup.
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 # Tracing: Active sends segments; X-Ray has no resource-level permissions.
 TRACE_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 SECRET_ACTIONS = ("ssm:GetParameter",)
+# R53 (chalicelib/sealing.py): the requests that issue a link or code seal it, the worker opens
+# it while rendering; the follow-up schedule copies the sealed value and needs neither.
+SEAL = ("kms:Encrypt",)
+OPEN = ("kms:Decrypt",)
 ALL = ("*",)  # every table of TABLE_OWNERS
 
 
@@ -77,12 +84,11 @@ class Grants:
     reads: tuple[str, ...]  # tables (short names) it reads, with their indexes
     writes: tuple[str, ...] = ()  # tables it writes
     queue: tuple[str, ...] = QUEUE_SEND  # the email queue
-    dead_letters: bool = False
+    dead_letters: bool = False  # reads and buries the dead-letter queue (the sweep)
+    dead_lettering: bool = False  # sends a job that failed every delivery to it (the worker)
     sends_email: bool = False
     secrets: tuple[str, ...] = ()  # keys of config.SECRET_PARAMETERS
-    # R53's sealing key (issue #12, finding 5): the API seals a link's secret for the worker
-    # (kms:Encrypt), the worker opens it (kms:Decrypt). Its key's statement goes here.
-    sealing: tuple[str, ...] = ()
+    sealing: tuple[str, ...] = ()  # on the secrets key (R53): SEAL, OPEN
     memory_mb: int = 256
     timeout: int | None = None
 
@@ -97,15 +103,22 @@ WORKER_MEMORY_MB = 512
 WORKER_TIMEOUT_SECONDS = 60
 FUNCTIONS: dict[str, Grants] = {
     # Every route: all tables; queues email jobs (R39) and never sends (the worker does).
-    "api_handler": Grants(reads=ALL, writes=ALL, secrets=("page",), memory_mb=API_MEMORY_MB),
+    # Seals the link or code of each invite, reset, passcode and caregiver invite (R53).
+    "api_handler": Grants(
+        reads=ALL, writes=ALL, secrets=("page",), sealing=SEAL, memory_mb=API_MEMORY_MB
+    ),
     # delivery.py, copies.py, branding.py: the job, its organization and group, the identity
     # and profile it goes to, the token its link needs (R43), the copy holders (R29); it
-    # writes only email jobs (the outcome, copies) and queues the copies.
+    # writes only email jobs (the outcome, copies), queues the copies, and hands the
+    # dead-letter queue a job that failed every delivery (R42); it opens the sealed link or
+    # code it renders (R53).
     "email_worker": Grants(
         reads=("emails", "identities", "links", "orgs", "profiles", "tokens"),
         writes=("emails",),
         queue=(*QUEUE_SEND, *QUEUE_CONSUME),
+        dead_lettering=True,
         sends_email=True,
+        sealing=OPEN,
         memory_mb=WORKER_MEMORY_MB,
         timeout=WORKER_TIMEOUT_SECONDS,
     ),
@@ -119,9 +132,10 @@ FUNCTIONS: dict[str, Grants] = {
     "caregiver_grants_ending": Grants(
         reads=("links", "orgs", "profiles"), writes=("emails", "links")
     ),
-    # follow_ups.send_due_follow_ups (R14): the token, its client and first email; audited.
+    # follow_ups.send_due_follow_ups (R14): the token (its link sealed on it, R53) and its
+    # client; audited.
     "invite_follow_ups": Grants(
-        reads=("emails", "orgs", "profiles", "tokens"), writes=("audit", "emails", "tokens")
+        reads=("orgs", "profiles", "tokens"), writes=("audit", "emails", "tokens")
     ),
 }
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at a dead job
@@ -134,6 +148,7 @@ PACKAGING_ENVIRONMENT = {
     "PORTAL_URL": "https://packaging.invalid/portal",
     "MAIL_FROM_ADDRESS": "packaging@packaging.invalid",
     "PAGE_SECRET_PARAMETER": "/packaging/page-secret",
+    "SECRETS_KEY_ID": "arn:aws:kms:us-east-1:000000000000:key/packaging",
 }
 
 
@@ -297,6 +312,7 @@ FUNCTION_ENVIRONMENT = {
     "PORTAL_URL": {"Ref": "PortalUrl"},
     "MAIL_FROM_ADDRESS": {"Ref": "MailFromAddress"},
     "PAGE_SECRET_PARAMETER": {"Ref": "PageSecretParameter"},
+    "SECRETS_KEY_ID": {"Fn::GetAtt": ["SecretsKey", "Arn"]},
 }
 SECRET_PARAMETER_OF = {"page": "PageSecretParameter"}  # config.SECRET_PARAMETERS → Parameters
 # The API's access log: who asked what of which route, and the answer. The route template
@@ -406,6 +422,35 @@ def _api() -> dict[str, Any]:
                     },
                 }
                 for kind, (status, code, message) in GATEWAY_RESPONSES.items()
+            },
+        },
+    }
+
+
+def secrets_key() -> dict[str, Any]:
+    """R53: the key that seals each link or code until its email is sent. The account's IAM
+    decides who uses it (each function's role: `Grants.sealing`); rotated yearly; kept when
+    the stack goes, since an unsent email's link exists only under it."""
+    return {
+        "Type": "AWS::KMS::Key",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Description": "Portico: the links and codes of unsent emails (R53)",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountIam",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+                        },
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
             },
         },
     }
@@ -554,6 +599,7 @@ def merge_template() -> dict[str, Any]:
             "RetentionInDays": {"Ref": "LogRetentionDays"},
         },
     }
+    resources["SecretsKey"] = secrets_key()
     resources["RestAPI"] = _api()
     resources.update(alarms(config, functions))
     return {"Parameters": PARAMETERS, "Conditions": CONDITIONS, "Resources": resources}
@@ -629,6 +675,14 @@ def policy(function: str) -> dict[str, Any]:
                 [_arn("sqs", config.EMAIL_DEAD_LETTER_QUEUE)],
             )
         )
+    if grants.dead_lettering:
+        statements.append(
+            _statement(
+                "EmailDeadLetterQueueSend",
+                DEAD_LETTER_SEND,
+                [_arn("sqs", config.EMAIL_DEAD_LETTER_QUEUE)],
+            )
+        )
     if grants.sends_email:
         # SES authorizes by identity ARN, which the account's verified domain decides; the
         # sender address is pinned instead.
@@ -640,6 +694,8 @@ def policy(function: str) -> dict[str, Any]:
                 Condition={"StringEquals": {"ses:FromAddress": {"Ref": "MailFromAddress"}}},
             )
         )
+    if grants.sealing:
+        statements.append(_statement("Sealing", grants.sealing, [_arn("kms", "key/${SecretsKey}")]))
     if grants.secrets:
         statements.append(
             _statement(

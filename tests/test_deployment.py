@@ -29,9 +29,11 @@ from chalicelib.models import TABLE_OWNERS, TTL_MODELS
 from chalicelib.models.emails import EmailJob, EmailStatus
 from chalicelib.services import triggers
 from chalicelib.services.email import delivery
+from tests.support import family as support_family
 from tests.support.api import Api, Practice, login
 from tests.support.email import add_client, book, email_log
 from tests.support.family import family
+from tests.support.records import sealed_link
 
 ROOT = Path(__file__).resolve().parent.parent
 PROD_PREFIX = "portico-prod"
@@ -221,6 +223,7 @@ def test_every_function_is_pointed_at_the_templates_tables_and_queues(
         dead = queues["EmailDeadLetterQueue"]["Properties"]["QueueName"]
         assert env["EMAIL_DEAD_LETTER_QUEUE"] == dead, name
         assert int(env["EMAIL_MAX_RECEIVES"]) == config.EMAIL_MAX_RECEIVES, name
+        assert env["SECRETS_KEY_ID"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}, name  # R53
 
 
 # Roles, one per function (issue #16) -----------------------------------------------------------
@@ -295,6 +298,17 @@ def test_only_the_worker_sends_email_and_it_writes_only_email_jobs(
     assert [
         n for n in FUNCTIONS if _allows(_policy_of(template, n), "sqs:ReceiveMessage", dead)
     ] == ["OutboxSweep"]
+    # R42: the worker hands the sweep a job that failed every delivery; no one else sends there
+    assert [n for n in FUNCTIONS if _allows(_policy_of(template, n), "sqs:SendMessage", dead)] == [
+        "EmailWorker"
+    ]
+    # R53: the API seals links and codes, the worker opens them; no other function may do either
+    key = "arn:aws:kms:us-east-1:1:key/secrets-key"
+    for action, only in (("kms:Encrypt", "APIHandler"), ("kms:Decrypt", "EmailWorker")):
+        assert [n for n in FUNCTIONS if _allows(_policy_of(template, n), action, key)] == [only]
+    [sealing_key] = _of_type(template, "AWS::KMS::Key").values()
+    assert sealing_key["Properties"]["EnableKeyRotation"] is True
+    assert sealing_key["DeletionPolicy"] == "Retain"
     secrets = "arn:aws:ssm:us-east-1:1:parameter/portico/prod/page-secret"
     assert [
         n for n in FUNCTIONS if _allows(_policy_of(template, n), "ssm:GetParameter", secrets)
@@ -366,9 +380,11 @@ def _prod_arn(service: str, operation: str, params: dict[str, Any]) -> list[tupl
         return [
             (f"sqs:{AUTHORIZED_AS.get(operation, operation)}", account.format("sqs") + prod_queue)
         ]
-    if service == "ssm":
-        return [(f"ssm:{operation}", account.format("ssm") + "parameter/portico/prod/page-secret")]
-    return [(f"{service}:{operation}", "*")]
+    named = {
+        "kms": account.format("kms") + "key/secrets-key",  # R53's sealing key
+        "ssm": account.format("ssm") + "parameter/portico/prod/page-secret",
+    }
+    return [(f"{service}:{operation}", named.get(service, "*"))]
 
 
 def test_each_functions_policy_allows_every_call_its_code_makes(
@@ -387,8 +403,17 @@ def test_each_functions_policy_allows_every_call_its_code_makes(
         made[running[0]].update(_prod_arn(service, operation, params))
         return original(client, operation, params)
 
+    def as_the_test(job: EmailJob) -> str:
+        """The test's own reading of a link (the caregiver invite it follows) is no function's."""
+        running.insert(0, "test")
+        try:
+            return sealed_link(job)
+        finally:
+            running.pop(0)
+
     sqs = aws.client("sqs")
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    monkeypatch.setattr(support_family, "sealed_link", as_the_test)
     client_id = add_client(api, practice, "Ana", "ana@example.com")
     client = f"/v1/orgs/{practice.id}/clients/{client_id}"
     assert api.patch(client, {"last_name": "B"}, practice.admin_token).status == 200

@@ -3,12 +3,14 @@ text parts, autoescaped, CSS inlined, and previews before anything is sent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from chalicelib import config
+from chalicelib import config, sealing
 from chalicelib.db import Tx
 from chalicelib.models.identities import Identity
-from chalicelib.services import outbox
+from chalicelib.services import outbox, tokens
 from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice, sign_up_practice
 from tests.support.email import RecordingSender, add_client, book
@@ -96,12 +98,16 @@ def test_html_is_autoescaped_and_its_css_inlined(api: Api, branded) -> None:
 
 def _reset_job(identity: Identity, org_id: str) -> str:
     tx = Tx()
+    issued = tokens.issue(
+        tx, "reset", f"reset#{identity.id}", ttl=timedelta(hours=1), identity_id=identity.id
+    )
     job = outbox.queue(
         tx,
         org_id=org_id,
         kind="password_reset",
         identity_id=identity.id,
-        context={"reset_url": "https://x.example/reset/t", "hours": 24},
+        context={"hours": 24},
+        secret=sealing.seal("https://x.example/reset/t", issued.token.token_hash),
     )
     tx.commit()
     return job.job_id

@@ -215,7 +215,7 @@ def test_a_failing_ses_returns_the_job_to_the_queue_and_redelivery_sends_it_once
     client_id = add_client(api, practice, "ana", "ana@example.com")
     assert book(api, practice, [client_id]).status == 201
     faults.inject("SendEmail", code, times=99, status=status)
-    outcomes, failed = delivery.process_batch(_records(), delivery.SesSender())
+    outcomes, failed, _ = delivery.process_batch(_records(), delivery.SesSender())
     assert len(failed) == 1
     assert sum(outcomes.values()) == 0
     [job] = email_log(api, practice)
@@ -245,7 +245,7 @@ def test_a_throttled_outcome_write_after_sending_is_retried_and_not_sent_again(
             faults.inject("UpdateItem", "ThrottlingException", times=2)
             return message_id
 
-    outcomes, failed = delivery.process_batch(records, ThrottleAfterSend())
+    outcomes, failed, _ = delivery.process_batch(records, ThrottleAfterSend())
     assert (outcomes["sent"], failed) == (1, [])
     assert len(faults.tries) == 3
     assert delivery.process_batch(records, delivery.SesSender())[0]["duplicate"] == 1

@@ -32,6 +32,7 @@ DEPLOYED = {
     "PORTAL_URL": "https://portal.example.org",
     "MAIL_FROM_ADDRESS": "notify@example.org",
     "PAGE_SECRET_PARAMETER": "/portico/prod/page-secret",
+    "SECRETS_KEY_ID": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 STARTED = """
 import json, logging
@@ -64,7 +65,13 @@ def test_the_stage_defaults_to_a_deployed_one_that_refuses_to_start_unconfigured
     started = _start({})
     assert started.returncode != 0
     assert "Misconfigured: Portico's prod stage cannot start" in started.stderr
-    for setting in ("PUBLIC_URL", "PORTAL_URL", "MAIL_FROM_ADDRESS", "PAGE_SECRET_PARAMETER"):
+    for setting in (
+        "PUBLIC_URL",
+        "PORTAL_URL",
+        "MAIL_FROM_ADDRESS",
+        "PAGE_SECRET_PARAMETER",
+        "SECRETS_KEY_ID",
+    ):
         assert setting in started.stderr, setting
 
 
@@ -75,6 +82,7 @@ def test_the_stage_defaults_to_a_deployed_one_that_refuses_to_start_unconfigured
         ({"PORTAL_URL": ""}, "PORTAL_URL is not set"),
         ({"MAIL_FROM_ADDRESS": "nobody"}, "MAIL_FROM_ADDRESS is not set to an address"),
         ({"PAGE_SECRET_PARAMETER": ""}, "PAGE_SECRET_PARAMETER is not set"),
+        ({"SECRETS_KEY_ID": ""}, "SECRETS_KEY_ID is not set"),  # R53
         ({"PAGE_SECRET": "in-plain-sight"}, "PAGE_SECRET must not be in the environment"),
     ],
 )

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib import sealing
 from chalicelib.db import Tx
 from chalicelib.models.emails import EmailJob
 from chalicelib.rules.email_kinds import KINDS
@@ -252,13 +253,16 @@ def queue_job(org_id: str, client_id: str, kind: str, to: str | None) -> str:
     carries a live one (its death is R43's other reason, tested with invites)."""
     context = dict(KINDS[kind].sample)
     tx = Tx()
-    if KINDS[kind].live_link:
+    secret = None
+    if sealed := KINDS[kind].sealed:
         # A subject per kind: two link-carrying kinds must not supersede each other's token.
         issued = tokens.issue(
             tx, "invite", f"{kind}:{org_id}:{client_id}", ttl=timedelta(days=1), org_id=org_id
         )
-        context["token_hash"] = issued.token.token_hash
-    job = outbox.queue(tx, org_id=org_id, kind=kind, client_id=client_id, to=to, context=context)
+        secret = sealing.seal(context.pop(sealed), issued.token.token_hash)  # R53
+    job = outbox.queue(
+        tx, org_id=org_id, kind=kind, client_id=client_id, to=to, context=context, secret=secret
+    )
     tx.commit()
     return job.job_id
 

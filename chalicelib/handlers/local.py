@@ -19,13 +19,13 @@ bp = Blueprint(__name__)
 
 @bp.route("/_local/outbox", methods=["GET"])
 def outbox_page() -> Response:
-    emails = [outbox_view(job) for job in local_stage.sent_emails()]
+    emails = [outbox_view(sent) for sent in local_stage.sent_emails()]
     return html(rendering.render_page("outbox.html", emails=list(reversed(emails))))
 
 
 @bp.route("/_local/outbox.json", methods=["GET"])
 def outbox_json() -> Response:
-    return Response(body=[outbox_view(job) for job in local_stage.sent_emails()], status_code=200)
+    return Response(body=[outbox_view(sent) for sent in local_stage.sent_emails()], status_code=200)
 
 
 @bp.route("/_local/drain", methods=["POST"])

@@ -30,4 +30,4 @@ TABLE_OWNERS: tuple[type[Model], ...] = (
     Link,
 )
 # Models with a TTLAttribute, one per table that expires items.
-TTL_MODELS: tuple[type[Model], ...] = (SignInFailures, Session, Token)
+TTL_MODELS: tuple[type[Model], ...] = (SignInFailures, Session, EmailJob, Token)

@@ -3,6 +3,9 @@
 A job is written in the same transaction as the change that causes it, and ends `sent`,
 `suppressed` (with its reason) or `dead`. While it is open (`queued`, or `sending` under a
 worker's claim) it carries `open_shard`, which puts it in the sparse index the outbox sweep reads.
+
+R53: a job never stores its rendered body, and the link or code it carries only sealed
+(chalicelib/sealing.py) until it ends; `purge_at` expires it after the organization's retention.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from enum import StrEnum
 from pynamodb.attributes import (
     JSONAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -90,7 +94,10 @@ class EmailJob(Model):
     client_id = UnicodeAttribute(null=True)
     identity_id = UnicodeAttribute(null=True)
     to = UnicodeAttribute(null=True)
-    context = JSONAttribute(default=dict)
+    context = JSONAttribute(default=dict)  # never a secret: the kind's link or code is sealed
+    # R53: the link or code, encrypted for the worker, bound to `context["token_hash"]`; removed
+    # when the job ends (sent, suppressed, dead).
+    sealed_secret = UnicodeAttribute(null=True)
     # R29: a copy of the job `copy_of` for one copy holder of the client ("contact:ct_…" or
     # "link:lk_…"); its id is derived from both, so a redelivered parent adds no second copy.
     copy_of = UnicodeAttribute(null=True)
@@ -105,16 +112,36 @@ class EmailJob(Model):
     sent_at = UTCDateTimeAttribute(null=True)
     branded_org_id = UnicodeAttribute(null=True)
     subject = UnicodeAttribute(null=True)
-    html = UnicodeAttribute(null=True)
-    text = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
 
     org_client = UnicodeAttribute(null=True)
     open_shard = UnicodeAttribute(null=True)
     sent_day = UnicodeAttribute(null=True)
+    # R53: DynamoDB deletes the job this long after it was written (the organization's
+    # `email_retention_days`, set when it ends; the default until then).
+    purge_at = TTLAttribute(null=True)
 
     by_org = EmailsByOrg()
     by_client = EmailsByClient()
     open_jobs = OpenEmails()
     sent_by_day = EmailsSentByDay()
+
+
+class LocalOutboxCopy(Model):
+    """What the local stage's sender handed SES, by SES message id, for the local outbox page
+    (API.md "Local stage only"). Only `make run` and the tests write it (services/local_stage);
+    no other stage has a copy of a sent body (R53)."""
+
+    class Meta(BaseMeta):
+        table_name = config.table("emails")
+
+    key = UnicodeAttribute(hash_key=True, attr_name="job_id")
+    subject = UnicodeAttribute()
+    html = UnicodeAttribute()
+    text = UnicodeAttribute()
+    purge_at = TTLAttribute()
+
+    @staticmethod
+    def key_for(message_id: str) -> str:
+        return f"local#{message_id}"

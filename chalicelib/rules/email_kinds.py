@@ -15,9 +15,14 @@ class EmailKind:
     feature: str | None = None  # R36: off for the client means not sent
     identity_level: bool = False  # R9: branded by the identity's last organization
     copies: bool = False  # R29: copy holders of the client receive a copy when it is sent
-    # R43: the email carries a secret link; a job whose token is no longer live is not sent.
-    live_link: bool = False
+    # The value of the context that is a secret link or code: never in a job's context, but
+    # sealed beside it until sent (R53); a job whose token is no longer live is not sent (R43).
+    sealed: str | None = None
     sample: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def live_link(self) -> bool:
+        return self.sealed is not None
 
 
 _APPOINTMENT_SAMPLE = {
@@ -50,7 +55,7 @@ KINDS: dict[str, EmailKind] = {
         EmailKind(
             "caregiver_invite",
             "Accept access to {{ receiver.first_name }}'s account at {{ brand.display_name }}",
-            live_link=True,
+            sealed="accept_url",
             sample={
                 "client": {"first_name": "Jordan"},
                 "receiver": {"first_name": "Sam"},
@@ -93,14 +98,14 @@ KINDS: dict[str, EmailKind] = {
             "password_reset",
             "Reset your password",
             identity_level=True,
-            live_link=True,
+            sealed="reset_url",
             sample={"reset_url": "https://portal.example/reset/sample-token", "hours": 24},
         ),
         EmailKind(
             "invite",
             "{% if follow_up %}Reminder: {% endif %}{{ brand.display_name }} invites you to "
             "its client portal",
-            live_link=True,
+            sealed="invite_url",
             sample={
                 "client": {"first_name": "Maya"},
                 "invite_url": "https://portal.example/invite/sample-token",
@@ -124,12 +129,13 @@ KINDS: dict[str, EmailKind] = {
             # email log does not tell either (R4).
             "join_confirmation",
             "Joining {{ group.name }} at {{ brand.display_name }}",
-            live_link=True,
+            # The sign-up's confirmation link, or for a login the reset link (one name, sealed).
+            sealed="action_url",
             sample={
                 "client": {"first_name": "Maya"},
                 "group": {"name": "Prenatal Yoga"},
                 "login": False,
-                "confirm_url": "https://portal.example/join-confirm/sample-token",
+                "action_url": "https://portal.example/join-confirm/sample-token",
                 "hours": 24,
             },
         ),
@@ -148,7 +154,7 @@ KINDS: dict[str, EmailKind] = {
             "otp_code",
             "Your sign-in code",
             identity_level=True,
-            live_link=True,
+            sealed="code",
             sample={"code": "123456", "minutes": 10},
         ),
     )

@@ -42,6 +42,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         {"until_age": 18, "scopes": ["appointments", "bills", "forms", "packages"]},
     ],
     "default_provider_id": None,
+    # R53: email jobs (the email log's lines) are deleted this many days after they are written.
+    "email_retention_days": 400,
 }
 
 

@@ -88,6 +88,8 @@ class OrgSettings(Body):
     caregiver_access: bool | None = None
     caregiver_age_tiers: Annotated[list[AgeTier], Field(max_length=5)] | None = None
     default_provider_id: Id | None = None
+    # R53: at least a month, so a failed email is still in the log when staff look for it.
+    email_retention_days: Annotated[int, Field(ge=30, le=3650)] | None = None
 
 
 class Features(Body):

@@ -1,19 +1,23 @@
 """What the local stage adds so a person (and an end-to-end test) can see and drive what AWS
 would do: the outbox of sent emails, draining the queue through the worker, ticking triggers.
-Every function here refuses to run outside the local stage."""
+Every function here refuses to run outside the local stage.
+
+An email job keeps no body (R53), so the outbox shows the local stage's own copy of what its
+sender handed SES: `drain` (the only worker `make run` has) sends through `LocalOutboxSender`,
+and nothing outside this stage writes a copy."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from chalicelib import aws, clock, config
 from chalicelib.errors import NotFound
-from chalicelib.models.emails import EmailJob
+from chalicelib.models.emails import EmailJob, LocalOutboxCopy
 from chalicelib.services import outbox, triggers
 from chalicelib.services.email import delivery
+from chalicelib.services.email.rendering import Rendered
 
 
 def require_local() -> None:
@@ -21,29 +25,42 @@ def require_local() -> None:
         raise NotFound("No such page.", code="not_found")
 
 
-def drain(max_batches: int = 200, settle_seconds: float = 30.0) -> dict[str, int]:
+class LocalOutboxSender:
+    """Sends through `inner` (SES), then keeps a copy of what it handed over for the outbox page."""
+
+    def __init__(self, inner: delivery.Sender) -> None:
+        self.inner = inner
+
+    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
+        require_local()
+        message_id = self.inner.send(source, to, reply_to, message)
+        LocalOutboxCopy(
+            LocalOutboxCopy.key_for(message_id),
+            subject=message.subject,
+            html=message.html,
+            text=message.text,
+            purge_at=clock.now() + timedelta(days=config.LOCAL_OUTBOX_DAYS),
+        ).save()
+        return message_id
+
+
+def drain(max_batches: int = 200) -> dict[str, int]:
     """Feed every queued message to the worker, as the SQS trigger would, until the queue is
     empty; failures return to the queue at once and, past the max receives, reach the
-    dead-letter queue, which is then buried.
-
-    A message another worker holds (the local stack's feeder, a drain running beside this one)
-    is waited for, up to `settle_seconds`: when a drain returns, what was queued before it is in
-    the outbox, or on the queue again after failing."""
+    dead-letter queue, which is then buried. A message whose job another delivery holds comes
+    back after its visibility timeout, as on AWS."""
     require_local()
     sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
+    sender = LocalOutboxSender(delivery.SesSender())
     outcomes: Counter[str] = Counter()
-    deadline = time.monotonic() + settle_seconds
     for _ in range(max_batches):
         messages = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
         ).get("Messages", [])
         if not messages:
-            if _held_elsewhere(sqs, url) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                continue
             break
         records = [delivery.Record(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in messages]
-        done, failed = delivery.process_batch(records, delivery.SesSender())
+        done, failed, _ = delivery.process_batch(records, sender)
         outcomes.update(done)
         for record in failed:
             sqs.change_message_visibility(
@@ -51,14 +68,6 @@ def drain(max_batches: int = 200, settle_seconds: float = 30.0) -> dict[str, int
             )
     dead = outbox.bury_dead_letters()
     return {"sent": outcomes["sent"], "suppressed": outcomes["suppressed"], "dead": dead}
-
-
-def _held_elsewhere(sqs: Any, url: str) -> bool:
-    """Whether some message is received but neither deleted nor returned yet."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessagesNotVisible"]) > 0
 
 
 def tick(now: datetime | None = None) -> dict[str, int]:
@@ -69,12 +78,25 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     return {**triggered, **drained, "dead": triggered["dead"] + drained["dead"]}
 
 
-def sent_emails(days: int = 7) -> list[EmailJob]:
-    """Sent emails of the last `days` UTC days, oldest first (newest last)."""
+@dataclass(frozen=True)
+class OutboxEmail:
+    job: EmailJob
+    copy: LocalOutboxCopy
+
+
+def sent_emails(days: int = config.LOCAL_OUTBOX_DAYS) -> list[OutboxEmail]:
+    """Emails this stage's sender sent in the last `days` UTC days, oldest first (newest last),
+    each with the copy it kept."""
     require_local()
     today = clock.now()
-    found: list[EmailJob] = []
+    jobs: list[EmailJob] = []
     for back in range(days - 1, -1, -1):
         day = (today - timedelta(days=back)).strftime("%Y-%m-%d")
-        found += list(EmailJob.sent_by_day.query(day))
-    return found
+        jobs += list(EmailJob.sent_by_day.query(day))
+    keys = {LocalOutboxCopy.key_for(job.ses_message_id) for job in jobs if job.ses_message_id}
+    copies = {copy.key: copy for copy in LocalOutboxCopy.batch_get(keys)}
+    return [
+        OutboxEmail(job, copies[LocalOutboxCopy.key_for(job.ses_message_id)])
+        for job in jobs
+        if job.ses_message_id and LocalOutboxCopy.key_for(job.ses_message_id) in copies
+    ]

@@ -1,20 +1,48 @@
 """The outbox (R39, R42): email jobs are written with the change that causes them, then sent
 to SQS. Nothing between the two can lose a job: a sweep sends again what is still open, and
 buries what the queue gave up on.
+
+R53: a job holds its link or code only sealed (chalicelib/sealing.py), never in its context, and
+expires by TTL after its organization's retention.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.expressions.condition import Condition
 
 from chalicelib import aws, clock, config, db, ids, logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
+from chalicelib.models.orgs import Organization
+from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.settings import DEFAULT_SETTINGS, org_settings
+from chalicelib.sealing import Sealed
+
+# A job's id (`queue`), or a copy's: its parent's id and the copy holder's (services/email/copies).
+JOB_ID = re.compile(r"^em_[0-9a-f]{24}(?:\.[a-z]+_[0-9a-f]{24})?$")
+
+
+def is_job_id(value: str) -> bool:
+    """Whether a queue message's body can name a job (R42: anything else is dropped, not tried)."""
+    return bool(JOB_ID.match(value))
+
+
+_DEFAULT_RETENTION_DAYS: int = DEFAULT_SETTINGS["email_retention_days"]
+
+
+def purge_at(job: EmailJob, org: Organization | None) -> datetime:
+    """R53: when DynamoDB deletes the job: its organization's retention after it was written."""
+    days = org_settings(org)["email_retention_days"] if org else _DEFAULT_RETENTION_DAYS
+    return job.created_at + timedelta(days=days)
+
 
 # The partition of jobs asked for by an address before anyone knows whose it is (a reset or a
 # passcode asked for on a public form, R51): no organization's email log lists it. The worker
@@ -22,13 +50,18 @@ from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
 UNADDRESSED_ORG = "platform"
 
 
-def queue_asked(tx: Tx, kind: str, email: str, context: dict[str, Any]) -> EmailJob:
+def queue_asked(tx: Tx, kind: str, email: str, context: dict[str, Any], secret: Sealed) -> EmailJob:
     """R51: the job of an email that a public form asks for about an address (a reset, a
     passcode), the same for every address: the worker finds the login and sends it, filed
     under the login's organization, or suppresses it when there is nothing to send. Nothing
     on the request path depends on whether the address has a login."""
     return queue(
-        tx, org_id=UNADDRESSED_ORG, kind=kind, to=email, context={**context, "asked": True}
+        tx,
+        org_id=UNADDRESSED_ORG,
+        kind=kind,
+        to=email,
+        context={**context, "asked": True},
+        secret=secret,
     )
 
 
@@ -41,9 +74,18 @@ def queue(
     client_id: str | None = None,
     identity_id: str | None = None,
     to: str | None = None,
+    secret: Sealed | None = None,
 ) -> EmailJob:
     """Add an email job to `tx`: it exists exactly when the change that causes it does, and
-    goes to the queue, with the change's other jobs, once the change is committed."""
+    goes to the queue, with the change's other jobs, once the change is committed.
+
+    A kind that carries a link or code gets it as `secret`, sealed (R53); the context names
+    only the token's hash, which the worker checks is still live (R43)."""
+    sealed = KINDS[kind].sealed if kind in KINDS else None
+    if sealed is not None and (secret is None or sealed in context):
+        raise ValueError(f"{kind}: its {sealed} goes sealed as `secret`, never in its context")
+    if secret is not None:
+        context = {**context, "token_hash": secret.token_hash}
     moment = clock.now()
     job = EmailJob(
         ids.new_id("em"),
@@ -53,11 +95,13 @@ def queue(
         identity_id=identity_id,
         to=to,
         context=context,
+        sealed_secret=secret.ciphertext if secret else None,
         created_at=moment,
         updated_at=moment,
         org_client=f"{org_id}#{client_id}" if client_id else None,
         open_shard=OPEN,
     )
+    job.purge_at = purge_at(job, None)  # the default; the worker sets the organization's (R53)
     tx.save(job, condition=EmailJob.job_id.does_not_exist())
     tx.after_commit("outbox", dispatch, job)  # to the queue once the change is committed
     return job
@@ -73,8 +117,8 @@ def dispatch(jobs: Iterable[EmailJob]) -> None:
         logs.event("outbox.dispatch_failed", jobs=len(job_ids), error=type(exc).__name__)
 
 
-def send_to_queue(job_ids: list[str]) -> None:
-    sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
+def send_to_queue(job_ids: list[str], queue_name: str = config.EMAIL_QUEUE) -> None:
+    sqs, url = aws.client("sqs"), aws.queue_url(queue_name)
     for start in range(0, len(job_ids), 10):
         chunk = job_ids[start : start + 10]
         answer = sqs.send_message_batch(
@@ -86,6 +130,11 @@ def send_to_queue(job_ids: list[str]) -> None:
                 {"Error": {"Code": "BatchEntryFailed", "Message": str(len(answer["Failed"]))}},
                 "SendMessageBatch",
             )
+
+
+def send_to_dead_letters(job_ids: list[str]) -> None:
+    """R42: jobs that failed every delivery, for the dead-letter sweep to bury."""
+    send_to_queue(job_ids, config.EMAIL_DEAD_LETTER_QUEUE)
 
 
 def resend_open(now: datetime | None = None) -> int:
@@ -105,7 +154,10 @@ def resend_open(now: datetime | None = None) -> int:
 
 
 def bury_dead_letters(max_batches: int = 50) -> int:
-    """Jobs the queue gave up on (R42) end `dead`, with their last error, and leave the DLQ."""
+    """Jobs the queue gave up on (R42) end `dead`, with their last error, and leave the DLQ.
+
+    One message never stops the sweep: a body that names no job is dropped, and a message whose
+    burial fails (DynamoDB's error) or whose job a worker holds right now stays for the next."""
     sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_DEAD_LETTER_QUEUE)
     buried = 0
     for _ in range(max_batches):
@@ -114,21 +166,56 @@ def bury_dead_letters(max_batches: int = 50) -> int:
         )
         if not messages:
             break
+        done = []
         for message in messages:
-            buried += mark_dead(message["Body"])
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-            ],
-        )
+            try:
+                outcome = _bury(message["Body"])
+            except Exception as exc:  # the others are still buried (R42); this one comes back
+                logs.event(
+                    "email.bury_failed", message_id=message["MessageId"], error=type(exc).__name__
+                )
+                continue
+            if outcome == Burial.UNREADABLE:
+                logs.event("email.dead_letter_unreadable", message_id=message["MessageId"])
+            if outcome != Burial.HELD:
+                done.append(message)
+            if outcome == Burial.DEAD:
+                buried += 1
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)
+                ],
+            )
     return buried
 
 
-def mark_dead(job_id: str) -> int:
-    job = db.get(EmailJob, job_id)
+class Burial(StrEnum):
+    """What the dead-letter sweep made of one message."""
+
+    DEAD = "dead"  # the job ended dead
+    ENDED = "ended"  # it had ended already (or is gone): nothing to do
+    HELD = "held"  # a worker holds it (or it ended this instant): the message stays for later
+    UNREADABLE = "unreadable"  # the body names no job
+
+
+def _bury(body: str) -> Burial:
+    if not is_job_id(body):
+        return Burial.UNREADABLE
+    job = db.get(EmailJob, body)
     if job is None or job.status not in {EmailStatus.QUEUED, EmailStatus.SENDING}:
-        return 0
+        return Burial.ENDED
+    if _end_dead(job):
+        return Burial.DEAD
+    return Burial.HELD
+
+
+def _end_dead(job: EmailJob) -> bool:
+    """R42: the job failed its deliveries: `dead` with its last error, its sealed secret gone
+    (R53; its TTL is the one its last release set). Never under a worker's fresh claim (it may
+    be sending right now); False then, or if it ended meanwhile."""
+    now = clock.now()
     tx = Tx()
     tx.update(
         job,
@@ -137,22 +224,31 @@ def mark_dead(job_id: str) -> int:
             EmailJob.reason.set(f"failed {job.attempts} deliveries: {job.last_error or 'unknown'}"),
             EmailJob.open_shard.remove(),
             EmailJob.claim.remove(),
-            EmailJob.updated_at.set(clock.now()),
+            EmailJob.sealed_secret.remove(),
+            EmailJob.updated_at.set(now),
         ],
-        condition=EmailJob.status.is_in(EmailStatus.QUEUED, EmailStatus.SENDING),
+        condition=claimable(now),
         on_conflict=_AlreadyEnded,
     )
     try:
         tx.commit()
     except _AlreadyEnded:
-        return 0
-    logs.event("email.dead", job_id=job_id, org_id=job.org_id)
+        return False
+    logs.event("email.dead", job_id=job.job_id, org_id=job.org_id)
     metrics.count("EmailsDead")
-    return 1
+    return True
+
+
+def claimable(now: datetime) -> Condition:
+    """A job a delivery may take: queued, or sending under a claim gone stale (its worker died)."""
+    stale = now - timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
+    return (EmailJob.status == EmailStatus.QUEUED) | (
+        (EmailJob.status == EmailStatus.SENDING) & (EmailJob.claimed_at <= stale)
+    )
 
 
 class _AlreadyEnded(Conflict):
-    """The job ended (sent, suppressed) between our read and our write."""
+    """The job ended (sent, suppressed), or a worker claimed it, between our read and our write."""
 
     def __init__(self) -> None:
         super().__init__("This email job has ended already.")

@@ -165,7 +165,13 @@ def _end(
 ) -> None:
     tx.update(
         Token(token_hash),
-        [Token.status.set(status), Token.ended_at.set(moment), *also],
+        # R53: an ended link's sealed copy (kept for follow-ups) goes with it.
+        [
+            Token.status.set(status),
+            Token.ended_at.set(moment),
+            Token.sealed_secret.remove(),
+            *also,
+        ],
         condition=(Token.status == TokenStatus.LIVE) & (Token.expires_at > moment),
         on_conflict=on_conflict or _gone,
     )

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from chalicelib.models.emails import EmailJob
 from tests.support.api import PASSWORD, Answer, Api, Practice, login
+from tests.support.records import sealed_link
 
 
 def enable_caregivers(api: Api, practice: Practice, **settings: Any) -> None:
@@ -42,7 +43,7 @@ def jobs_of(org_id: str, client_id: str, kind: str) -> list[EmailJob]:
 
 def invite_path(org_id: str, caregiver_id: str) -> str:
     (job,) = jobs_of(org_id, caregiver_id, "caregiver_invite")[-1:]
-    return "/" + job.context["accept_url"].split("/", 3)[3]
+    return "/" + sealed_link(job).split("/", 3)[3]
 
 
 def open_page(api: Api, path: str) -> tuple[Answer, str, str]:

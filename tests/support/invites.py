@@ -7,6 +7,7 @@ from urllib.parse import urlencode, urlsplit
 
 from chalicelib.models.emails import EmailJob
 from tests.support.api import Answer, Api, Practice
+from tests.support.records import sealed_link
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -34,7 +35,7 @@ def link_path(url: str) -> str:
 
 def invite_path(practice: Practice, client_id: str, index: int = -1) -> str:
     """The path of the invite link in the client's newest (or `index`th) invite email."""
-    return link_path(jobs_of(practice, client_id, "invite")[index].context["invite_url"])
+    return link_path(sealed_link(jobs_of(practice, client_id, "invite")[index]))
 
 
 def open_page(api: Api, path: str) -> tuple[Answer, str, str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.handlers.views.common import iso_or_none
 from chalicelib.models.emails import EmailJob
+from chalicelib.services.local_stage import OutboxEmail
 
 
 def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any]:
@@ -24,15 +25,17 @@ def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any
     }
 
 
-def outbox_view(job: EmailJob) -> dict[str, Any]:
-    """A sent email as the local outbox shows it (API.md "Local stage only")."""
+def outbox_view(sent: OutboxEmail) -> dict[str, Any]:
+    """A sent email as the local outbox shows it (API.md "Local stage only"): the job, and the
+    body from the local stage's own copy (the job keeps none, R53)."""
+    job, copy = sent.job, sent.copy
     return {
         "job_id": job.job_id,
         "kind": job.kind,
         "org_id": job.branded_org_id or job.org_id,
         "to": job.to,
-        "subject": job.subject,
-        "html": job.html,
-        "text": job.text,
+        "subject": copy.subject,
+        "html": copy.html,
+        "text": copy.text,
         "sent_at": iso_or_none(job.sent_at),
     }

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 
-from chalicelib import clock, config, db, ids
+from chalicelib import clock, config, db, ids, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, NotFound, PorticoError, Unauthenticated
 from chalicelib.models.identities import Identity
@@ -210,10 +210,12 @@ def _send_confirmation(link: JoinLink, details: dict[str, str], password_hash: s
             "client": {"first_name": details["first_name"]},
             "group": {"name": group.name},
             "login": False,
-            "confirm_url": f"{config.PUBLIC_URL}/join-confirm/{issued.secret}",
             "hours": int(CONFIRM_TTL.total_seconds() // 3600),
-            "token_hash": issued.token.token_hash,  # R43: not sent once the link died
         },
+        # R53: sealed for the worker; R43: not sent once the link died.
+        secret=sealing.seal(
+            f"{config.PUBLIC_URL}/join-confirm/{issued.secret}", issued.token.token_hash
+        ),
     )
     _commit_once(tx)
 
@@ -224,6 +226,7 @@ def _explain_by_email(link: JoinLink, identity: Identity) -> None:
     address of this practice. The same writes as a new address's confirmation (R51)."""
     staff = db.get(StaffClaim, link.org.org_id, StaffClaim.sk_for(identity.id)) is not None
     tx = Tx()
+    reset, secret = resets.link(tx, identity.email, identity.id)
     outbox.queue(
         tx,
         org_id=link.org.org_id,
@@ -235,8 +238,9 @@ def _explain_by_email(link: JoinLink, identity: Identity) -> None:
             "login": True,
             "staff": staff,
             "join_url": f"{config.PUBLIC_URL}/join/{link.code}",
-            **resets.link(tx, identity.email, identity.id),
+            **reset,
         },
+        secret=secret,
     )
     _commit_once(tx)
 

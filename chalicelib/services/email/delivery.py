@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
-from chalicelib import aws, clock, config, db, ids, logs, metrics
+from chalicelib import aws, clock, config, db, ids, logs, metrics, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob, EmailStatus
@@ -24,7 +24,8 @@ from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.accounts import ClosedReason, client_account_closed
 from chalicelib.rules.email_kinds import KINDS, EmailKind
 from chalicelib.rules.settings import effective_for_client
-from chalicelib.services import tokens
+from chalicelib.sealing import Sealed
+from chalicelib.services import outbox, tokens
 from chalicelib.services.email import asked, copies, rendering
 from chalicelib.services.email.rendering import Rendered
 from chalicelib.services.practices import branding
@@ -62,30 +63,91 @@ class Record:
     receipt_handle: str
 
 
+class Batch(NamedTuple):
+    """What became of a batch: each outcome counted; the records that go back to the queue."""
+
+    outcomes: Counter[str]
+    failed: list[Record]  # the delivery raised: retried (where the caller can, at once)
+    # Another delivery holds the job's claim right now: the message comes back after its
+    # visibility timeout, when that delivery has ended the job or its claim has gone stale.
+    waiting: list[Record]
+
+
+@dataclass(frozen=True)
+class _Sent:
+    address: str
+    message: Rendered
+    message_id: str
+    branded_org_id: str | None
+
+
 class _Claimed(Conflict):
     def __init__(self) -> None:
         super().__init__("Another delivery holds this job.")
 
 
+_ENDED = {EmailStatus.SENT, EmailStatus.SUPPRESSED, EmailStatus.DEAD}
+
+
 def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
-    """Send, suppress or skip one job; the outcome names which. Raises if sending failed, after
-    releasing the claim, so the queue retries it."""
+    """Send, suppress or skip one job; the outcome names which.
+
+    Anything that fails once the job is claimed (SES, rendering, DynamoDB, a kind this code
+    does not know yet) releases the claim with the error and raises, so the queue retries it
+    (R42); a job that has failed `EMAIL_MAX_RECEIVES` deliveries, across all its messages, goes
+    to the dead-letter queue instead of being tried again."""
     now = now or clock.now()
-    job = db.get(EmailJob, job_id)
+    # A message that names no job has nothing to send and nothing to retry.
+    job = db.get(EmailJob, job_id) if outbox.is_job_id(job_id) else None
     if job is None:
         return "unknown"
-    if job.status in {EmailStatus.SENT, EmailStatus.SUPPRESSED, EmailStatus.DEAD}:
+    if job.status in _ENDED:
         return "duplicate"  # R41: delivered twice, sent once
+    if (job.attempts or 0) >= config.EMAIL_MAX_RECEIVES:
+        # R42: the sweep's resends each start SQS's receive count afresh, so the queue's redrive
+        # may never see this job fail enough; the job's own count does. Its message goes where
+        # the redrive would have put it, and the dead-letter sweep ends it `dead`.
+        outbox.send_to_dead_letters([job.job_id])
+        return "dead_lettered"
     claim = ids.new_token()
     if not _claim(job, claim, now):
         return "in_flight"
-    kind = KINDS[job.kind]
-    if asked.is_asked(job) and not asked.address(job, claim):  # R51: looked up only here
-        _end(job, claim, EmailStatus.SUPPRESSED, to=job.to, reason="nothing_to_send")
-        logs.event("email.suppressed", job_id=job.job_id, reason="nothing_to_send")
-        metrics.count("EmailsSuppressed", reason="nothing_to_send")
+    own_org: Organization | None = None
+    try:
+        if asked.is_asked(job) and not asked.address(job, claim):  # R51: looked up only here
+            _suppress(job, claim, None, job.to, "nothing_to_send")
+            sent = None
+        else:
+            own_org = db.get(Organization, job.org_id, "org")
+            sent = _suppress_or_send(job, claim, own_org, sender)
+    except Exception as exc:
+        _release(job, claim, f"{type(exc).__name__}: {exc}"[:500], own_org)
+        raise
+    if sent is None:
         return "suppressed"
-    own_org = db.get(Organization, job.org_id, "org")
+    # SES has the email: a failure to record it is not released (that would send it again at
+    # once); the claim goes stale and the sweep decides (R41's redelivery check).
+    _end(
+        job,
+        claim,
+        EmailStatus.SENT,
+        own_org,
+        to=sent.address,
+        sent_at=clock.now(),
+        subject=sent.message.subject,
+        message_id=sent.message_id,
+        branded_org_id=sent.branded_org_id,
+    )
+    logs.event("email.sent", job_id=job.job_id, org_id=job.org_id, kind=job.kind)
+    metrics.count("EmailsSent", kind=job.kind)
+    return "sent"
+
+
+def _suppress_or_send(
+    job: EmailJob, claim: str, own_org: Organization | None, sender: Sender
+) -> _Sent | None:
+    """Under the claim: suppress the job with its reason (None), or render and send it."""
+    kind = KINDS[job.kind]  # a KeyError for a kind a newer deploy queued: released, retried
     identity = db.get(Identity, job.identity_id) if job.identity_id else None
     address, reason = recipient(job, kind, own_org, identity)
     if reason is None and kind.live_link and not _link_live(job):
@@ -93,35 +155,33 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     if reason is None and job.copy_holder:
         address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
     if reason:
-        _end(job, claim, EmailStatus.SUPPRESSED, to=address, reason=reason)
-        logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
-        metrics.count("EmailsSuppressed", reason=reason)
-        return "suppressed"
+        _suppress(job, claim, own_org, address, reason)
+        return None
     assert address is not None
     if kind.copies and not job.copy_holder:
         copies.queue_for(job)  # R29: the client's email is sent, so its copies are
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
-    message = rendering.render(kind, job.context, brand)
+    message = rendering.render(kind, _values(job, kind), brand)
     source = branding.from_header(brand)
-    try:
-        message_id = sender.send(source, address, brand.get("reply_to"), message)
-    except Exception as exc:
-        _release(job, claim, f"{type(exc).__name__}: {exc}"[:500])
-        raise
-    _end(
-        job,
-        claim,
-        EmailStatus.SENT,
-        to=address,
-        sent_at=clock.now(),
-        message=message,
-        message_id=message_id,
-        branded_org_id=org.org_id if org else None,
-    )
-    logs.event("email.sent", job_id=job.job_id, org_id=job.org_id, kind=job.kind)
-    metrics.count("EmailsSent", kind=job.kind)
-    return "sent"
+    message_id = sender.send(source, address, brand.get("reply_to"), message)
+    return _Sent(address, message, message_id, org.org_id if org else None)
+
+
+def _suppress(
+    job: EmailJob, claim: str, org: Organization | None, address: str | None, reason: str
+) -> None:
+    _end(job, claim, EmailStatus.SUPPRESSED, org, to=address, reason=reason)
+    logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=reason)
+    metrics.count("EmailsSuppressed", reason=reason)
+
+
+def _values(job: EmailJob, kind: EmailKind) -> dict[str, Any]:
+    """The job's context, with its link or code opened for this rendering only (R53)."""
+    if kind.sealed is None or job.sealed_secret is None:
+        return job.context
+    secret = sealing.unseal(Sealed(job.sealed_secret, job.context["token_hash"]))
+    return {**job.context, kind.sealed: secret}
 
 
 def recipient(
@@ -156,7 +216,6 @@ def _link_live(job: EmailJob) -> bool:
 
 
 def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
-    stale = now - timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
     tx = Tx()
     tx.update(
         job,
@@ -167,8 +226,7 @@ def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
             EmailJob.attempts.add(1),
             EmailJob.updated_at.set(now),
         ],
-        condition=(EmailJob.status == EmailStatus.QUEUED)
-        | ((EmailJob.status == EmailStatus.SENDING) & (EmailJob.claimed_at <= stale)),
+        condition=outbox.claimable(now),
         on_conflict=_Claimed,
     )
     try:
@@ -183,33 +241,38 @@ def _end(
     job: EmailJob,
     claim: str,
     status: EmailStatus,
+    org: Organization | None,
     *,
     to: str | None,
     reason: str | None = None,
     sent_at: datetime | None = None,
-    message: Rendered | None = None,
+    subject: str | None = None,
     message_id: str | None = None,
     branded_org_id: str | None = None,
 ) -> None:
+    """End the job under its claim. R53: what stays is what the email log needs (kind, to,
+    outcome, times, subject); the sealed link goes, no body is kept, and the job expires after
+    its organization's retention."""
     moment = clock.now()
     actions = [
         EmailJob.status.set(status),
         EmailJob.updated_at.set(moment),
         EmailJob.open_shard.remove(),
         EmailJob.claim.remove(),
+        EmailJob.sealed_secret.remove(),
+        EmailJob.purge_at.set(outbox.purge_at(job, org)),
     ]
     if to:
         actions.append(EmailJob.to.set(to))
     if reason:
         actions.append(EmailJob.reason.set(reason))
-    if sent_at and message:
+    if sent_at:
         actions += [
             EmailJob.sent_at.set(sent_at),
             EmailJob.sent_day.set(sent_at.strftime("%Y-%m-%d")),
-            EmailJob.subject.set(message.subject),
-            EmailJob.html.set(message.html),
-            EmailJob.text.set(message.text),
         ]
+    if subject:
+        actions.append(EmailJob.subject.set(subject))
     if message_id:
         actions.append(EmailJob.ses_message_id.set(message_id))
     if branded_org_id:
@@ -219,41 +282,44 @@ def _end(
     tx.commit()
 
 
-def _release(job: EmailJob, claim: str, error: str) -> None:
-    """Give the job back to the queue after a failed send: queued again, the error kept."""
+def _release(job: EmailJob, claim: str, error: str, org: Organization | None) -> None:
+    """Give the job back to the queue after a failed delivery: queued again, the error kept
+    (the email log shows it once the job is dead, R42). Its TTL takes its organization's
+    retention now, if the organization was read (R53): the sweep that may bury it reads none."""
+    actions = [
+        EmailJob.status.set(EmailStatus.QUEUED),
+        EmailJob.claim.remove(),
+        EmailJob.last_error.set(error),
+        EmailJob.updated_at.set(clock.now()),
+    ]
+    if org is not None:
+        actions.append(EmailJob.purge_at.set(outbox.purge_at(job, org)))
     tx = Tx()
-    tx.update(
-        job,
-        [
-            EmailJob.status.set(EmailStatus.QUEUED),
-            EmailJob.claim.remove(),
-            EmailJob.last_error.set(error),
-            EmailJob.updated_at.set(clock.now()),
-        ],
-        condition=EmailJob.claim == claim,
-    )
+    tx.update(job, actions, condition=EmailJob.claim == claim)
     tx.commit()
 
 
-def process_batch(records: list[Record], sender: Sender) -> tuple[Counter[str], list[Record]]:
+def process_batch(records: list[Record], sender: Sender) -> Batch:
     """Deliver each record's job; a failure is kept to its own record (R42).
 
     Deletes the records that ended from the queue (Chalice cannot report partial batch
-    failures, DESIGN "Worker") and returns the outcomes and the records that failed."""
-    outcomes: Counter[str] = Counter()
-    failed: list[Record] = []
+    failures, DESIGN "Worker"). A record whose job another delivery holds is not deleted: if
+    that delivery dies, this message is what brings the job back."""
+    batch = Batch(Counter(), [], [])
     done: list[Record] = []
     for record in records:
         try:
-            outcomes[deliver(record.job_id, sender)] += 1
-            done.append(record)
+            outcome = deliver(record.job_id, sender)
         except Exception as exc:  # one bad job must not fail its batch (R42); SQS retries it
             # The type only: an SES message may quote an address (R48); the job keeps the text.
             logs.event("email.delivery_failed", job_id=record.job_id, error=type(exc).__name__)
-            failed.append(record)
+            batch.failed.append(record)
+            continue
+        batch.outcomes[outcome] += 1
+        (batch.waiting if outcome == "in_flight" else done).append(record)
     if done:
         aws.client("sqs").delete_message_batch(
             QueueUrl=aws.queue_url(config.EMAIL_QUEUE),
             Entries=[{"Id": str(n), "ReceiptHandle": r.receipt_handle} for n, r in enumerate(done)],
         )
-    return outcomes, failed
+    return batch

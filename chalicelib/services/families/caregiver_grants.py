@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from chalicelib import clock, config
+from chalicelib import clock, config, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.models.emails import EmailJob
@@ -127,12 +127,11 @@ def set_grant(
             kind="caregiver_invite",
             client_id=caregiver.client_id,
             to=caregiver.email,
-            context={
-                **names,
-                "accept_url": f"{config.PUBLIC_URL}/caregiver-invite/{issued.secret}",
-                "token_hash": issued.token.token_hash,  # R43: not sent once the grant is gone
-                "days": ttl_days,
-            },
+            context={**names, "days": ttl_days},
+            # R53: sealed for the worker; R43: not sent once the grant is gone.
+            secret=sealing.seal(
+                f"{config.PUBLIC_URL}/caregiver-invite/{issued.secret}", issued.token.token_hash
+            ),
         ),
         outbox.queue(
             tx,

@@ -13,8 +13,9 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import SYSTEM
+from chalicelib.sealing import Sealed
 from chalicelib.services import audit, outbox, tokens
-from chalicelib.services.invites.invites import schedule_next_follow_up
+from chalicelib.services.invites.invites import email_context, schedule_next_follow_up
 
 
 class _AlreadyFollowedUp(Conflict):
@@ -43,9 +44,8 @@ def _follow_up(token: Token, now: datetime) -> int:
     was_at = token.follow_up_at
     assert was_at is not None
     profile = db.get(ClientProfile, token.org_id, token.client_id)
-    first = _first_job(token)  # the email whose link a follow-up sends again
     wanted = (
-        first is not None
+        token.sealed_secret is not None  # the link the first email carried, sealed (R53)
         and tokens.status_of(token, now) == TokenStatus.LIVE
         and profile is not None
         and profile.status == ProfileStatus.ACTIVE  # R14: never after archive
@@ -59,15 +59,19 @@ def _follow_up(token: Token, now: datetime) -> int:
         token,
         [Token.follow_up_hour.set(token.follow_up_hour), Token.follow_up_at.set(token.follow_up_at)]
         if left
-        else [Token.follow_up_hour.remove(), Token.follow_up_at.remove()],
+        # R53: no follow-up is left to send the link, so its sealed copy goes.
+        else [
+            Token.follow_up_hour.remove(),
+            Token.follow_up_at.remove(),
+            Token.sealed_secret.remove(),
+        ],
         condition=Token.follow_up_at == was_at,
         on_conflict=_AlreadyFollowedUp,
     )
     jobs: list[EmailJob] = []
     if wanted:
         assert profile is not None
-        assert first is not None
-        jobs.append(_queue_follow_up(tx, profile, first))
+        jobs.append(_queue_follow_up(tx, profile, token))
     try:
         tx.commit()
     except _AlreadyFollowedUp:
@@ -77,9 +81,10 @@ def _follow_up(token: Token, now: datetime) -> int:
     return len(jobs)
 
 
-def _queue_follow_up(tx: Tx, profile: ClientProfile, first: EmailJob) -> EmailJob:
-    """The same link again: the secret is stored nowhere but in the first email, so the
-    follow-up takes it from that email's job."""
+def _queue_follow_up(tx: Tx, profile: ClientProfile, token: Token) -> EmailJob:
+    """The same link again: the token keeps it sealed for its follow-ups (R53), the one copy
+    of it anywhere but in the emails already sent."""
+    assert token.sealed_secret is not None
     audit.record(
         tx,
         org_id=profile.org_id,
@@ -93,10 +98,6 @@ def _queue_follow_up(tx: Tx, profile: ClientProfile, first: EmailJob) -> EmailJo
         kind="invite",
         client_id=profile.client_id,
         to=profile.email,
-        context={**first.context, "follow_up": True},
+        context=email_context(profile, token, follow_up=True),
+        secret=Sealed(token.sealed_secret, token.token_hash),
     )
-
-
-def _first_job(token: Token) -> EmailJob | None:
-    job_id = token.data.get("job_id")
-    return db.get(EmailJob, job_id) if job_id else None

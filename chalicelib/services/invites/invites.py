@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import clock, config, db, logs
+from chalicelib import clock, config, db, logs, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Throttled
 from chalicelib.models.emails import EmailJob
@@ -90,16 +90,19 @@ def _issue(
         data={"follow_up_days": sorted(set(settings["follow_up_days"]))},
     )
     token = issued.token
-    schedule_next_follow_up(token, after_days=0)
-    job = outbox.queue(
+    link = sealing.seal(f"{config.PUBLIC_URL}/invite/{issued.secret}", token.token_hash)
+    if schedule_next_follow_up(token, after_days=0):
+        # R14 resends this link; R53: the token keeps it sealed while a follow-up is due.
+        token.sealed_secret = link.ciphertext
+    outbox.queue(
         tx,
         org_id=profile.org_id,
         kind="invite",
         client_id=profile.client_id,
         to=profile.email,
-        context=_email_context(profile, issued.secret, token, follow_up=False),
+        context=email_context(profile, token, follow_up=False),
+        secret=link,
     )
-    token.data = {**token.data, "job_id": job.job_id}  # a follow-up resends this email's link
     audit.record(
         tx,
         org_id=profile.org_id,
@@ -111,15 +114,12 @@ def _issue(
     return InviteOutcome("pending", None, token.created_at, token.expires_at)
 
 
-def _email_context(
-    profile: ClientProfile, secret: str, token: Token, *, follow_up: bool
-) -> dict[str, Any]:
+def email_context(profile: ClientProfile, token: Token, *, follow_up: bool) -> dict[str, Any]:
+    """An invite email's values but its link, which goes sealed beside them (R53)."""
     return {
         "client": {"first_name": profile.first_name},
-        "invite_url": f"{config.PUBLIC_URL}/invite/{secret}",
         "expires_at": token.expires_at.isoformat(),
         "follow_up": follow_up,
-        "token_hash": token.token_hash,  # R43: the worker checks the link still works
     }
 
 

@@ -17,7 +17,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from chalicelib import clock, ids, logs
+from chalicelib import clock, ids, logs, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, Unauthenticated
 from chalicelib.models.identities import Identity
@@ -62,12 +62,13 @@ def request(email: str, source: str) -> None:
     code = f"{secrets.randbelow(10**6):06d}"
     tx = Tx()
     issued = tokens.issue(tx, "otp", subject_for(email), ttl=TTL, secret=code)
-    context = {
-        "code": code,
-        "minutes": int(TTL.total_seconds() // 60),
-        "token_hash": issued.token.token_hash,
-    }
-    job = outbox.queue_asked(tx, "otp_code", email, context)
+    job = outbox.queue_asked(
+        tx,
+        "otp_code",
+        email,
+        {"minutes": int(TTL.total_seconds() // 60)},
+        sealing.seal(code, issued.token.token_hash),  # R53: sealed for the worker
+    )
     try:
         tx.commit(attempts=1)
     except Conflict as raced:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from chalicelib import config, logs
+from chalicelib import config, logs, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
@@ -24,6 +24,7 @@ from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.actors import Actor, identity_ref, provider_ref
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.passwords import new_password_errors
+from chalicelib.sealing import Sealed
 from chalicelib.services import access, audit, outbox, records, throttle, tokens
 from chalicelib.services.identity import identities, passwords
 from chalicelib.services.invites import invites
@@ -36,10 +37,12 @@ def subject_for(email: str) -> str:
     return identities.reset_subject(email)
 
 
-def link(tx: Tx, email: str, identity_id: str | None = None) -> dict[str, object]:
+def link(tx: Tx, email: str, identity_id: str | None = None) -> tuple[dict[str, object], Sealed]:
     """A new reset link of the address added to `tx` (R13: the older one dies with it): what
-    an email carrying it puts in its context. `identity_id` when the caller knows the login;
-    a link asked for on the public form does not (R51), and its page finds it by the address."""
+    an email carrying it puts in its context, and the link itself sealed for the worker (R53;
+    the job names the token, so it is not sent once the link died, R43). `identity_id` when
+    the caller knows the login; a link asked for on the public form does not (R51), and its
+    page finds it by the address."""
     issued = tokens.issue(
         tx,
         "reset",
@@ -48,22 +51,21 @@ def link(tx: Tx, email: str, identity_id: str | None = None) -> dict[str, object
         identity_id=identity_id,
         data={} if identity_id else {"email": email},
     )
-    return {
-        "reset_url": f"{config.PUBLIC_URL}/reset/{issued.secret}",
-        "hours": int(TTL.total_seconds() // 3600),
-        "token_hash": issued.token.token_hash,  # R43: not sent once the link died
-    }
+    url = f"{config.PUBLIC_URL}/reset/{issued.secret}"
+    return {"hours": int(TTL.total_seconds() // 3600)}, sealing.seal(url, issued.token.token_hash)
 
 
 def _queue(tx: Tx, identity: Identity, org_id: str, client_id: str | None, actor: str) -> EmailJob:
     """The reset token, its email and the audit event, added to `tx`."""
+    context, secret = link(tx, identity.email, identity.id)
     job = outbox.queue(
         tx,
         org_id=org_id,
         kind="password_reset",
         client_id=client_id,
         identity_id=identity.id,
-        context=link(tx, identity.email, identity.id),
+        context=context,
+        secret=secret,
     )
     audit.record(
         tx, org_id=org_id, action="password.reset_requested", actor=actor, client_id=client_id
@@ -82,7 +84,7 @@ def request(email: str, source: str) -> None:
     finds the address's pointer moved and stops there, at once and with the same answer."""
     throttle.attempt(email, source, throttle.RESET_REQUEST)
     tx = Tx()
-    job = outbox.queue_asked(tx, "password_reset", email, link(tx, email))
+    job = outbox.queue_asked(tx, "password_reset", email, *link(tx, email))
     try:
         tx.commit(attempts=1)
     except Conflict as raced:
