@@ -47,17 +47,6 @@ def test_booking_queues_one_confirmation_per_client_and_the_worker_sends_them(ap
     assert queue_depth() == 0
 
 
-def test_a_drain_waits_for_a_message_another_worker_holds(api: Api, practice: Practice) -> None:
-    # R41 (the local stage's drain): the stack's feeder may hold a message when a drain runs;
-    # the drain returns once that message is sent or back on the queue, so what was queued
-    # before it is in the outbox. Here the other worker dies holding it for a second.
-    book(api, practice, [add_client(api, practice, "Ana", "ana@example.com")])
-    sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
-    assert sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"]
-    assert local_stage.drain() == {"sent": 1, "suppressed": 0, "dead": 0}
-    assert [e["status"] for e in email_log(api, practice)] == ["sent"]
-
-
 def test_a_lost_queue_message_is_sent_by_the_sweep_exactly_once(
     api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,10 +4,8 @@ Every function here refuses to run outside the local stage."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any
 
 from chalicelib import aws, clock, config
 from chalicelib.errors import NotFound
@@ -21,26 +19,18 @@ def require_local() -> None:
         raise NotFound("No such page.", code="not_found")
 
 
-def drain(max_batches: int = 200, settle_seconds: float = 30.0) -> dict[str, int]:
+def drain(max_batches: int = 200) -> dict[str, int]:
     """Feed every queued message to the worker, as the SQS trigger would, until the queue is
     empty; failures return to the queue at once and, past the max receives, reach the
-    dead-letter queue, which is then buried.
-
-    A message another worker holds (the local stack's feeder, a drain running beside this one)
-    is waited for, up to `settle_seconds`: when a drain returns, what was queued before it is in
-    the outbox, or on the queue again after failing."""
+    dead-letter queue, which is then buried."""
     require_local()
     sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
     outcomes: Counter[str] = Counter()
-    deadline = time.monotonic() + settle_seconds
     for _ in range(max_batches):
         messages = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
         ).get("Messages", [])
         if not messages:
-            if _held_elsewhere(sqs, url) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                continue
             break
         records = [delivery.Record(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in messages]
         done, failed = delivery.process_batch(records, delivery.SesSender())
@@ -51,14 +41,6 @@ def drain(max_batches: int = 200, settle_seconds: float = 30.0) -> dict[str, int
             )
     dead = outbox.bury_dead_letters()
     return {"sent": outcomes["sent"], "suppressed": outcomes["suppressed"], "dead": dead}
-
-
-def _held_elsewhere(sqs: Any, url: str) -> bool:
-    """Whether some message is received but neither deleted nor returned yet."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessagesNotVisible"]) > 0
 
 
 def tick(now: datetime | None = None) -> dict[str, int]:
