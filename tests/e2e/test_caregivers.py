@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.stack import Stack, Visitor, found_in
+from tests.support.stack import Stack, Visitor, found_in, wait_for_email
 
 PASSWORD = "a caregiver's own password"
 
@@ -16,12 +16,6 @@ def ok(answer: Any, status: int = 200) -> Any:
     """The answer's JSON (an object, or the outbox's list), once its status is `status`."""
     assert answer.status_code == status, answer.text
     return answer.json() if answer.text else {}
-
-
-def outbox(stack: Stack, kind: str, to: str) -> list[dict[str, Any]]:
-    ok(stack.call("POST", "/_local/drain"))
-    emails = ok(stack.call("GET", "/_local/outbox.json"))
-    return [e for e in emails if e["kind"] == kind and e["to"] == to]
 
 
 def test_a_caregiver_accepts_enters_gets_copies_and_loses_access_at_once(stack: Stack) -> None:
@@ -79,8 +73,8 @@ def test_a_caregiver_accepts_enters_gets_copies_and_loses_access_at_once(stack: 
         201,
     )["link"]
 
-    (invite,) = outbox(stack, "caregiver_invite", "jordan@willow-e2e.example")
-    assert outbox(stack, "caregiver_notice", "jordan@willow-e2e.example")
+    (invite,) = wait_for_email(stack, "jordan@willow-e2e.example", "caregiver_invite")
+    assert wait_for_email(stack, "jordan@willow-e2e.example", "caregiver_notice")
     path = "/" + found_in(r"https?://[^/\s]+/(caregiver-invite/[\w-]+)", invite["text"])
 
     browser = Visitor()  # its own cookie jar, as a person's browser
@@ -128,8 +122,8 @@ def test_a_caregiver_accepts_enters_gets_copies_and_loses_access_at_once(stack: 
         ),
         201,
     )
-    assert outbox(stack, "appointment_confirmation", "sam@willow-e2e.example")
-    (copy,) = outbox(stack, "appointment_confirmation", "jordan@willow-e2e.example")
+    assert wait_for_email(stack, "sam@willow-e2e.example", "appointment_confirmation")
+    (copy,) = wait_for_email(stack, "jordan@willow-e2e.example", "appointment_confirmation")
     assert "A copy for Jordan" in copy["text"]
 
     removed = stack.call("DELETE", f"{clients}/{sam}/links/{link['id']}", token=admin)
