@@ -107,10 +107,9 @@ def api_reference_page() -> Response:
     return Response(
         body=rendering.render_page("api_reference.html", nonce=nonce),
         status_code=200,
-        headers={
-            **forms.HEADERS,
-            "Content-Security-Policy": API_REFERENCE_POLICY.format(nonce=nonce),
-        },
+        headers=forms.page_headers(
+            {"Content-Security-Policy": API_REFERENCE_POLICY.format(nonce=nonce)}
+        ),
     )
 
 
