@@ -36,7 +36,9 @@ from tests.support.api import (
 from tests.support.contract import (
     DOCUMENT,
     HTTP_METHODS,
+    SOURCE,
     assert_documented,
+    cut_texts,
     json_pointer,
     schema_errors,
     schema_validator,
@@ -100,6 +102,21 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     # API.md: publish the whole contract as openapi.yaml
     assert DOCUMENT["openapi"].startswith("3.1.")
     validate_openapi(DOCUMENT)
+
+
+def test_no_text_of_the_document_is_cut_short() -> None:
+    # API.md: the contract is whole. An unquoted comma or ` #` cuts a text without any error
+    # from YAML or OpenAPI 3.1's validator; Redocly (make lint) sees the first kind only where
+    # a stray key is not allowed.
+    assert cut_texts("a: {description: Skipped, or rejected.}") == [
+        "line 1: 'or rejected.' has no value (a comma cut the text before)"
+    ]
+    assert cut_texts("description: See issue #12\nb: {summary: x  # y\n}") == [
+        "line 1: description ends where '#12' begins",
+        "line 2: summary ends where '# y' begins",
+    ]
+    assert cut_texts("a: {description: 'A, b', b: null}\nsummary: '#1'  # a comment\n") == []
+    assert not cut_texts(SOURCE), cut_texts(SOURCE)
 
 
 def test_the_document_describes_exactly_the_routes_of_the_app() -> None:

@@ -4,6 +4,8 @@ Every other stage answers 404 (`local_stage.require_local`)."""
 
 from __future__ import annotations
 
+import secrets
+
 from chalice import Blueprint
 from chalice.app import Response
 
@@ -76,4 +78,57 @@ def local_portal_page() -> Response:
         org=None,
         headers=forms.allowing_script(PORTAL_SCRIPT, calls_api=True),
         script=PORTAL_SCRIPT,
+    )
+
+
+# The API reference: Redoc renders openapi.yaml in the browser. Its own policy lets in exactly
+# what Redoc needs, from this site: its bundle and the one call to it (by a per-request nonce),
+# the styles it inserts (given the same nonce), the document it fetches, its icons (data: URIs)
+# and its search worker (a blob: it makes itself). The bundle also inserts one stylesheet as it
+# loads, before any nonce reaches it (perfect-scrollbar's, for the side menu): allowed by its
+# hash, and by that of the empty element it first inserts. Redoc's logo in the menu comes from
+# its CDN: refused, and the menu shows no image (tests/e2e/test_api_reference.py).
+API_REFERENCE_STYLES = (
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # redoc 2.5.4's perfect-scrollbar
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "": the element before its text
+)
+API_REFERENCE_POLICY = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; "
+    f"style-src 'nonce-{{nonce}}' {' '.join(API_REFERENCE_STYLES)}; "
+    "connect-src 'self'; img-src data:; worker-src blob:; "
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@bp.route("/_local/api", methods=["GET"])
+def api_reference_page() -> Response:
+    local_stage.require_local()
+    nonce = secrets.token_urlsafe(18)
+    return Response(
+        body=rendering.render_page("api_reference.html", nonce=nonce),
+        status_code=200,
+        headers=forms.page_headers(
+            {"Content-Security-Policy": API_REFERENCE_POLICY.format(nonce=nonce)}
+        ),
+    )
+
+
+@bp.route("/_local/api/openapi.yaml", methods=["GET"])
+def api_document() -> Response:
+    return Response(
+        body=local_stage.api_document(),
+        status_code=200,
+        headers={"Content-Type": "application/yaml; charset=utf-8", "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/_local/api/redoc.standalone.js", methods=["GET"])
+def redoc_bundle() -> Response:
+    return Response(
+        body=local_stage.redoc_bundle(),
+        status_code=200,
+        headers={
+            "Content-Type": "text/javascript; charset=utf-8",
+            "X-Content-Type-Options": "nosniff",
+        },
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from chalicelib import aws, clock, config
 from chalicelib.errors import NotFound
@@ -18,6 +19,12 @@ from chalicelib.models.emails import EmailJob, LocalOutboxCopy
 from chalicelib.services import outbox, triggers
 from chalicelib.services.email import delivery
 from chalicelib.services.email.rendering import Rendered
+
+# The API reference page (`make run`'s /_local/api) renders the project's own openapi.yaml with
+# the Redoc bundle that `npm ci` installs: nothing comes from another site.
+PROJECT = Path(__file__).resolve().parents[2]
+API_DOCUMENT = PROJECT / "openapi.yaml"
+REDOC_BUNDLE = PROJECT / "node_modules" / "redoc" / "bundles" / "redoc.standalone.js"
 
 
 def require_local() -> None:
@@ -100,3 +107,20 @@ def sent_emails(days: int = config.LOCAL_OUTBOX_DAYS) -> list[OutboxEmail]:
         for job in jobs
         if job.ses_message_id and LocalOutboxCopy.key_for(job.ses_message_id) in copies
     ]
+
+
+def api_document() -> str:
+    """openapi.yaml as it stands in the work tree (an edit shows at the next reload)."""
+    require_local()
+    return API_DOCUMENT.read_text(encoding="utf-8")
+
+
+def redoc_bundle() -> str:
+    """Redoc's standalone bundle from node_modules; 404 saying how to install it if missing."""
+    require_local()
+    try:
+        return REDOC_BUNDLE.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(
+            "Redoc is not installed here: run `npm ci` (`make run` does).", code="not_found"
+        ) from None

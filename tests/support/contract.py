@@ -13,9 +13,45 @@ from referencing.jsonschema import DRAFT202012
 from tests.support.api import Answer
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
-DOCUMENT: dict[str, Any] = yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
+SOURCE = DOCUMENT_PATH.read_text(encoding="utf-8")
+DOCUMENT: dict[str, Any] = yaml.safe_load(SOURCE)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 URI = "urn:portico:openapi"
+
+
+# Keys whose values are prose, where a `#` (an issue, a step) reads naturally.
+PROSE = {"description", "summary", "title"}
+NULL = "tag:yaml.org,2002:null"
+
+
+def cut_texts(source: str) -> list[str]:
+    """Where YAML silently cut a text short, in a document that still parses and validates.
+
+    In a flow mapping an unquoted comma ends the value: `{description: A, and B.}` is the
+    description "A" and a key "and B." with no value, which OpenAPI 3.1 schemas accept as an
+    unknown keyword. And ` #` starts a comment: `description: See issue #12` is "See issue"."""
+    lines = source.splitlines()
+    found: list[str] = []
+
+    def walk(node: yaml.Node) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for key, value in node.value:
+            where = f"line {key.start_mark.line + 1}"
+            valueless = isinstance(value, yaml.ScalarNode) and value.tag == NULL and not value.value
+            if node.flow_style and valueless:
+                found.append(f"{where}: {key.value!r} has no value (a comma cut the text before)")
+            if key.value in PROSE and isinstance(value, yaml.ScalarNode) and value.style is None:
+                rest = lines[value.end_mark.line][value.end_mark.column :]
+                if rest.lstrip().startswith("#"):
+                    found.append(f"{where}: {key.value} ends where {rest.strip()!r} begins")
+            walk(value)
+
+    walk(yaml.compose(source, Loader=yaml.SafeLoader))
+    return found
 
 
 def json_pointer(*parts: str) -> str:
@@ -73,8 +109,11 @@ def assert_documented(method: str, template: str, answer: Answer) -> None:
     if "content" not in response:
         assert not answer.raw, f"{method} {template} {status} is documented without a body"
         return
-    if "application/json" not in response["content"]:
+    if "text/html" in response["content"]:
         assert_html(method, template, answer, response)
+        return
+    if "application/json" not in response["content"]:
+        assert_media_type(method, template, answer, response)
         return
     validator = schema_validator(
         STRICT, json_pointer(*parts, "content", "application/json", "schema")
@@ -90,3 +129,11 @@ def assert_html(method: str, template: str, answer: Answer, response: dict[str, 
     assert headers.get("content-type", "").startswith("text/html"), (method, template, headers)
     assert answer.raw.lstrip()[:15].lower() == b"<!doctype html>", answer.raw[:200]
     assert answer.raw.rstrip().endswith(b"</html>"), answer.raw[-200:]
+
+
+def assert_media_type(method: str, template: str, answer: Answer, response: dict[str, Any]) -> None:
+    """An answer documented as one other type (a script, a YAML file) is sent as that type."""
+    (media,) = response["content"]
+    headers = {name.lower(): value for name, value in answer.headers.items()}
+    assert headers.get("content-type", "").split(";")[0] == media, (method, template, headers)
+    assert answer.raw, f"{method} {template} answered {media} without a body"

@@ -236,11 +236,12 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save the page as artifacts/screenshots/<name>.png (gitignored) for a person to look at."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Save the page as artifacts/screenshots/<name>.png (gitignored) for a person to look at:
+    the whole page, or what the window shows (`full_page=False`, for pages many screens long)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
