@@ -21,6 +21,7 @@ from chalicelib.rules.people import client_type
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.clients import CreateClient
 from chalicelib.services import access, audit, chat, records
+from chalicelib.services.clients import search
 from chalicelib.services.clients.email_claims import LOOK_UP, LookUp, attach_email
 from chalicelib.services.identity import identities
 from chalicelib.services.invites import invites
@@ -126,7 +127,7 @@ def admit(
                     )
                 # R50: unproven, it opens only this practice's accounts.
                 identities.choose_password(identity, arrival.password_hash, org_id=org.org_id)
-        tx.save(profile, condition=ClientProfile.client_id.does_not_exist())
+        search.save(tx, profile, condition=ClientProfile.client_id.does_not_exist())
         if arrival.import_key:
             tx.save(
                 ImportKey(
