@@ -260,6 +260,12 @@ def _staff_and_new_client(org: Org) -> dict[str, Any]:
     return {"token": token, "client_id": _new_client(org, token, invite=False)}
 
 
+def _staff_and_invited_client(org: Org) -> dict[str, Any]:
+    """A new client with an invite: its timeline holds the invite, its email and the audit."""
+    token = org.token()
+    return {"token": token, "client_id": _new_client(org, token, invite=True)}
+
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -329,6 +335,13 @@ CALLS: tuple[Call, ...] = (
         _staff,
         lambda org, p: org.api.call(
             "GET", f"/v1/orgs/{org.org_id}/clients?q=client&status=all&limit=10", None, p["token"]
+        ),
+    ),
+    Call(
+        "client timeline (invite, email, audit)",
+        _staff_and_invited_client,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}/timeline", None, p["token"]
         ),
     ),
     Call(
