@@ -118,6 +118,10 @@ class ClientProfile(Model):
     archived_at = UTCDateTimeAttribute(null=True)
     # R21: the first activation (group sign-up, invite acceptance) posts the welcome message.
     activated_at = UTCDateTimeAttribute(null=True)
+    # B11: the client asked to leave (from the portal), and why; nothing else changes until
+    # staff archive. Kept so staff see it on the record, and so a repeat within a day is one.
+    leave_requested_at = UTCDateTimeAttribute(null=True)
+    leave_reason = UnicodeAttribute(null=True)
     # R55: the search entries this profile has (services/clients/search.py writes them with
     # every save): `source` (the names, email and status they index), the `name_key` and the
     # `partitions` they are filed under. Null for a profile stored before search existed.

@@ -44,6 +44,15 @@ def client_view(profile: ClientProfile, invite: InviteOutcome | None = None) -> 
         "links": sorted(
             (profile.link_summary or {}).values(), key=lambda link: str(link["link_id"])
         ),
+        # B11: the client asked to leave, from the portal; staff decide (archive, R38).
+        "leave_request": (
+            {
+                "requested_at": iso_or_none(profile.leave_requested_at),
+                "reason": profile.leave_reason,
+            }
+            if profile.leave_requested_at
+            else None
+        ),
     }
     if invite is not None:
         shown["invite"] = invite_view(invite)
