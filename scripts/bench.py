@@ -51,7 +51,10 @@ from chalicelib import aws, clock, ids, infra, sealing
 from chalicelib.db import Tx
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.search import ClientSearchEntry
+from chalicelib.services.clients import search
 from chalicelib.services.identity import identities, passwords
+from scripts.moto_journal import undo_by_item
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"  # noqa: S105 (the bench's own practice)
@@ -181,10 +184,11 @@ def prove_mailbox(email: str) -> None:
 
 
 def seed_clients(org_id: str, provider_id: str, count: int) -> list[str]:
-    """`count` active client profiles written straight to the table, 25 a BatchWriteItem."""
+    """`count` active client profiles written straight to the table, 25 a BatchWriteItem, and
+    their search entries (R55) to theirs."""
     moment = clock.now()
     client_ids = []
-    with ClientProfile.batch_write() as batch:
+    with ClientProfile.batch_write() as batch, ClientSearchEntry.batch_write() as entries:
         for n in range(count):
             profile = ClientProfile(
                 org_id,
@@ -197,6 +201,8 @@ def seed_clients(org_id: str, provider_id: str, count: int) -> list[str]:
                 updated_at=moment,
                 version=1,
             )
+            for entry in search.entries(profile):
+                entries.save(entry)
             profile.before_save()
             batch.save(profile)
             client_ids.append(profile.client_id)
@@ -254,6 +260,12 @@ def _staff_and_new_client(org: Org) -> dict[str, Any]:
     return {"token": token, "client_id": _new_client(org, token, invite=False)}
 
 
+def _staff_and_invited_client(org: Org) -> dict[str, Any]:
+    """A new client with an invite: its timeline holds the invite, its email and the audit."""
+    token = org.token()
+    return {"token": token, "client_id": _new_client(org, token, invite=True)}
+
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -307,6 +319,34 @@ CALLS: tuple[Call, ...] = (
         ),
     ),
     Call(
+        "client search (a page of 10)",
+        _staff,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients?q=client&limit=10", None, p["token"]
+        ),
+    ),
+    Call(
+        "client search, one found by email",
+        _staff,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients?q=client00003%40", None, p["token"]
+        ),
+    ),
+    Call(
+        "client search, every status (a page of 10)",
+        _staff,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients?q=client&status=all&limit=10", None, p["token"]
+        ),
+    ),
+    Call(
+        "client timeline (invite, email, audit)",
+        _staff_and_invited_client,
+        lambda org, p: org.api.call(
+            "GET", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}/timeline", None, p["token"]
+        ),
+    ),
+    Call(
         "client get",
         _staff_and_client,
         lambda org, p: org.api.call(
@@ -343,6 +383,7 @@ CALLS: tuple[Call, ...] = (
 
 def measure(size: int, reps: int, counter: DynamoCounter) -> dict[str, dict[str, Any]]:
     """Each call `reps` times in a fresh organization of `size` clients; the most it took."""
+    undo_by_item()  # as in the tests and the local stack: moto's rollback copies cost no time
     with mock_aws():
         aws.reset()
         infra.create_all()

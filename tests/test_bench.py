@@ -51,3 +51,10 @@ def test_every_benchmarked_call_costs_the_same_round_trips_at_10_and_200_clients
         assert "Scan" not in call["operations"] + large[name]["operations"], name
         assert call["round_trips"] > 0, name
     assert figures["grown"] == []
+    # R55: a page of a search is the session (3), one Query, one BatchGetItem of the clients
+    # found; with every status, a Query for each
+    assert small["client search (a page of 10)"]["round_trips"] <= 5
+    assert small["client search, one found by email"]["round_trips"] <= 5
+    assert small["client search, every status (a page of 10)"]["round_trips"] <= 6
+    # B10: the session (3), the profile, one Query of each of the three sources
+    assert small["client timeline (invite, email, audit)"]["round_trips"] <= 7

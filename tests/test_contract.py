@@ -21,7 +21,7 @@ from app import app
 from chalicelib import config, schemas
 from chalicelib.schemas.audit import AuditQuery
 from chalicelib.schemas.clients import ImportQuery, ListClientsQuery
-from chalicelib.schemas.common import TEXT_MAX
+from chalicelib.schemas.common import TEXT_MAX, PageQuery
 from chalicelib.schemas.emails import EmailLogQuery
 from tests.support.api import (
     PASSWORD,
@@ -336,12 +336,14 @@ def test_every_request_body_is_a_pydantic_model_of_the_same_name() -> None:
 
 
 QUERIES = [
-    # API.md: GET /v1/orgs/{org_id}/clients ?status=&provider_id=&limit=&cursor=
+    # API.md: GET /v1/orgs/{org_id}/clients ?status=&provider_id=&q=&limit=&cursor=
     ("/v1/orgs/{org_id}/clients", ListClientsQuery),
     # API.md: GET /v1/orgs/{org_id}/emails ?client_id=, paged (?limit=&cursor=)
     ("/v1/orgs/{org_id}/emails", EmailLogQuery),
     # API.md: GET /v1/orgs/{org_id}/audit ?client_id=, paged
     ("/v1/orgs/{org_id}/audit", AuditQuery),
+    # API.md: GET …/clients/{client_id}/timeline, paged (B10)
+    ("/v1/orgs/{org_id}/clients/{client_id}/timeline", PageQuery),
     # API.md: POST /v1/orgs/{org_id}/imports ?send_invites= (R18)
     ("/v1/orgs/{org_id}/imports", ImportQuery),
 ]

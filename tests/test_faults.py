@@ -151,20 +151,21 @@ def test_a_transaction_throttled_past_the_retries_writes_nothing_and_queues_noth
 def test_a_single_write_throttled_past_the_retries_changes_nothing(
     api: Api, practice: Practice, faults: Faults
 ) -> None:
-    # Injected: every try of a client change's conditional PutItem (a versioned save) answered
-    # ProvisionedThroughputExceededException. Checked: the request fails, the client is as it
-    # was; after recovery the change lands once (R5: names change only when asked).
+    # Injected: every try of a client change's conditional PutItem (a versioned save; a phone
+    # number, which no search entry holds, R55) answered ProvisionedThroughputExceededException.
+    # Checked: the request fails, the client is as it was; after recovery the change lands once
+    # (R5: a profile changes only when asked).
     client_id = add_client(api, practice, "ana", "ana@example.com")
     path = f"/v1/orgs/{practice.id}/clients/{client_id}"
     faults.inject("PutItem", "ProvisionedThroughputExceededException", times=99)
-    failed = api.patch(path, {"last_name": "Berg"}, practice.admin_token)
+    failed = api.patch(path, {"phone": "+1 415 555 0134"}, practice.admin_token)
     assert failed.status >= 500, failed.body
     assert len(faults.tries) == DYNAMODB_TRIES
     faults.clear()
-    assert api.get(path, practice.admin_token).body["client"]["last_name"] == "Client"
-    changed = api.patch(path, {"last_name": "Berg"}, practice.admin_token)
+    assert api.get(path, practice.admin_token).body["client"]["phone"] is None
+    changed = api.patch(path, {"phone": "+1 415 555 0134"}, practice.admin_token)
     assert changed.status == 200
-    assert changed.body["client"]["last_name"] == "Berg"
+    assert changed.body["client"]["phone"] == "+1 415 555 0134"
 
 
 def test_a_booking_whose_transaction_conflicts_is_retried_and_sends_once(

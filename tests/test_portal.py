@@ -27,14 +27,22 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/portal/appointments", None),
     ("GET", "/v1/portal/chat", None),
     ("GET", "/v1/portal/access-log", None),
+    ("POST", "/v1/portal/leave-request", {"reason": "Moving away."}),
 ]
-OK = {"GET": 200, "POST": 201}
-# What the rules give (R30, R31, R33, B6): (status, error code) per route, per session.
+OK = {"GET": 200, "POST": 201, "/v1/portal/leave-requestPOST": 202}
+
+
+def _ok(method: str, path: str) -> int:
+    return OK.get(path + method, OK[method])
+
+
+# What the rules give (R30, R31, R33, B6, B11): (status, error code) per route, per session.
 EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
-    "client": {path + method: (OK[method], None) for method, path, _ in ROUTES},
+    "client": {path + method: (_ok(method, path), None) for method, path, _ in ROUTES},
     "caregiver_in_scope": {
-        **{path + method: (OK[method], None) for method, path, _ in ROUTES},
+        **{path + method: (_ok(method, path), None) for method, path, _ in ROUTES},
         "/v1/portal/access-logGET": (403, "account_holder_only"),
+        "/v1/portal/leave-requestPOST": (403, "account_holder_only"),  # B11: the client asks
     },
     "caregiver_out_of_scope": {
         "/v1/portal/profileGET": (200, None),
@@ -44,11 +52,14 @@ EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
         "/v1/portal/appointmentsGET": (403, "outside_grant"),
         "/v1/portal/chatGET": (403, "outside_grant"),
         "/v1/portal/access-logGET": (403, "account_holder_only"),
+        "/v1/portal/leave-requestPOST": (403, "account_holder_only"),
     },
     "caregiver_after_revoke": {
         path + method: (401, "session_expired") for method, path, _ in ROUTES
     },
-    "other_organizations_client": {path + method: (OK[method], None) for method, path, _ in ROUTES},
+    "other_organizations_client": {
+        path + method: (_ok(method, path), None) for method, path, _ in ROUTES
+    },
 }
 
 

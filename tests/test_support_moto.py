@@ -7,16 +7,26 @@ email claimed by an earlier test would answer 409 (R1, R12).
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from chalicelib import config
+from chalicelib import config, ids
+from chalicelib.db import Tx
+from chalicelib.errors import Conflict
 from chalicelib.models import TABLE_OWNERS
+from chalicelib.models.audit import AuditEvent
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization
+from chalicelib.models.sessions import Session
 from chalicelib.services import local_stage
 from tests.support import moto
 from tests.support.api import Api, sign_up_practice
 from tests.support.email import add_client, book, queue_depth, ses_sent_count
+from tests.support.records import identity_of, stored
 
 
 def _item_counts() -> dict[str, int]:
@@ -72,3 +82,45 @@ def test_one_test_cannot_stand_on_two_worlds(api: Api) -> None:
     moto.restore(taken, "first")
     with pytest.raises(RuntimeError, match="'second' would replace 'first'"):
         moto.restore(taken, "second")
+
+
+def _every_item() -> dict[str, list[str]]:
+    tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][config.REGION].tables
+    return {
+        name: sorted(json.dumps(item.to_json(), sort_keys=True) for item in table.all_items())
+        for name, table in tables.items()
+    }
+
+
+def test_a_failed_transaction_leaves_every_item_as_it_was(api: Api) -> None:
+    # scripts/moto_journal.py: moto undoes a failed TransactWriteItems item by item, as its own
+    # whole-table copies did (and DynamoDB does): a new item, a changed one and a deleted one,
+    # written after the failing check in moto's order, are all as before
+    practice = sign_up_practice(api, "journal")
+    identity = identity_of(practice.admin_email)
+    session = stored(Session, ids.token_hash(practice.admin_token))
+    before = _every_item()
+    tx = Tx()
+    tx.check(
+        Organization,
+        practice.id,
+        "org",
+        condition=Organization.org_id.does_not_exist(),
+        on_conflict=lambda: Conflict("refused"),
+    )
+    tx.save(
+        AuditEvent(
+            AuditEvent.subject_for(practice.id, None),
+            "2099-01-01T00:00:00Z#ev_new",
+            event_id="ev_new",
+            org_id=practice.id,
+            action="test.new",
+            actor="system",
+            at=datetime(2099, 1, 1, tzinfo=UTC),
+        )
+    )
+    tx.update(identity, [Identity.last_org_id.set("org_elsewhere")])
+    tx.delete(session)
+    with pytest.raises(Conflict, match="refused"):
+        tx.commit()
+    assert _every_item() == before

@@ -1,4 +1,5 @@
-"""Clients (API.md "Clients"): add, list, read, change, archive, set a password."""
+"""Clients (API.md "Clients"): add, list and search, read, change, archive, set a password,
+the timeline."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from chalice import Blueprint
 from chalice.app import Response
 
 from chalicelib.handlers.http import actor, created, ok, parse, parse_query
-from chalicelib.handlers.views.clients import client_view
+from chalicelib.handlers.views.clients import client_view, timeline_view
 from chalicelib.schemas.clients import CreateClient, ListClientsQuery, SetPassword, UpdateClient
-from chalicelib.services.clients import arrivals, clients
+from chalicelib.schemas.common import PageQuery
+from chalicelib.services.clients import arrivals, clients, timeline
 from chalicelib.services.invites import invites
 
 bp = Blueprint(__name__)
@@ -62,3 +64,12 @@ def set_client_password(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     profile = clients.set_password(actor(request), org_id, client_id, parse(SetPassword, request))
     return ok({"client": client_view(profile)})
+
+
+@bp.route(CLIENT + "/timeline", methods=["GET"])
+def client_timeline(org_id: str, client_id: str) -> Response:
+    request = bp.current_request
+    events, cursor = timeline.timeline(
+        actor(request), org_id, client_id, parse_query(PageQuery, request)
+    )
+    return ok({"events": [timeline_view(e) for e in events], "next_cursor": cursor})

@@ -5,12 +5,13 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Response
 
-from chalicelib.handlers.http import actor, created, ok, parse
+from chalicelib.handlers.http import accepted, actor, created, ok, parse
 from chalicelib.handlers.views.appointments import appointment_view
+from chalicelib.handlers.views.common import iso_or_none
 from chalicelib.handlers.views.portal import effective_view, portal_profile_view, record_view
 from chalicelib.handlers.views.practices import audit_view
-from chalicelib.schemas.portal import JournalEntry
-from chalicelib.services.portal import portal
+from chalicelib.schemas.portal import JournalEntry, LeaveRequest
+from chalicelib.services.portal import leaving, portal
 
 bp = Blueprint(__name__)
 
@@ -54,3 +55,10 @@ def portal_chat() -> Response:
 @bp.route("/v1/portal/access-log", methods=["GET"])
 def portal_access_log() -> Response:
     return ok({"events": [audit_view(e) for e in portal.access_log(actor(bp.current_request))]})
+
+
+@bp.route("/v1/portal/leave-request", methods=["POST"])
+def portal_leave_request() -> Response:
+    request = bp.current_request
+    requested_at = leaving.ask_to_leave(actor(request), parse(LeaveRequest, request))
+    return accepted({"leave_request": {"requested_at": iso_or_none(requested_at)}})

@@ -12,6 +12,7 @@ from chalicelib.models.links import Link
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.records import PortalRecord
+from chalicelib.models.search import ClientSearchEntry
 from chalicelib.models.sessions import Session
 from chalicelib.models.tokens import Token
 
@@ -28,6 +29,7 @@ TABLE_OWNERS: tuple[type[Model], ...] = (
     AuditEvent,
     PortalRecord,
     Link,
+    ClientSearchEntry,
 )
 # Models with a TTLAttribute, one per table that expires items.
 TTL_MODELS: tuple[type[Model], ...] = (SignInFailures, Session, EmailJob, Token)

@@ -118,6 +118,14 @@ class ClientProfile(Model):
     archived_at = UTCDateTimeAttribute(null=True)
     # R21: the first activation (group sign-up, invite acceptance) posts the welcome message.
     activated_at = UTCDateTimeAttribute(null=True)
+    # B11: the client asked to leave (from the portal), and why; nothing else changes until
+    # staff archive. Kept so staff see it on the record, and so a repeat within a day is one.
+    leave_requested_at = UTCDateTimeAttribute(null=True)
+    leave_reason = UnicodeAttribute(null=True)
+    # R55: the search entries this profile has (services/clients/search.py writes them with
+    # every save): `source` (the names, email and status they index), the `name_key` and the
+    # `partitions` they are filed under. Null for a profile stored before search existed.
+    searched_as = JSONAttribute(null=True)
     version = VersionAttribute()
 
     # Derived list keys: set by `before_save` (called by every save and Tx.save), never by hand.
@@ -139,6 +147,15 @@ class ClientProfile(Model):
         self.org_status = f"{self.org_id}#{self.status}"
         self.org_provider = f"{self.org_id}#{self.primary_provider_id}"
         self.org_provider_status = f"{self.org_id}#{self.primary_provider_id}#{self.status}"
+        if self.searched_as is not None and self.searched_as.get("source") != self.search_source():
+            # R55: a change to a name, the email or the status saved without its search entries
+            # would leave the client found under its old name, or not at all. Every save goes
+            # through services/clients/search.save, which writes both.
+            raise AssertionError("a client profile saved without its search entries")
+
+    def search_source(self) -> list[str]:
+        """What the search entries index, as stored: a change to any of it moves them (R55)."""
+        return [self.first_name, self.last_name, self.email or "", self.status]
 
     def save(self, *args: Any, **kwargs: Any) -> Any:
         self.before_save()

@@ -151,6 +151,17 @@ KINDS: dict[str, EmailKind] = {
             },
         ),
         EmailKind(
+            # B11: to the primary provider of a client who asked, from the portal, to leave.
+            "leave_requested",
+            "{{ client.first_name }} {{ client.last_name }} asks to leave {{ brand.display_name }}",
+            sample={
+                "provider": {"first_name": "Jordan"},
+                "client": {"first_name": "Maya", "last_name": "Chen"},
+                "reason": "I am moving to another city.",
+                "client_id": "cl_sample",
+            },
+        ),
+        EmailKind(
             "otp_code",
             "Your sign-in code",
             identity_level=True,

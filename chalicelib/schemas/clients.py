@@ -1,5 +1,5 @@
 """Clients: adding one (R10–R12), changing one, a password staff set (R8), the client list's
-query and the CSV import's (R18)."""
+query and search (R55), the CSV import's (R18)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ class ListClientsQuery(BaseModel):
 
     status: Literal["active", "archived", "all"] = "active"
     provider_id: Id | None = None
+    # R55: the start of a first name, last name or email (an email is at most 254 characters).
+    q: Annotated[str, StringConstraints(max_length=254)] | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None
 

@@ -29,6 +29,7 @@ from moto.ses.models import ses_backends
 from moto.sqs.models import sqs_backends
 
 from chalicelib import aws, config, infra
+from scripts.moto_journal import undo_by_item
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,10 @@ def _ses() -> Any:
 
 @contextmanager
 def session_aws() -> Iterator[None]:
-    """moto for the session, Portico's resources created once, its boto3 clients kept."""
+    """moto for the session, Portico's resources created once, its boto3 clients kept.
+    Failed transactions are undone item by item (scripts/moto_journal.py), not by copying
+    every table they touch for each of their items."""
+    undo_by_item()
     with mock_aws():
         aws.reset()
         infra.create_all()

@@ -1,15 +1,22 @@
-"""Clients as staff see them, with their newest invite (B1); the CSV import's report (R18); and
-what the public page's booker or buyer learns (R17)."""
+"""Clients as staff see them, with their newest invite (B1) and their timeline (B10); the CSV
+import's report (R18); and what the public page's booker or buyer learns (R17)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import ids
 from chalicelib.handlers.views.common import iso_or_none
+from chalicelib.handlers.views.email import email_view
+from chalicelib.handlers.views.practices import audit_view
 from chalicelib.models.appointments import Appointment
+from chalicelib.models.audit import AuditEvent
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.profiles import ClientProfile
+from chalicelib.models.tokens import Token
 from chalicelib.services.clients.imports import RowOutcome, RowStatus
 from chalicelib.services.clients.public import Purchase
+from chalicelib.services.clients.timeline import Event
 from chalicelib.services.invites.invites import InviteOutcome
 
 
@@ -37,6 +44,15 @@ def client_view(profile: ClientProfile, invite: InviteOutcome | None = None) -> 
         "links": sorted(
             (profile.link_summary or {}).values(), key=lambda link: str(link["link_id"])
         ),
+        # B11: the client asked to leave, from the portal; staff decide (archive, R38).
+        "leave_request": (
+            {
+                "requested_at": iso_or_none(profile.leave_requested_at),
+                "reason": profile.leave_reason,
+            }
+            if profile.leave_requested_at
+            else None
+        ),
     }
     if invite is not None:
         shown["invite"] = invite_view(invite)
@@ -52,6 +68,25 @@ def invite_view(invite: InviteOutcome) -> dict[str, Any]:
         "sent_at": iso_or_none(invite.sent_at),
         "expires_at": iso_or_none(invite.expires_at),
     }
+
+
+def timeline_view(event: Event) -> dict[str, Any]:
+    """B10: one line of a client's timeline, its record as the client record (an invite, B1),
+    the email log (R43) or the audit log (R47) shows it; the other two are null."""
+    record = event.record
+    shown: dict[str, Any] = {"type": event.type, "at": iso_or_none(event.at)}
+    if isinstance(record, Token):
+        assert event.invite is not None
+        # An invite's own key is the hash of its secret: shown only hashed again.
+        shown["id"] = f"iv_{ids.token_hash(record.token_hash)[:24]}"
+        shown["invite"] = invite_view(event.invite)
+    elif isinstance(record, EmailJob):
+        shown["id"] = record.job_id
+        shown["email"] = email_view(record)
+    elif isinstance(record, AuditEvent):
+        shown["id"] = record.event_id
+        shown["audit"] = audit_view(record)
+    return {"invite": None, "email": None, "audit": None, **shown}
 
 
 def import_view(outcomes: list[RowOutcome]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from chalicelib.rules.people import client_type
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.clients import CreateClient
 from chalicelib.services import access, audit, chat, records
+from chalicelib.services.clients import search
 from chalicelib.services.clients.email_claims import LOOK_UP, LookUp, attach_email
 from chalicelib.services.identity import identities
 from chalicelib.services.invites import invites
@@ -133,7 +134,7 @@ def admit(
                     org_id=org.org_id,
                     mailbox_proven=arrival.mailbox_proven,
                 )
-        tx.save(profile, condition=ClientProfile.client_id.does_not_exist())
+        search.save(tx, profile, condition=ClientProfile.client_id.does_not_exist())
         if arrival.import_key:
             tx.save(
                 ImportKey(

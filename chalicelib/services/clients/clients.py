@@ -1,4 +1,4 @@
-"""Client profiles: add, list, read, change, archive (R5, R8, R10–R12, R19, R38).
+"""Client profiles: add, list and search, read, change, archive (R5, R8, R10–R12, R19, R38, R55).
 
 A profile belongs to one organization and is changed only through it (R5, R7). Its email
 links it to an identity (R1); the organization-wide email claim keeps one active profile per
@@ -20,8 +20,10 @@ from chalicelib.models.links import Link
 from chalicelib.models.orgs import Provider
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim, ProfileStatus
 from chalicelib.rules.actors import Actor, provider_ref
+from chalicelib.rules.people import search_form
 from chalicelib.schemas.clients import ListClientsQuery, SetPassword, UpdateClient
 from chalicelib.services import access, audit, records
+from chalicelib.services.clients import search
 from chalicelib.services.clients.arrivals import care_team_of
 from chalicelib.services.clients.email_claims import (
     attach_email,
@@ -89,7 +91,7 @@ def update(actor: Actor, org_id: str, client_id: str, req: UpdateClient) -> Clie
                 details={"from_identity_id": before[1], "to_identity_id": profile.identity_id},
             )
         profile.updated_at = clock.now()
-        tx.save(profile)
+        search.save(tx, profile)
 
     db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
     logs.event(
@@ -146,7 +148,7 @@ def archive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     release_email(tx, profile)
     profile.status = ProfileStatus.ARCHIVED
     profile.archived_at = profile.updated_at = clock.now()
-    tx.save(profile)
+    search.save(tx, profile)
     _audit_status(tx, profile, "client.archived", staff.provider_id)
     tx.commit()
     logs.event("client.archived", org_id=org_id, client_id=client_id, actor=staff.provider_id)
@@ -167,7 +169,7 @@ def unarchive(actor: Actor, org_id: str, client_id: str) -> ClientProfile:
     profile.status = ProfileStatus.ACTIVE
     profile.archived_at = None
     profile.updated_at = clock.now()
-    tx.save(profile)
+    search.save(tx, profile)
     _audit_status(tx, profile, "client.unarchived", staff.provider_id)
     tx.commit()
     logs.event("client.unarchived", org_id=org_id, client_id=client_id, actor=staff.provider_id)
@@ -191,8 +193,17 @@ def _audit_status(tx: Tx, profile: ClientProfile, action: str, provider_id: str)
 def list_clients(
     actor: Actor, org_id: str, q: ListClientsQuery
 ) -> tuple[list[ClientProfile], str | None]:
-    """One Query on the index that matches the filter, in name order (never a Scan)."""
+    """One Query on the index that matches the filter, in name order (never a Scan); with `q`,
+    the search (R55) of the clients that `q` starts the first name, last name or email of."""
     access.staff_of(actor, org_id)
+    if q.q is not None and search_form(q.q):
+        if q.provider_id:
+            raise field_error(
+                "q",
+                "Search finds clients of every provider; search, or list one provider's "
+                "clients, not both at once.",
+            )
+        return search.find(org_id, q.q, q.status, q.limit, q.cursor)
     by_status = q.status != "all"
     index: GlobalSecondaryIndex[ClientProfile]
     if q.provider_id and by_status:

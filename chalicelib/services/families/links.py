@@ -15,7 +15,7 @@ from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.rules.actors import Actor
 from chalicelib.schemas.families import CreateLink, UpdateLink
 from chalicelib.services import access, audit, records
-from chalicelib.services.clients import arrivals
+from chalicelib.services.clients import arrivals, search
 from chalicelib.services.families.caregiver_grants import (
     both_profiles,
     end_grant,
@@ -61,7 +61,7 @@ def _save_summaries(
             summary[link.link_id] = _summary(link, side)
         profile.link_summary = summary
         if not (linked_is_new and profile is linked):
-            tx.save(profile)
+            search.save(tx, profile)
 
 
 def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> Link:

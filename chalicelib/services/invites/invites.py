@@ -216,6 +216,11 @@ def status(profile: ClientProfile) -> InviteOutcome:
     token = db.get(Token, pointer.live_hash) if pointer else None
     if token is None:
         return InviteOutcome("not_sent", None)
+    return outcome_of(profile, token)
+
+
+def outcome_of(profile: ClientProfile, token: Token) -> InviteOutcome:
+    """What became of one of the client's invites (B1), its newest or an older one."""
     if not tokens.addressed_to(token, profile.identity_id) and (
         tokens.status_of(token) == TokenStatus.LIVE
     ):

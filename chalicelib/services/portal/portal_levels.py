@@ -15,6 +15,7 @@ from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import FEATURES, Effective, effective, effective_for_client
 from chalicelib.schemas.practices import PortalSettings
 from chalicelib.services import access, audit, records
+from chalicelib.services.clients import search
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def put_client_settings(actor: Actor, org_id: str, client_id: str, req: PortalSe
     profile.portal_settings = _stored(req)
     profile.updated_at = clock.now()
     tx = Tx()
-    tx.save(profile, condition=ClientProfile.client_id.exists())
+    search.save(tx, profile, condition=ClientProfile.client_id.exists())
     audit.record(
         tx,
         org_id=org_id,
