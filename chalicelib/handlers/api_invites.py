@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Response
 
-from chalicelib.handlers.http import actor, no_content, ok, parse, source_address
+from chalicelib.handlers.http import accepted, actor, no_content, ok, parse, source_address
 from chalicelib.handlers.views.clients import invite_view
 from chalicelib.handlers.views.identity import signed_in_view
 from chalicelib.schemas.identity import OtpRequest, OtpVerify, PasswordResetRequest
@@ -14,10 +14,6 @@ from chalicelib.services.invites import invites, passcodes, resets
 bp = Blueprint(__name__)
 
 CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
-
-
-def accepted(body: dict | None = None) -> Response:
-    return Response(body=body or {}, status_code=202)
 
 
 @bp.route(CLIENT + "/invite", methods=["POST"])

@@ -84,6 +84,10 @@ def created(body: dict[str, Any]) -> Response:
     return Response(body=body, status_code=201)
 
 
+def accepted(body: dict[str, Any] | None = None) -> Response:
+    return Response(body=body or {}, status_code=202)
+
+
 def html(page: str, status: int = 200) -> Response:
     return Response(
         body=page, status_code=status, headers={"Content-Type": "text/html; charset=utf-8"}

@@ -52,6 +52,12 @@ def addressed_to(token: Token, identity_id: str | None) -> bool:
     return token.identity_id is not None and token.identity_id == identity_id
 
 
+def newest(subject: str) -> Token | None:
+    """The subject's newest token, whatever became of it (B1: its status is the subject's)."""
+    pointer = db.get(LiveToken, LiveToken.key_for(subject))
+    return db.get(Token, pointer.live_hash) if pointer is not None else None
+
+
 def find(secret: str, kind: str) -> Token | None:
     """The token behind a secret from a link, of this kind, whatever its status; else None."""
     if not secret or len(secret) > 200:

@@ -9,23 +9,20 @@ transaction that sets the password and activates the profile: two tabs, one succ
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock, config, db, logs
 from chalicelib.db import Tx
-from chalicelib.errors import Conflict, Throttled
+from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.models.tokens import LiveToken, SendLog, Token, TokenStatus
 from chalicelib.rules.actors import SYSTEM, Actor, provider_ref
 from chalicelib.rules.settings import org_settings
-from chalicelib.services import access, audit, outbox, records, tokens
-
-SEND_WINDOW = timedelta(hours=24)
+from chalicelib.services import access, audit, outbox, records, sends, tokens
 
 # B1: what the client record shows for its newest invite, by the token's status.
 _SHOWN: dict[str, str] = {
@@ -70,7 +67,8 @@ def for_new_client(
     if not send:
         return InviteOutcome("not_sent", "not_requested")
     outcome = _issue(tx, org, profile, actor=actor, action="invite.issued")
-    _count_send(tx, profile, None, [], clock.now())
+    key = SendLog.key_for(profile.org_id, profile.client_id)
+    sends.count(tx, sends.Sends(key, None, []), clock.now())
     return outcome
 
 
@@ -165,7 +163,7 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
     profile = records.client(org_id, client_id)
     _invitable(profile)
     now = clock.now()
-    log, recent = _sends_within_limit(profile, now)
+    within = _sends_within_limit(profile, now)
     had = db.get(LiveToken, LiveToken.key_for(subject_for(org_id, client_id))) is not None
     tx = Tx()
     outcome = _issue(
@@ -175,7 +173,7 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
         actor=provider_ref(staff.provider_id),
         action="invite.resent" if had else "invite.issued",
     )
-    _count_send(tx, profile, log, recent, now)
+    sends.count(tx, within, now)
     tx.commit()
     logs.event("invite.sent", org_id=org_id, client_id=client_id, actor=staff.provider_id)
     return outcome
@@ -242,55 +240,16 @@ def link_statuses(jobs: list[EmailJob]) -> dict[str, str]:
     }
 
 
-def _sends_within_limit(profile: ClientProfile, now: datetime) -> tuple[SendLog | None, list]:
-    """R20: the sends of the last 24 hours, or 429 when there are five already."""
-    log = db.get(SendLog, SendLog.key_for(profile.org_id, profile.client_id))
-    recent = [moment for moment in (log.sent if log else []) if moment > now - SEND_WINDOW]
-    if len(recent) >= config.STAFF_SENDS_PER_DAY:
-        wait = min(recent) + SEND_WINDOW - now
-        raise Throttled(
-            "This client was sent 5 invites or password resets in the last 24 hours; try again "
-            "later.",
-            retry_after=max(1, math.ceil(wait.total_seconds())),
-        )
-    return log, recent
-
-
-def _count_send(
-    tx: Tx, profile: ClientProfile, log: SendLog | None, recent: list, now: datetime
-) -> None:
-    """Add this send to the client's log in the send's transaction. The log's version makes
-    the write conditional on the log being as read: of two racing sends, one fails whole (R20
-    cannot be raced past)."""
-    key = SendLog.key_for(profile.org_id, profile.client_id)
-    purge = now + SEND_WINDOW + timedelta(hours=1)
-    if log is None:
-        tx.save(
-            SendLog(key, sent=[now], purge_at=purge),
-            condition=SendLog.key.does_not_exist(),
-            on_conflict=_send_raced,
-        )
-        return
-    tx.update(
-        log,
-        [
-            SendLog.sent.set([*recent, now]),
-            SendLog.purge_at.set(purge),
-        ],
-        on_conflict=_send_raced,
-    )
-
-
-def _send_raced() -> Conflict:
-    return Conflict(
-        "Another invite or reset was sent to this client at the same moment; check the client's "
-        "record before sending again.",
-        code="concurrent_change",
+def _sends_within_limit(profile: ClientProfile, now: datetime) -> sends.Sends:
+    """R20: the client's sends of the last 24 hours, or 429 when there are five already."""
+    return sends.within_limit(
+        SendLog.key_for(profile.org_id, profile.client_id),
+        now,
+        "This client was sent 5 invites or password resets in the last 24 hours; try again later.",
     )
 
 
 def count_staff_send(tx: Tx, profile: ClientProfile) -> None:
     """R20 for a staff password reset: within the same five-a-day limit as invites."""
     now = clock.now()
-    log, recent = _sends_within_limit(profile, now)
-    _count_send(tx, profile, log, recent, now)
+    sends.count(tx, _sends_within_limit(profile, now), now)
