@@ -382,20 +382,21 @@ def _last_admin() -> Conflict:
     )
 
 
-def _keep_an_admin(tx: Tx, org_id: str, leaving: Provider) -> None:
+def _keep_an_admin(tx: Tx, org_id: str, leaving: Provider, prefer: str | None = None) -> str:
     """R49: the last active admin can be neither demoted nor deactivated. Another active admin
-    is checked in the same transaction, so two admins demoting each other at once cannot both
-    succeed: the transactions touch both items, and the second sees the first's write."""
-    others = [
-        p
+    (`prefer` when it is one) is checked in the same transaction, so two admins demoting each
+    other at once cannot both succeed: the transactions touch both items, and the second sees
+    the first's write. Answers the admin checked."""
+    others = {
+        p.provider_id: p
         for p in orgs.providers_of(org_id)
         if p.role == Role.ADMIN
         and p.status == ProviderStatus.ACTIVE
         and p.provider_id != leaving.provider_id
-    ]
+    }
     if not others:
         raise _last_admin()
-    keeper = others[0]
+    keeper = others.get(prefer or "") or next(iter(others.values()))
     tx.check(
         Provider,
         org_id,
@@ -403,6 +404,7 @@ def _keep_an_admin(tx: Tx, org_id: str, leaving: Provider) -> None:
         condition=(Provider.status == ProviderStatus.ACTIVE) & (Provider.role == Role.ADMIN),
         on_conflict=_last_admin,
     )
+    return keeper.provider_id
 
 
 def _active_clients(org_id: str, provider_id: str, limit: int | None = None) -> list[ClientProfile]:
@@ -499,15 +501,14 @@ def deactivate(actor: Actor, org_id: str, provider_id: str, req: Deactivate) -> 
         for profile in batch:
             assert successor is not None
             _move(tx, profile, provider_id, successor.provider_id, by)
-        if successor is not None and batch:
-            _successor_still_clinical(tx, successor)
-        if len(batch) < MOVE_BATCH:  # the last batch goes with the deactivation itself
-            _end_membership(tx, provider, by, successor, moved + len(batch))
-            tx.commit()
-            moved += len(batch)
-            break
+        last = len(batch) < MOVE_BATCH  # the last batch goes with the deactivation itself
+        checked = _end_membership(tx, provider, by, successor, moved + len(batch)) if last else None
+        if successor is not None and batch and checked != successor.provider_id:
+            _successor_still_clinical(tx, successor)  # (an admin checked already is clinical)
         tx.commit()
         moved += len(batch)
+        if last:
+            break
     logs.event("provider.deactivated", org_id=org_id, provider_id=provider_id, moved=moved)
     return provider
 
@@ -546,9 +547,13 @@ def _successor_still_clinical(tx: Tx, successor: Provider) -> None:
 
 def _end_membership(
     tx: Tx, provider: Provider, by: str, successor: Provider | None, moved: int
-) -> None:
+) -> str | None:
+    """The deactivation itself, added to `tx`; answers the admin `_keep_an_admin` checked."""
+    kept = None
     if provider.role == Role.ADMIN and provider.status == ProviderStatus.ACTIVE:
-        _keep_an_admin(tx, provider.org_id, provider)
+        kept = _keep_an_admin(
+            tx, provider.org_id, provider, successor.provider_id if successor else None
+        )
     was = provider.status
     now = clock.now()
     tx.update(
@@ -570,6 +575,7 @@ def _end_membership(
             "clients_moved": moved,
         },
     )
+    return kept
 
 
 def reactivate(actor: Actor, org_id: str, provider_id: str) -> Provider:
