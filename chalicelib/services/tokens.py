@@ -9,9 +9,11 @@ transaction, so two tabs redeeming one link end with exactly one success.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock, db, ids
 from chalicelib.db import Tx
@@ -77,11 +79,13 @@ def issue(
     identity_id: str | None = None,
     data: dict[str, object] | None = None,
     secret: str | None = None,
+    ending: Sequence[Action] = (),
 ) -> Issued:
     """Add a new live token for `subject` to `tx`; the subject's live one dies with it (R13).
 
     `secret` lets a caller choose the secret's form (a 6-digit code, R22); it is then hashed
-    with the subject so equal codes of different subjects never collide."""
+    with the subject so equal codes of different subjects never collide. `ending` adds other
+    changes to the dying token's own write."""
     moment = clock.now()
     secret = secret or ids.new_token()
     key = ids.token_hash(f"{subject}:{secret}") if kind == "otp" else ids.token_hash(secret)
@@ -102,7 +106,7 @@ def issue(
     old = db.get(Token, pointer.live_hash) if pointer is not None else None
     if old is not None and status_of(old, moment) == TokenStatus.LIVE:
         # The old link dies in this transaction; if it is used meanwhile, the issue fails whole.
-        _end(tx, old.token_hash, TokenStatus.SUPERSEDED, moment, on_conflict=_raced)
+        _end(tx, old.token_hash, TokenStatus.SUPERSEDED, moment, on_conflict=_raced, also=ending)
     tx.save(
         LiveToken(LiveToken.key_for(subject), live_hash=key, issued_at=moment),
         # Two issues racing: the second sees the pointer moved and fails whole.
@@ -158,10 +162,11 @@ def _end(
     status: TokenStatus,
     moment: datetime,
     on_conflict: Callable[[], Conflict] | None = None,
+    also: Sequence[Action] = (),
 ) -> None:
     tx.update(
         Token(token_hash),
-        [Token.status.set(status), Token.ended_at.set(moment)],
+        [Token.status.set(status), Token.ended_at.set(moment), *also],
         condition=(Token.status == TokenStatus.LIVE) & (Token.expires_at > moment),
         on_conflict=on_conflict or _gone,
     )

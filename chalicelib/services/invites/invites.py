@@ -73,31 +73,54 @@ def for_new_client(
 
 
 def _issue(
-    tx: Tx, org: Organization, profile: ClientProfile, *, actor: str, action: str
+    tx: Tx,
+    org: Organization,
+    profile: ClientProfile,
+    *,
+    actor: str,
+    action: str,
+    follow_up_of: Token | None = None,
 ) -> InviteOutcome:
-    """A new invite for the profile, its email and its audit event, added to `tx`."""
+    """A new invite for the profile, its email and its audit event, added to `tx`; the live
+    one dies with it (R13). A follow-up (`follow_up_of`, R14) is a new link too, as the seed
+    product's: it keeps the invite's expiry and schedule, both counted from when staff
+    invited, and its email says it replaces the earlier one."""
     settings = org_settings(org)
+    moment = clock.now()
+    if follow_up_of is None:
+        ttl = timedelta(days=settings["invite_ttl_days"])
+        data: dict[str, Any] = {
+            "follow_up_days": sorted(set(settings["follow_up_days"])),
+            "invited_at": clock.iso(moment),
+        }
+        after_days = 0
+    else:
+        ttl = follow_up_of.expires_at - moment
+        data = dict(follow_up_of.data)
+        assert follow_up_of.follow_up_at is not None
+        after_days = (follow_up_of.follow_up_at - invited_at(follow_up_of)).days
     issued = tokens.issue(
         tx,
         "invite",
         subject_for(profile.org_id, profile.client_id),
-        ttl=timedelta(days=settings["invite_ttl_days"]),
+        ttl=ttl,
         org_id=profile.org_id,
         client_id=profile.client_id,
         identity_id=profile.identity_id,
-        data={"follow_up_days": sorted(set(settings["follow_up_days"]))},
+        data=data,
+        # The earlier link leaves the follow-up index as it dies.
+        ending=[Token.follow_up_hour.remove(), Token.follow_up_at.remove()],
     )
     token = issued.token
-    schedule_next_follow_up(token, after_days=0)
-    job = outbox.queue(
+    schedule_next_follow_up(token, after_days=after_days)
+    outbox.queue(
         tx,
         org_id=profile.org_id,
         kind="invite",
         client_id=profile.client_id,
         to=profile.email,
-        context=_email_context(profile, issued.secret, token, follow_up=False),
+        context=_email_context(profile, issued.secret, token, follow_up=follow_up_of is not None),
     )
-    token.data = {**token.data, "job_id": job.job_id}  # a follow-up resends this email's link
     audit.record(
         tx,
         org_id=profile.org_id,
@@ -107,6 +130,12 @@ def _issue(
         details={"expires_at": clock.iso(token.expires_at)},
     )
     return InviteOutcome("pending", None, token.created_at, token.expires_at)
+
+
+def follow_up(tx: Tx, org: Organization, profile: ClientProfile, earlier: Token) -> None:
+    """R14: a follow-up invite, a new link; `earlier` dies in the same change. Not a staff
+    send, so not counted toward R20."""
+    _issue(tx, org, profile, actor=SYSTEM, action="invite.followed_up", follow_up_of=earlier)
 
 
 def _email_context(
@@ -121,12 +150,18 @@ def _email_context(
     }
 
 
+def invited_at(token: Token) -> datetime:
+    """When staff (or an arrival) invited: follow-ups count their days from it (R14)."""
+    when = token.data.get("invited_at")
+    return datetime.fromisoformat(str(when)) if when else token.created_at
+
+
 def schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
     """File the invite under the hour of its next follow-up (R14), if one is left before it
     expires; else take it out of the index. Says whether one is left."""
     later = [d for d in token.data.get("follow_up_days", []) if d > after_days]
     for days in later:
-        due = token.created_at + timedelta(days=days)
+        due = invited_at(token) + timedelta(days=days)
         if due < token.expires_at:
             token.follow_up_at = due
             token.follow_up_hour = due.strftime("%Y-%m-%dT%H")
