@@ -119,9 +119,10 @@ FUNCTIONS: dict[str, Grants] = {
     "caregiver_grants_ending": Grants(
         reads=("links", "orgs", "profiles"), writes=("emails", "links")
     ),
-    # follow_ups.send_due_follow_ups (R14): the token, its client and first email; audited.
+    # follow_ups.send_due_follow_ups (R14): the token, its client and organization; a new link
+    # and its email; audited.
     "invite_follow_ups": Grants(
-        reads=("emails", "orgs", "profiles", "tokens"), writes=("audit", "emails", "tokens")
+        reads=("orgs", "profiles", "tokens"), writes=("audit", "emails", "tokens")
     ),
 }
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at a dead job
