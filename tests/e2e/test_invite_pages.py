@@ -107,6 +107,7 @@ def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> Non
     page.fill("#password", NEW)
     page.fill("#confirm", NEW)
     page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/reset/.+/done$"))  # 303 to its "password changed" page
     assert "Your password is changed" in page.content()
     screenshot(page, "reset-done")
     signed_in = stack.call("POST", "/v1/auth/login", {"email": email, "password": NEW})
