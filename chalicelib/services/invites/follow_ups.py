@@ -50,7 +50,7 @@ def _follow_up(token: Token, now: datetime) -> int:
         and profile is not None
         and profile.status == ProfileStatus.ACTIVE  # R14: never after archive
         and profile.activated_at is None  # nor after acceptance
-        and profile.identity_id == token.identity_id
+        and tokens.addressed_to(token, profile.identity_id)  # R53: sent to this login
     )
     tx = Tx()
     if not wanted:
