@@ -167,6 +167,9 @@ def test_r13_a_resent_staff_invite_kills_the_older_link_and_a_revoked_one_says_s
         is None
     )
     assert _status(practice, provider["id"]) == "invited"
+    log = api.get(f"/v1/orgs/{practice.id}/emails", practice.admin_token).body["emails"]
+    shown = sorted(e["invite_status"] for e in log if e["kind"] == "staff_invite")
+    assert shown == ["revoked", "superseded"]  # B1: each staff invite's status in the email log
 
 
 def test_r13_an_expired_staff_invite_answers_expired_and_never_opens(api: Api, practice: Practice):

@@ -257,13 +257,16 @@ def status(profile: ClientProfile) -> InviteOutcome:
     return _outcome(token)
 
 
+_LINKED = {"invite", "staff_invite"}  # emails whose link's status the email log shows (B1)
+
+
 def link_statuses(jobs: list[EmailJob]) -> dict[str, str]:
-    """B1: for the invite emails among `jobs`, the status of the invite each carries, by job
-    id, in one BatchGetItem whatever the page holds."""
+    """B1: for the invite and staff invite emails among `jobs`, the status of the invite each
+    carries, by job id, in one BatchGetItem whatever the page holds."""
     wanted = {
         job.job_id: job.context["token_hash"]
         for job in jobs
-        if job.kind == "invite" and job.context.get("token_hash")
+        if job.kind in _LINKED and job.context.get("token_hash")
     }
     if not wanted:
         return {}
