@@ -49,7 +49,7 @@ from moto import mock_aws
 from app import app
 from chalicelib import aws, clock, ids, infra, sealing
 from chalicelib.db import Tx
-from chalicelib.models.emails import EmailJob
+from chalicelib.models.emails import OPEN, EmailJob
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.search import ClientSearchEntry
 from chalicelib.services.clients import search
@@ -275,6 +275,11 @@ def _opened_invite(org: Org) -> dict[str, Any]:
     (job,) = [
         j for j in EmailJob.by_client.query(f"{org.org_id}#{client_id}") if j.kind == "invite"
     ]
+    return _opened_link(org, job)
+
+
+def _opened_link(org: Org, job: EmailJob) -> dict[str, Any]:
+    """The page of the link an unsent email job carries, opened: its CSRF cookie and token."""
     assert job.sealed_secret is not None  # R53: the link, sealed until the email is sent
     link = sealing.unseal(sealing.Sealed(job.sealed_secret, job.context["token_hash"]))
     path = urlsplit(link).path
@@ -293,6 +298,43 @@ def _accept_invite(org: Org, p: dict[str, Any]) -> None:
     )
     if answer.status_code != 303:
         raise BenchFailed(f"accepting an invite answered {answer.status_code}")
+
+
+def _new_provider(org: Org, token: str) -> str:
+    """An invited provider (R49), its staff invite queued."""
+    answer = org.api.call(
+        "POST",
+        f"/v1/orgs/{org.org_id}/providers",
+        {"email": org.next_email(), "first_name": "New", "last_name": "Staff"},
+        token,
+    )
+    return answer["provider"]["id"]
+
+
+def _staff_and_new_provider(org: Org) -> dict[str, Any]:
+    token = org.token()
+    return {"token": token, "provider_id": _new_provider(org, token)}
+
+
+def _opened_staff_invite(org: Org) -> dict[str, Any]:
+    """A new provider's staff invite page, opened, ready to be accepted (R49)."""
+    _new_provider(org, org.token())
+    open_ids = [job.job_id for job in EmailJob.open_jobs.query(OPEN)]
+    newest = max(
+        (job for job in EmailJob.batch_get(open_ids) if job.kind == "staff_invite"),
+        key=lambda job: job.created_at,
+    )
+    return _opened_link(org, newest)
+
+
+def _provider_call(
+    method: str, tail: str, body: Any = None
+) -> Callable[[Org, dict[str, Any]], Any]:
+    def run(org: Org, p: dict[str, Any]) -> Any:
+        path = f"/v1/orgs/{org.org_id}/providers/{p['provider_id']}{tail}"
+        return org.api.call(method, path, body, p["token"])
+
+    return run
 
 
 CALLS: tuple[Call, ...] = (
@@ -371,6 +413,34 @@ CALLS: tuple[Call, ...] = (
         ),
     ),
     Call("invite redeem (the form, setting a password)", _opened_invite, _accept_invite),
+    Call(
+        "provider add (its staff invite queued)",
+        _staff,
+        lambda org, p: org.api.call(
+            "POST",
+            f"/v1/orgs/{org.org_id}/providers",
+            {"email": org.next_email(), "first_name": "New", "last_name": "Staff"},
+            p["token"],
+        ),
+    ),
+    Call(
+        "staff invite resend (the older link dies)",
+        _staff_and_new_provider,
+        _provider_call("POST", "/invite"),
+    ),
+    Call(
+        "staff invite accept (the form, setting a password)", _opened_staff_invite, _accept_invite
+    ),
+    Call(
+        "provider role change (to staff: its clients counted)",
+        _staff_and_new_provider,
+        _provider_call("PATCH", "", {"role": "staff"}),
+    ),
+    Call(
+        "provider deactivate (no clients)",
+        _staff_and_new_provider,
+        _provider_call("POST", "/deactivate", {}),
+    ),
     Call(
         "archive",
         _staff_and_client,

@@ -1,13 +1,16 @@
 """Demo data for `make run`, made through the API as staff would make it.
 
 Two practices, so a person can see the account chooser: Maya is a client of both, and
-Dr. Lee is a provider at Evergreen and a client at Harbor (staff and client in one list). The
-demo logins get their passwords directly; Ava's invite, Noor's caregiver invite for her son Leo
-and the Prenatal Yoga group link are left for a person to follow from the outbox and the log.
+Dr. Lee is a provider at Evergreen and a client at Harbor (staff and client in one list).
+Evergreen's staff join as R49 has it: each accepts the staff invite in the outbox on its page.
+The clients' logins get their passwords directly (as an accepted invite sets them); Ava's
+invite, Noor's caregiver invite for her son Leo, Kim Demo's staff invite (still `invited`) and
+the Prenatal Yoga group link are left for a person to follow from the outbox and the log.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -31,6 +34,40 @@ class Demo:
         if answer.status_code >= 400:
             raise SystemExit(f"demo data: {method} {path} answered {answer.status_code}")
         return answer.json()
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+STAFF_INVITE = re.compile(r"/staff-invite/[A-Za-z0-9_-]+")
+
+
+def _accept_staff_invites(demo: Demo, emails: list[str]) -> None:
+    """R49: each provider opens the staff invite the outbox holds for it and sets its password
+    on the page, as a person would (the page's cookie sent back by hand: requests keeps a
+    Secure `__Host-` cookie for https only, where Chromium sends it to http://127.0.0.1)."""
+    demo.call("POST", "/_local/drain", {})
+    sent = demo.http.get(demo.base_url + "/_local/outbox.json", timeout=30).json()
+    for email in emails:
+        text = next(
+            m["text"] for m in reversed(sent) if m["kind"] == "staff_invite" and email in m["to"]
+        )
+        found = STAFF_INVITE.search(text)
+        assert found is not None, email
+        url = demo.base_url + found.group(0)
+        page = demo.http.get(url, timeout=30)
+        token = CSRF.search(page.text)
+        assert token is not None, email
+        cookie = "; ".join(f"{c.name}={c.value}" for c in page.cookies)
+        answer = demo.http.post(
+            url,
+            data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": token.group(1)},
+            headers={"cookie": cookie},
+            allow_redirects=False,
+            timeout=30,
+        )
+        if answer.status_code != 303:
+            raise SystemExit(
+                f"demo data: the staff invite of {email} answered {answer.status_code}"
+            )
 
 
 def _give_password(email: str) -> None:
@@ -69,6 +106,7 @@ def load(base_url: str) -> None:
         ("lee@evergreen.example", "Jordan", "provider"),
         ("patel@evergreen.example", "Priya", "provider"),
         ("desk@evergreen.example", "Robin", "staff"),
+        ("kim@evergreen.example", "Kim", "provider"),  # stays invited: its invite is for a person
     ):
         made = demo.call(
             "POST",
@@ -77,6 +115,9 @@ def load(base_url: str) -> None:
             admin,
         )
         providers[email] = made["provider"]["id"]
+    _accept_staff_invites(
+        demo, ["lee@evergreen.example", "patel@evergreen.example", "desk@evergreen.example"]
+    )
     demo.call(
         "PATCH",
         f"/v1/orgs/{evergreen}",
@@ -146,13 +187,7 @@ def load(base_url: str) -> None:
             {"first_name": first, "last_name": last, "email": email, "send_invite": False},
             harbor_admin,
         )
-    for email in (
-        "lee@evergreen.example",
-        "patel@evergreen.example",
-        "desk@evergreen.example",
-        "maya@example.com",
-        "noor@example.com",
-    ):
+    for email in ("maya@example.com", "noor@example.com"):
         _give_password(email)
 
     print(f"Demo logins (password for all: {PASSWORD}):")
@@ -168,4 +203,5 @@ def load(base_url: str) -> None:
     print("To follow in a browser (the links are in the outbox):")
     print("  Ava Brooks was invited: open her invite, set a password, land in the portal")
     print("  Noor Haddad was made caregiver of her son Leo: open her caregiver invite")
+    print("  Kim Demo was added to Evergreen's staff: open the staff invite, set a password")
     print(f"  Group sign-up link (Prenatal Yoga): {group['invite_url']}")

@@ -132,10 +132,12 @@ FUNCTIONS: dict[str, Grants] = {
     "caregiver_grants_ending": Grants(
         reads=("links", "orgs", "profiles"), writes=("emails", "links")
     ),
-    # follow_ups.send_due_follow_ups (R14): the token (its link sealed on it, R53) and its
-    # client; audited.
+    # follow_ups.send_due_follow_ups (R14): the token, its client and organization; a new link
+    # and its email, the link sealed (R53); audited.
     "invite_follow_ups": Grants(
-        reads=("orgs", "profiles", "tokens"), writes=("audit", "emails", "tokens")
+        reads=("orgs", "profiles", "tokens"),
+        writes=("audit", "emails", "tokens"),
+        sealing=SEAL,
     ),
 }
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at a dead job

@@ -363,7 +363,7 @@ def test_r50_the_owners_reset_proves_the_mailbox_and_ends_the_strangers_password
     path = link_path(sealed_link(job))
     assert b'name="confirm"' in open_page(api, path)[0].raw
     done = submit(api, path, {"password": OWNERS_PASSWORD, "confirm": OWNERS_PASSWORD})
-    assert done.status == 200
+    assert done.status == 303
 
     assert login(api, VICTIM, STRANGERS_PASSWORD).status == 401
     owner = login(api, VICTIM, OWNERS_PASSWORD).body

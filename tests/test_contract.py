@@ -23,6 +23,7 @@ from chalicelib.schemas.audit import AuditQuery
 from chalicelib.schemas.clients import ImportQuery, ListClientsQuery
 from chalicelib.schemas.common import TEXT_MAX, PageQuery
 from chalicelib.schemas.emails import EmailLogQuery
+from chalicelib.services.practices import staff
 from tests.support.api import (
     PASSWORD,
     Answer,
@@ -32,6 +33,7 @@ from tests.support.api import (
     give_password,
     login,
     sign_up_practice,
+    staff_invite_secret,
 )
 from tests.support.contract import (
     DOCUMENT,
@@ -175,6 +177,7 @@ def test_signed_in_operations_answer_401_without_a_token(
         org_id="org_x",
         group_id="grp_x",
         client_id="cl_x",
+        provider_id="pr_x",
         contact_id="ct_x",
         link_id="lk_x",
         kind="appointment_confirmation",
@@ -366,6 +369,7 @@ ORG = "/v1/orgs/{org_id}"
 CLIENTS = "/v1/orgs/{org_id}/clients"
 CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 GROUP = "/v1/orgs/{org_id}/groups/{group_id}"
+PROVIDER = "/v1/orgs/{org_id}/providers/{provider_id}"
 APPOINTMENTS = "/v1/orgs/{org_id}/appointments"
 EMAILS = "/v1/orgs/{org_id}/emails"
 PREVIEWS = "/v1/orgs/{org_id}/email-previews"
@@ -424,6 +428,19 @@ def test_organization_answers_match_the_document(api: Api) -> None:
         token,
     )
     assert_documented("POST", ORG + "/providers", provider)
+    provider_id = provider.body["provider"]["id"]
+    one = PROVIDER.format(org_id=org_id, provider_id=provider_id)
+    assert_documented("POST", PROVIDER + "/invite", api.post(f"{one}/invite", None, token))
+    assert_documented(
+        "DELETE", PROVIDER + "/invite", api.call("DELETE", f"{one}/invite", None, token)
+    )
+    assert_documented("POST", PROVIDER + "/invite", api.post(f"{one}/invite", None, token))
+    assert staff.accept(
+        staff_invite_secret(org_id, provider_id), PASSWORD, PASSWORD, "198.51.100.9"
+    ).session_token
+    assert_documented("PATCH", PROVIDER, api.patch(one, {"last_name": "Mensah-Ofori"}, token))
+    assert_documented("POST", PROVIDER + "/deactivate", api.post(f"{one}/deactivate", {}, token))
+    assert_documented("POST", PROVIDER + "/reactivate", api.post(f"{one}/reactivate", None, token))
     assert_documented("GET", ORG + "/providers", api.get(f"{org}/providers", token))
 
     group = api.post(

@@ -302,10 +302,14 @@ def test_only_the_worker_sends_email_and_it_writes_only_email_jobs(
     assert [n for n in FUNCTIONS if _allows(_policy_of(template, n), "sqs:SendMessage", dead)] == [
         "EmailWorker"
     ]
-    # R53: the API seals links and codes, the worker opens them; no other function may do either
+    # R53: the API and the follow-ups (each a new link, R14) seal links and codes, the worker
+    # opens them; no other function may do either
     key = "arn:aws:kms:us-east-1:1:key/secrets-key"
-    for action, only in (("kms:Encrypt", "APIHandler"), ("kms:Decrypt", "EmailWorker")):
-        assert [n for n in FUNCTIONS if _allows(_policy_of(template, n), action, key)] == [only]
+    for action, only in (
+        ("kms:Encrypt", ["APIHandler", "InviteFollowUps"]),
+        ("kms:Decrypt", ["EmailWorker"]),
+    ):
+        assert [n for n in FUNCTIONS if _allows(_policy_of(template, n), action, key)] == only
     [sealing_key] = _of_type(template, "AWS::KMS::Key").values()
     assert sealing_key["Properties"]["EnableKeyRotation"] is True
     assert sealing_key["DeletionPolicy"] == "Retain"

@@ -15,9 +15,11 @@ from chalicelib import clock
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import SendLog, Token
+from chalicelib.rules.email_kinds import KINDS
 from chalicelib.services import chat, records, tokens, triggers
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, rendering
 from chalicelib.services.invites import follow_ups, invites
+from chalicelib.services.practices import branding
 from tests.support.api import PASSWORD, Api, Practice, give_password, login, sign_up_practice
 from tests.support.email import RecordingSender, email_log
 from tests.support.invites import (
@@ -370,7 +372,10 @@ def test_b2_a_dead_link_lets_the_visitor_ask_the_practice_for_a_new_invite(api, 
 # Follow-ups (R14, R44) --------------------------------------------------------------------------
 
 
-def test_r14_follow_ups_resend_the_same_link_on_the_days_set_each_once(api, practice):
+def test_r14_each_follow_up_is_a_new_link_and_the_earlier_one_dies(api, practice):
+    # R14 (as the seed product): each follow-up is a new link, the earlier link dies when it
+    # is created (R13), its email says it replaces the earlier one, and the dead page offers a
+    # fresh invite (B2). Sent on the days set, each once; not counted toward R20.
     client = add_client(api, practice, "maya@example.com")
     sent_at = clock.now()
     assert triggers.follow_ups(sent_at + timedelta(days=2))["follow_ups"] == 0
@@ -380,8 +385,30 @@ def test_r14_follow_ups_resend_the_same_link_on_the_days_set_each_once(api, prac
     assert triggers.follow_ups(sent_at + timedelta(days=9))["follow_ups"] == 0
     jobs = jobs_of(practice, client["id"], "invite")
     assert len(jobs) == 3
-    assert len({sealed_link(job) for job in jobs}) == 1
+    assert len({sealed_link(job) for job in jobs}) == 3
     assert [job.context["follow_up"] for job in jobs] == [False, True, True]
+    first, _, _ = open_page(api, invite_path(practice, client["id"], 0))
+    assert first.status == 410
+    assert "replaced by a newer invitation" in first.raw.decode()
+    assert 'value="renew"' in first.raw.decode()  # B2: ask for a fresh invite
+    assert open_page(api, invite_path(practice, client["id"], 1))[0].status == 410
+    assert open_page(api, invite_path(practice, client["id"], -1))[0].status == 200
+    newest = stored(Token, jobs[-1].context["token_hash"]).expires_at
+    first_expiry = stored(Token, jobs[0].context["token_hash"]).expires_at
+    assert abs(newest - first_expiry) < timedelta(seconds=1)  # the invite's expiry, kept
+    for _ in range(4):  # R20: the follow-ups took none of the five staff sends
+        assert _invite(api, practice, client["id"]).status == 202
+    assert _invite(api, practice, client["id"]).status == 429
+
+
+def test_r14_a_follow_up_email_says_it_replaces_the_earlier_one(api, practice):
+    client = add_client(api, practice, "maya@example.com")
+    triggers.follow_ups(clock.now() + timedelta(days=3, minutes=1))
+    job = jobs_of(practice, client["id"], "invite")[-1]
+    kind = KINDS["invite"]
+    values = {**job.context, "invite_url": sealed_link(job)}
+    rendered = rendering.render(kind, values, branding.branding_of(records.org(practice.id)))
+    assert "replaces the earlier one" in rendered.text
 
 
 def test_r14_no_follow_up_after_acceptance_or_archive(api: Api, practice: Practice):

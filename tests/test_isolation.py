@@ -27,6 +27,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "first_name": "New",
         "last_name": "Provider",
     },
+    ("PATCH", "/v1/orgs/{org_id}/providers/{provider_id}"): {"first_name": "Renamed"},
+    ("POST", "/v1/orgs/{org_id}/providers/{provider_id}/deactivate"): {},
     ("POST", "/v1/orgs/{org_id}/groups"): {"name": "Group"},
     ("PATCH", "/v1/orgs/{org_id}/groups/{group_id}"): {"name": "Renamed"},
     ("POST", "/v1/orgs/{org_id}/clients"): {"first_name": "New", "last_name": "Client"},
@@ -62,6 +64,8 @@ BODILESS_POSTS = {
     "/v1/orgs/{org_id}/clients/{client_id}/unarchive",
     "/v1/orgs/{org_id}/clients/{client_id}/invite",
     "/v1/orgs/{org_id}/clients/{client_id}/password-reset",
+    "/v1/orgs/{org_id}/providers/{provider_id}/reactivate",
+    "/v1/orgs/{org_id}/providers/{provider_id}/invite",
 }
 IDS = re.compile(rb"(org|cl|grp|pr|id|ap|em|ct|lk|ev)_[0-9a-f]{24}")
 
@@ -137,6 +141,7 @@ MISSING = {
     "group_id": "grp_" + "0" * 24,
     "contact_id": "ct_" + "0" * 24,
     "link_id": "lk_" + "0" * 24,
+    "provider_id": "pr_" + "0" * 24,
     "kind": KIND,
 }
 
@@ -263,7 +268,9 @@ def test_the_email_log_of_another_practices_client_is_that_of_a_missing_one(
     assert foreign.status == 200
     assert foreign.body == {"emails": [], "next_cursor": None}
     assert foreign.raw == missing.raw
-    assert api.get(f"/v1/orgs/{b['org_id']}/emails", token).body["emails"] == []
+    # B's own log holds only B's staff invite to its provider (R49), none of A's emails.
+    own = api.get(f"/v1/orgs/{b['org_id']}/emails", token).body["emails"]
+    assert [e["kind"] for e in own] == ["staff_invite"]
 
 
 def test_client_list_never_shows_another_practices_clients(api: Api, world) -> None:

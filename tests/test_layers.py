@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, ...]] = [
         "chalicelib.services.audit",
         "chalicelib.services.tokens",
         "chalicelib.services.throttle",
+        "chalicelib.services.sends",
         "chalicelib.services.chat",
     ),
     ("chalicelib.services.identity",),

@@ -137,7 +137,14 @@ def test_r20_the_reset_page_sets_a_new_password_and_ends_every_session(api, prac
     assert short.status == 400
     assert b'id="password-error"' in short.raw
     done = submit(api, path, {"password": NEW, "confirm": NEW})
-    assert done.status == 200
+    # API.md: a form that worked answers 303 to its next page, here "password changed"
+    assert done.status == 303
+    location = {k.lower(): v for k, v in done.headers.items()}["location"]
+    assert location == f"{path}/done"
+    changed = api.call("GET", location)
+    assert changed.status == 200
+    assert b"Your password is changed" in changed.raw
+    assert practice.org["name"].encode() in changed.raw  # R9: the same branding
     assert api.get("/v1/me", old_session).status == 401  # R46
     assert login(api, "maya@example.com", NEW).status == 200
     assert login(api, "maya@example.com", PASSWORD).status == 401
@@ -358,7 +365,7 @@ def test_r22_a_reset_kills_an_outstanding_passcode_but_not_itself(api, practice)
     api.post("/v1/auth/otp", {"email": "maya@example.com"})
     code = _code(practice.id)
     api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
-    assert submit(api, _reset_path(practice.id), {"password": NEW, "confirm": NEW}).status == 200
+    assert submit(api, _reset_path(practice.id), {"password": NEW, "confirm": NEW}).status == 303
     verify = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": code})
     assert (verify.status, verify.error_code()) == (401, "invalid_code")
     assert login(api, "maya@example.com", NEW).status == 200

@@ -20,7 +20,6 @@ import pytest
 from chalicelib import aws, config, sealing
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob, LocalOutboxCopy
-from chalicelib.models.tokens import Token
 from chalicelib.services import local_stage, outbox, triggers
 from chalicelib.services.email import delivery
 from chalicelib.services.email.rendering import Rendered
@@ -29,7 +28,7 @@ from tests.support.email import RecordingSender, book, email_log
 from tests.support.family import family, jobs_of
 from tests.support.invites import add_client
 from tests.support.join import Browser, code_of, make_group, sign_up_fields
-from tests.support.records import stored
+from tests.support.records import sealed_link, stored
 
 # The secret in a sent email: a link's last part, or (a passcode) six digits.
 LINK = re.compile(r"/(?:invite|reset|caregiver-invite|join-confirm)/([A-Za-z0-9_-]{20,})")
@@ -152,37 +151,27 @@ def test_r53_a_sealed_link_opens_only_for_the_token_it_was_sealed_for(aws: None)
         sealing.unseal(sealing.Sealed(sealed.ciphertext, "b" * 64))
 
 
-def test_r53_an_invite_token_keeps_its_sealed_link_only_while_a_follow_up_is_due(
+def test_r53_a_follow_up_carries_a_new_link_sealed_and_no_token_keeps_one(
     api: Api, practice: Practice
 ) -> None:
-    # R14 resends the same link, so the token keeps it sealed, until the last follow-up is
-    # queued; with no follow-up days it never keeps it.
-    job = _invite(api, practice)
-    token_hash = job.context["token_hash"]
-    assert stored(Token, token_hash).sealed_secret == job.sealed_secret
-    sent_at = job.created_at
-    assert triggers.follow_ups(sent_at + timedelta(days=3, minutes=1))["follow_ups"] == 1
-    assert stored(Token, token_hash).sealed_secret is not None  # day 7 is still due
-    assert triggers.follow_ups(sent_at + timedelta(days=7, minutes=1))["follow_ups"] == 1
-    assert stored(Token, token_hash).sealed_secret is None
-    api.patch(f"/v1/orgs/{practice.id}", {"settings": {"follow_up_days": []}}, practice.admin_token)
-    later = add_client(api, practice, "noor@example.com")
-    (noor_job,) = [
-        j for j in EmailJob.by_client.query(f"{practice.id}#{later['id']}") if j.kind == "invite"
-    ]
-    assert stored(Token, noor_job.context["token_hash"]).sealed_secret is None
-
-
-def test_r53_a_link_that_ends_takes_its_sealed_copy_with_it(api: Api, practice: Practice) -> None:
-    # R13, R53: a resend supersedes the first invite; the dead token keeps no sealed link.
+    # R14 makes each follow-up a new link, so no token needs to keep one: the follow-up's job
+    # carries its own link sealed, and neither token holds a sealed or clear copy of either.
     first = _invite(api, practice)
-    assert stored(Token, first.context["token_hash"]).sealed_secret is not None
-    client_id = first.client_id
-    resent = api.post(
-        f"/v1/orgs/{practice.id}/clients/{client_id}/invite", None, practice.admin_token
-    )
-    assert resent.status == 202, resent.body
-    assert stored(Token, first.context["token_hash"]).sealed_secret is None
+    first_link = sealed_link(first)
+    assert triggers.follow_ups(first.created_at + timedelta(days=3, minutes=1))["follow_ups"] == 1
+    (follow_up,) = [
+        j
+        for j in EmailJob.by_client.query(f"{practice.id}#{first.client_id}")
+        if j.kind == "invite" and j.job_id != first.job_id
+    ]
+    assert "sealed_secret" in _raw("emails", {"job_id": follow_up.job_id})
+    second_link = sealed_link(follow_up)
+    assert second_link != first_link
+    for job in (first, follow_up):
+        token = _raw("tokens", {"token_hash": job.context["token_hash"]})
+        assert not any("sealed" in name for name in token), token
+        assert not _holds(token, first_link.rsplit("/", 1)[1])
+        assert not _holds(token, second_link.rsplit("/", 1)[1])
 
 
 def test_r53_a_suppressed_or_dead_job_keeps_no_sealed_link(

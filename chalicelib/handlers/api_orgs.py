@@ -5,10 +5,31 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Response
 
-from chalicelib.handlers.http import actor, created, ok, parse, source_address
-from chalicelib.handlers.views.practices import group_view, org_view, provider_view
-from chalicelib.schemas.practices import AddProvider, CreateGroup, CreateOrg, UpdateGroup, UpdateOrg
-from chalicelib.services.practices import orgs
+from chalicelib.handlers.http import (
+    accepted,
+    actor,
+    created,
+    no_content,
+    ok,
+    parse,
+    source_address,
+)
+from chalicelib.handlers.views.practices import (
+    group_view,
+    org_view,
+    provider_view,
+    staff_invite_view,
+)
+from chalicelib.schemas.practices import (
+    AddProvider,
+    CreateGroup,
+    CreateOrg,
+    Deactivate,
+    UpdateGroup,
+    UpdateOrg,
+    UpdateProvider,
+)
+from chalicelib.services.practices import orgs, staff
 
 bp = Blueprint(__name__)
 
@@ -35,14 +56,49 @@ def update_org(org_id: str) -> Response:
 @bp.route("/v1/orgs/{org_id}/providers", methods=["POST"])
 def add_provider(org_id: str) -> Response:
     request = bp.current_request
-    provider = orgs.add_provider(actor(request), org_id, parse(AddProvider, request))
+    provider = staff.add(actor(request), org_id, parse(AddProvider, request))
     return created({"provider": provider_view(provider)})
 
 
 @bp.route("/v1/orgs/{org_id}/providers", methods=["GET"])
 def list_providers(org_id: str) -> Response:
-    found = orgs.list_providers(actor(bp.current_request), org_id)
+    found = staff.list_providers(actor(bp.current_request), org_id)
     return ok({"providers": [provider_view(p) for p in found], "next_cursor": None})
+
+
+PROVIDER = "/v1/orgs/{org_id}/providers/{provider_id}"
+
+
+@bp.route(PROVIDER, methods=["PATCH"])
+def update_provider(org_id: str, provider_id: str) -> Response:
+    request = bp.current_request
+    provider = staff.update(actor(request), org_id, provider_id, parse(UpdateProvider, request))
+    return ok({"provider": provider_view(provider)})
+
+
+@bp.route(PROVIDER + "/deactivate", methods=["POST"])
+def deactivate_provider(org_id: str, provider_id: str) -> Response:
+    request = bp.current_request
+    provider = staff.deactivate(actor(request), org_id, provider_id, parse(Deactivate, request))
+    return ok({"provider": provider_view(provider)})
+
+
+@bp.route(PROVIDER + "/reactivate", methods=["POST"])
+def reactivate_provider(org_id: str, provider_id: str) -> Response:
+    provider = staff.reactivate(actor(bp.current_request), org_id, provider_id)
+    return ok({"provider": provider_view(provider)})
+
+
+@bp.route(PROVIDER + "/invite", methods=["POST"])
+def send_staff_invite(org_id: str, provider_id: str) -> Response:
+    invite = staff.resend(actor(bp.current_request), org_id, provider_id)
+    return accepted({"invite": staff_invite_view(invite)})
+
+
+@bp.route(PROVIDER + "/invite", methods=["DELETE"])
+def revoke_staff_invite(org_id: str, provider_id: str) -> Response:
+    staff.revoke(actor(bp.current_request), org_id, provider_id)
+    return no_content()
 
 
 @bp.route("/v1/orgs/{org_id}/groups", methods=["POST"])

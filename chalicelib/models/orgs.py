@@ -34,9 +34,11 @@ class Role(StrEnum):
 
 
 class ProviderStatus(StrEnum):
-    """A staff membership's status: only active memberships enter or act (R2)."""
+    """A staff membership's status: only active memberships enter or act (R2, R49)."""
 
+    INVITED = "invited"  # R49: added, its staff invite not yet accepted
     ACTIVE = "active"
+    DEACTIVATED = "deactivated"  # R49: left the practice; stays on the records naming it
 
 
 class Organization(Model):
@@ -88,6 +90,8 @@ class Provider(Model):
     role = UnicodeAttribute()
     status = UnicodeAttribute(default=ProviderStatus.ACTIVE)
     created_at = UTCDateTimeAttribute()
+    accepted_at = UTCDateTimeAttribute(null=True)  # R49: when its staff invite was accepted
+    deactivated_at = UTCDateTimeAttribute(null=True)
     by_identity = StaffByIdentityIndex()
 
     @staticmethod

@@ -86,9 +86,6 @@ class Token(Model):
     follow_up_hour = UnicodeAttribute(null=True)  # set while a follow-up is due (R14)
     follow_up_at = UTCDateTimeAttribute(null=True)
     renewal_requested_at = UTCDateTimeAttribute(null=True)  # B2: once per dead link
-    # R53: an invite's link sealed for its follow-ups (R14), kept only while one is due and the
-    # token is live; never the secret itself.
-    sealed_secret = UnicodeAttribute(null=True)
     by_subject = TokensBySubject()
     follow_ups_due = FollowUpsDue()
 

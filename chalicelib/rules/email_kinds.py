@@ -162,6 +162,18 @@ KINDS: dict[str, EmailKind] = {
             },
         ),
         EmailKind(
+            # R49: to a provider an admin added; about the practice's business, so its branding.
+            "staff_invite",
+            "{{ brand.display_name }} invites you to join its team on Portico",
+            sealed="invite_url",
+            sample={
+                "provider": {"first_name": "Jordan"},
+                "role": "provider",
+                "invite_url": "https://portal.example/staff-invite/sample-token",
+                "expires_at": "2026-12-31T09:00:00Z",
+            },
+        ),
+        EmailKind(
             "otp_code",
             "Your sign-in code",
             identity_level=True,

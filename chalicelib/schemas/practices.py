@@ -146,6 +146,20 @@ class AddProvider(Body):
     role: Role = "provider"
 
 
+class UpdateProvider(Body):
+    """R49: a partial change; a field left out (or null) is unchanged."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    role: Role | None = None
+
+
+class Deactivate(Body):
+    """R49: who takes the leaving provider's active clients, when it has any."""
+
+    successor_id: Id | None = None
+
+
 IntakeForms = Annotated[list[Name], Field(max_length=50)]
 
 

@@ -54,6 +54,12 @@ def addressed_to(token: Token, identity_id: str | None) -> bool:
     return token.identity_id is not None and token.identity_id == identity_id
 
 
+def newest(subject: str) -> Token | None:
+    """The subject's newest token, whatever became of it (B1: its status is the subject's)."""
+    pointer = db.get(LiveToken, LiveToken.key_for(subject))
+    return db.get(Token, pointer.live_hash) if pointer is not None else None
+
+
 def find(secret: str, kind: str) -> Token | None:
     """The token behind a secret from a link, of this kind, whatever its status; else None."""
     if not secret or len(secret) > 200:
@@ -73,11 +79,13 @@ def issue(
     identity_id: str | None = None,
     data: dict[str, object] | None = None,
     secret: str | None = None,
+    ending: Sequence[Action] = (),
 ) -> Issued:
     """Add a new live token for `subject` to `tx`; the subject's live one dies with it (R13).
 
     `secret` lets a caller choose the secret's form (a 6-digit code, R22); it is then hashed
-    with the subject so equal codes of different subjects never collide."""
+    with the subject so equal codes of different subjects never collide. `ending` adds other
+    changes to the dying token's own write."""
     moment = clock.now()
     secret = secret or ids.new_token()
     key = ids.token_hash(f"{subject}:{secret}") if kind == "otp" else ids.token_hash(secret)
@@ -98,7 +106,7 @@ def issue(
     old = db.get(Token, pointer.live_hash) if pointer is not None else None
     if old is not None and status_of(old, moment) == TokenStatus.LIVE:
         # The old link dies in this transaction; if it is used meanwhile, the issue fails whole.
-        _end(tx, old.token_hash, TokenStatus.SUPERSEDED, moment, on_conflict=_raced)
+        _end(tx, old.token_hash, TokenStatus.SUPERSEDED, moment, on_conflict=_raced, also=ending)
     tx.save(
         LiveToken(LiveToken.key_for(subject), live_hash=key, issued_at=moment),
         # Two issues racing: the second sees the pointer moved and fails whole.
@@ -165,13 +173,7 @@ def _end(
 ) -> None:
     tx.update(
         Token(token_hash),
-        # R53: an ended link's sealed copy (kept for follow-ups) goes with it.
-        [
-            Token.status.set(status),
-            Token.ended_at.set(moment),
-            Token.sealed_secret.remove(),
-            *also,
-        ],
+        [Token.status.set(status), Token.ended_at.set(moment), *also],
         condition=(Token.status == TokenStatus.LIVE) & (Token.expires_at > moment),
         on_conflict=on_conflict or _gone,
     )

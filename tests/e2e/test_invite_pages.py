@@ -1,4 +1,5 @@
-"""Invite and reset pages in a real browser against the real local stack (R13, R15, R20, R48).
+"""Invite, staff invite and reset pages in a real browser against the real local stack (R13,
+R15, R20, R48, R49).
 
 A person opens the invite from the local outbox, sets a password and lands in the portal signed
 in; an older link shows its 410 page; the reset page changes the password; two tabs redeeming
@@ -22,7 +23,7 @@ from tests.support.stack import Stack, Visitor, branded_practice, screenshot, wa
 pytestmark = pytest.mark.e2e
 
 NEW = "a brand new password"
-LINK = re.compile(r"http://127\.0\.0\.1:\d+/(invite|reset)/[A-Za-z0-9_-]+")
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/(invite|reset|staff-invite)/[A-Za-z0-9_-]+")
 
 
 def add_client(stack: Stack, org_id: str, token: str) -> tuple[str, str]:
@@ -107,6 +108,7 @@ def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> Non
     page.fill("#password", NEW)
     page.fill("#confirm", NEW)
     page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/reset/.+/done$"))  # 303 to its "password changed" page
     assert "Your password is changed" in page.content()
     screenshot(page, "reset-done")
     signed_in = stack.call("POST", "/v1/auth/login", {"email": email, "password": NEW})
@@ -154,3 +156,38 @@ def test_r48_the_stacks_log_never_holds_a_links_secret(stack: Stack) -> None:
     log = stack.log()
     assert "/invite/[redacted]" in log
     assert secret not in log
+
+
+def test_r49_a_provider_accepts_a_staff_invite_and_is_signed_in_until_deactivated(
+    stack: Stack, page: Any
+) -> None:
+    # R49: the branded staff invite page sets the password and opens the staff account; a
+    # deactivation ends that session at its next request.
+    org_id, token = branded_practice(stack)
+    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
+    added = stack.call(
+        "POST",
+        f"/v1/orgs/{org_id}/providers",
+        {"email": email, "first_name": "Grace", "last_name": "Mensah"},
+        token,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["provider"]["status"] == "invited"
+    link = link_in(wait_for_email(stack, email, "staff_invite")[0])
+    assert "/staff-invite/" in link
+    opened = page.goto(link)
+    assert opened.status == 200
+    assert "Sunrise" in page.content()
+    page.fill("#password", NEW)
+    page.fill("#confirm", NEW)
+    screenshot(page, "staff-invite-set-password")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/portal#token=.+"))
+    session = urlsplit(page.url).fragment.removeprefix("token=")
+    me = stack.call("GET", "/v1/me", None, session)
+    assert me.json()["account"]["kind"] == "staff"
+    provider_id = added.json()["provider"]["id"]
+    gone = stack.call("POST", f"/v1/orgs/{org_id}/providers/{provider_id}/deactivate", {}, token)
+    assert gone.status_code == 200, gone.text
+    assert stack.call("GET", "/v1/me", None, session).status_code == 401
+    assert page.goto(link).status == 410  # used once

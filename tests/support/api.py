@@ -9,7 +9,10 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.db import Tx
+from chalicelib.models.emails import OPEN, EmailJob
 from chalicelib.services.identity import identities, passwords
+from chalicelib.services.practices import staff
+from tests.support.records import sealed_link
 
 PASSWORD = "correct horse battery"
 
@@ -96,20 +99,46 @@ def sign_up_practice(api: Api, slug: str, admin_email: str | None = None) -> Pra
     return Practice(answer.body["org"], answer.body["token"], email)
 
 
-def add_provider(api: Api, practice: Practice, name: str, role: str = "provider") -> dict[str, Any]:
+def add_provider(
+    api: Api, practice: Practice, name: str, role: str = "provider", *, accept: bool = True
+) -> dict[str, Any]:
+    """An admin adds a provider (R49: `invited`, a staff invite sent); with `accept`, the
+    provider accepts it with PASSWORD, as its page would, and is `active`."""
+    email = f"{name}@{practice.org['slug']}.example"
     answer = api.post(
         f"/v1/orgs/{practice.id}/providers",
-        {
-            "email": f"{name}@{practice.org['slug']}.example",
-            "first_name": name.title(),
-            "last_name": "Provider",
-            "role": role,
-        },
+        {"email": email, "first_name": name.title(), "last_name": "Provider", "role": role},
         practice.admin_token,
     )
     assert answer.status == 201, answer.body
-    practice.providers[name] = answer.body["provider"]
-    return answer.body["provider"]
+    provider = answer.body["provider"]
+    if accept:
+        accepted = staff.accept(
+            staff_invite_secret(practice.id, provider["id"]), PASSWORD, PASSWORD, "198.51.100.9"
+        )
+        assert accepted.session_token, accepted.errors
+        provider = {**provider, "status": "active"}
+    practice.providers[name] = provider
+    return provider
+
+
+def staff_invite_job(org_id: str, provider_id: str, index: int = -1) -> EmailJob:
+    """The provider's newest (or `index`th) staff invite email still open (read behind the
+    API: the secret is nowhere but in the email)."""
+    provider = staff._provider(org_id, provider_id)
+    open_ids = [job.job_id for job in EmailJob.open_jobs.query(OPEN)]  # keys only
+    jobs = [
+        job
+        for job in (EmailJob.batch_get(open_ids) if open_ids else [])
+        if job.kind == staff.KIND
+        and job.org_id == org_id
+        and job.identity_id == provider.identity_id
+    ]
+    return sorted(jobs, key=lambda job: job.created_at)[index]
+
+
+def staff_invite_secret(org_id: str, provider_id: str, index: int = -1) -> str:
+    return sealed_link(staff_invite_job(org_id, provider_id, index)).rsplit("/", 1)[-1]
 
 
 def give_password(email: str, password: str = PASSWORD) -> None:

@@ -9,6 +9,7 @@ from chalicelib.handlers.views.common import iso_or_none
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.rules.settings import org_branding, org_settings
+from chalicelib.services.practices.staff import StaffInvite
 
 
 def org_view(org: Organization) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def provider_view(provider: Provider) -> dict[str, Any]:
         "role": provider.role,
         "status": provider.status,
         "created_at": iso_or_none(provider.created_at),
+        "accepted_at": iso_or_none(provider.accepted_at),
+        "deactivated_at": iso_or_none(provider.deactivated_at),
     }
 
 
@@ -50,6 +53,11 @@ def group_view(group: Group) -> dict[str, Any]:
         "created_at": iso_or_none(group.created_at),
         "updated_at": iso_or_none(group.updated_at),
     }
+
+
+def staff_invite_view(invite: StaffInvite) -> dict[str, Any]:
+    """R49, B1: a provider's newest staff invite."""
+    return {"status": invite.status, "expires_at": invite.expires_at}
 
 
 def audit_view(event: AuditEvent) -> dict[str, Any]:

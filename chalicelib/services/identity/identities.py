@@ -116,6 +116,13 @@ def password_orgs(identity: Identity) -> set[str] | None:
     return {identity.password_org_id} if identity.password_org_id else None
 
 
+def asks_current_password(identity: Identity) -> bool:
+    """R15, R49, R50: whether a link's page asks for the login's current password (a proven
+    one) rather than letting the owner choose one (none yet, or an unproven one, set by staff
+    or chosen at a sign-up, perhaps by a stranger: the link proves the mailbox)."""
+    return bool(identity.password_hash) and identity.password_org_id is None
+
+
 def password_matches(identity: Identity | None, password: str, *, in_org: str | None) -> bool:
     """Whether `password` is the login's and opens `in_org`'s accounts (R45, R50); `in_org`
     None asks about the password alone (a sign-in, whose session `password_orgs` bounds).

@@ -107,8 +107,12 @@ def authenticate(token: str | None) -> Actor:
             caregiver=grant.caregiver,
         )
     if session.kind == SessionKind.STAFF:
+        # R49: read afresh, so a deactivation or a role change acts at the next request; a
+        # session opened before a deactivation stays ended after a reactivation.
         provider = db.get(Provider, session.org_id, Provider.sk_for(session.provider_id))
-        if not staff_account_open(provider, identity.id):
+        if not staff_account_open(provider, identity.id) or (
+            provider.deactivated_at is not None and session.created_at <= provider.deactivated_at
+        ):
             raise _dead()
         return Actor(session, identity, staff_account(provider), provider=provider)
     return Actor(session, identity, None)

@@ -1,21 +1,20 @@
 """Follow-up invites (R14, R44): sent on the days the practice sets while the newest invite is
-unused, each once, by the scheduled trigger.
+unused, each once, by the scheduled trigger; each is a new link that kills the earlier one.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from chalicelib import clock, config, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.emails import EmailJob
+from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.models.tokens import Token, TokenStatus
-from chalicelib.rules.actors import SYSTEM
-from chalicelib.sealing import Sealed
-from chalicelib.services import audit, outbox, tokens
-from chalicelib.services.invites.invites import email_context, schedule_next_follow_up
+from chalicelib.services import tokens
+from chalicelib.services.invites import invites
 
 
 class _AlreadyFollowedUp(Conflict):
@@ -26,11 +25,11 @@ class _AlreadyFollowedUp(Conflict):
 def send_due_follow_ups(now: datetime | None = None) -> int:
     """The follow-up trigger: Query the hours that may hold due follow-ups, send each once.
 
-    A follow-up resends the same link rather than a new one: a new invite would kill the link
-    of every email the client already has (the one they may be about to open), and the
-    practice's time to live keeps counting from when staff invited. It is not a staff send
-    (R20). Each follow-up moves the invite to its next due hour, or out of the index, under the
-    condition that it is still where it was read, so overlapping ticks send nothing twice."""
+    As the seed product does, each follow-up is a new link and the earlier link dies when it
+    is created (R13, R14): the secret is never kept to be sent again, and the email says it
+    replaces the earlier one. The invite's expiry and schedule keep counting from when staff
+    invited. It is not a staff send (R20). Overlapping ticks send nothing twice: the new link
+    moves the invite's live pointer under the condition that it is where it was read."""
     now = now or clock.now()
     sent = 0
     for back in range(config.FOLLOW_UP_LOOKBACK_HOURS, -1, -1):
@@ -44,60 +43,34 @@ def _follow_up(token: Token, now: datetime) -> int:
     was_at = token.follow_up_at
     assert was_at is not None
     profile = db.get(ClientProfile, token.org_id, token.client_id)
+    org = db.get(Organization, token.org_id, "org")
     wanted = (
-        token.sealed_secret is not None  # the link the first email carried, sealed (R53)
+        org is not None
         and tokens.status_of(token, now) == TokenStatus.LIVE
         and profile is not None
         and profile.status == ProfileStatus.ACTIVE  # R14: never after archive
         and profile.activated_at is None  # nor after acceptance
-        and profile.identity_id == token.identity_id
+        and tokens.addressed_to(token, profile.identity_id)  # R53: sent to this login
     )
-    days = (was_at - token.created_at).days
-    left = wanted and schedule_next_follow_up(token, after_days=days)
     tx = Tx()
-    tx.update(
-        token,
-        [Token.follow_up_hour.set(token.follow_up_hour), Token.follow_up_at.set(token.follow_up_at)]
-        if left
-        # R53: no follow-up is left to send the link, so its sealed copy goes.
-        else [
-            Token.follow_up_hour.remove(),
-            Token.follow_up_at.remove(),
-            Token.sealed_secret.remove(),
-        ],
-        condition=Token.follow_up_at == was_at,
-        on_conflict=_AlreadyFollowedUp,
-    )
-    jobs: list[EmailJob] = []
-    if wanted:
-        assert profile is not None
-        jobs.append(_queue_follow_up(tx, profile, token))
+    if not wanted:
+        tx.update(
+            token,
+            [Token.follow_up_hour.remove(), Token.follow_up_at.remove()],
+            condition=Token.follow_up_at == was_at,
+            on_conflict=_AlreadyFollowedUp,
+        )
+        with contextlib.suppress(_AlreadyFollowedUp):
+            tx.commit()
+        return 0
+    assert profile is not None
+    assert org is not None
+    invites.follow_up(tx, org, profile, token)
     try:
         tx.commit()
-    except _AlreadyFollowedUp:
-        return 0
-    if jobs:
-        logs.event("invite.followed_up", org_id=token.org_id, client_id=token.client_id)
-    return len(jobs)
-
-
-def _queue_follow_up(tx: Tx, profile: ClientProfile, token: Token) -> EmailJob:
-    """The same link again: the token keeps it sealed for its follow-ups (R53), the one copy
-    of it anywhere but in the emails already sent."""
-    assert token.sealed_secret is not None
-    audit.record(
-        tx,
-        org_id=profile.org_id,
-        action="invite.followed_up",
-        actor=SYSTEM,
-        client_id=profile.client_id,
-    )
-    return outbox.queue(
-        tx,
-        org_id=profile.org_id,
-        kind="invite",
-        client_id=profile.client_id,
-        to=profile.email,
-        context=email_context(profile, token, follow_up=True),
-        secret=Sealed(token.sealed_secret, token.token_hash),
-    )
+    except Conflict as exc:
+        if exc.code != "concurrent_change":
+            raise
+        return 0  # another tick (or a staff resend) moved the invite on first
+    logs.event("invite.followed_up", org_id=token.org_id, client_id=token.client_id)
+    return 1

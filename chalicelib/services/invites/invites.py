@@ -9,23 +9,20 @@ transaction that sets the password and activates the profile: two tabs, one succ
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock, config, db, logs, sealing
 from chalicelib.db import Tx
-from chalicelib.errors import Conflict, Throttled
+from chalicelib.errors import Conflict
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.models.tokens import LiveToken, SendLog, Token, TokenStatus
 from chalicelib.rules.actors import SYSTEM, Actor, provider_ref
 from chalicelib.rules.settings import org_settings
-from chalicelib.services import access, audit, outbox, records, tokens
-
-SEND_WINDOW = timedelta(hours=24)
+from chalicelib.services import access, audit, outbox, records, sends, tokens
 
 # B1: what the client record shows for its newest invite, by the token's status.
 _SHOWN: dict[str, str] = {
@@ -70,38 +67,61 @@ def for_new_client(
     if not send:
         return InviteOutcome("not_sent", "not_requested")
     outcome = _issue(tx, org, profile, actor=actor, action="invite.issued")
-    _count_send(tx, profile, None, [], clock.now())
+    key = SendLog.key_for(profile.org_id, profile.client_id)
+    sends.count(tx, sends.Sends(key, None, []), clock.now())
     return outcome
 
 
 def _issue(
-    tx: Tx, org: Organization, profile: ClientProfile, *, actor: str, action: str
+    tx: Tx,
+    org: Organization,
+    profile: ClientProfile,
+    *,
+    actor: str,
+    action: str,
+    follow_up_of: Token | None = None,
 ) -> InviteOutcome:
-    """A new invite for the profile, its email and its audit event, added to `tx`."""
+    """A new invite for the profile, its email and its audit event, added to `tx`; the live
+    one dies with it (R13). A follow-up (`follow_up_of`, R14) is a new link too, as the seed
+    product's: it keeps the invite's expiry and schedule, both counted from when staff
+    invited, and its email says it replaces the earlier one."""
     settings = org_settings(org)
+    moment = clock.now()
+    if follow_up_of is None:
+        ttl = timedelta(days=settings["invite_ttl_days"])
+        data: dict[str, Any] = {
+            "follow_up_days": sorted(set(settings["follow_up_days"])),
+            "invited_at": clock.iso(moment),
+        }
+        after_days = 0
+    else:
+        ttl = follow_up_of.expires_at - moment
+        data = dict(follow_up_of.data)
+        assert follow_up_of.follow_up_at is not None
+        after_days = (follow_up_of.follow_up_at - invited_at(follow_up_of)).days
     issued = tokens.issue(
         tx,
         "invite",
         subject_for(profile.org_id, profile.client_id),
-        ttl=timedelta(days=settings["invite_ttl_days"]),
+        ttl=ttl,
         org_id=profile.org_id,
         client_id=profile.client_id,
         identity_id=profile.identity_id,
-        data={"follow_up_days": sorted(set(settings["follow_up_days"]))},
+        data=data,
+        # The earlier link leaves the follow-up index as it dies.
+        ending=[Token.follow_up_hour.remove(), Token.follow_up_at.remove()],
     )
     token = issued.token
     link = sealing.seal(f"{config.PUBLIC_URL}/invite/{issued.secret}", token.token_hash)
-    if schedule_next_follow_up(token, after_days=0):
-        # R14 resends this link; R53: the token keeps it sealed while a follow-up is due.
-        token.sealed_secret = link.ciphertext
+    schedule_next_follow_up(token, after_days=after_days)
     outbox.queue(
         tx,
         org_id=profile.org_id,
         kind="invite",
         client_id=profile.client_id,
         to=profile.email,
-        context=email_context(profile, token, follow_up=False),
-        secret=link,
+        context=_email_context(profile, token, follow_up=follow_up_of is not None),
+        secret=link,  # R53: sealed for the worker; R43: not sent once the link died
     )
     audit.record(
         tx,
@@ -114,7 +134,13 @@ def _issue(
     return InviteOutcome("pending", None, token.created_at, token.expires_at)
 
 
-def email_context(profile: ClientProfile, token: Token, *, follow_up: bool) -> dict[str, Any]:
+def follow_up(tx: Tx, org: Organization, profile: ClientProfile, earlier: Token) -> None:
+    """R14: a follow-up invite, a new link; `earlier` dies in the same change. Not a staff
+    send, so not counted toward R20."""
+    _issue(tx, org, profile, actor=SYSTEM, action="invite.followed_up", follow_up_of=earlier)
+
+
+def _email_context(profile: ClientProfile, token: Token, *, follow_up: bool) -> dict[str, Any]:
     """An invite email's values but its link, which goes sealed beside them (R53)."""
     return {
         "client": {"first_name": profile.first_name},
@@ -123,12 +149,18 @@ def email_context(profile: ClientProfile, token: Token, *, follow_up: bool) -> d
     }
 
 
+def invited_at(token: Token) -> datetime:
+    """When staff (or an arrival) invited: follow-ups count their days from it (R14)."""
+    when = token.data.get("invited_at")
+    return datetime.fromisoformat(str(when)) if when else token.created_at
+
+
 def schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
     """File the invite under the hour of its next follow-up (R14), if one is left before it
     expires; else take it out of the index. Says whether one is left."""
     later = [d for d in token.data.get("follow_up_days", []) if d > after_days]
     for days in later:
-        due = token.created_at + timedelta(days=days)
+        due = invited_at(token) + timedelta(days=days)
         if due < token.expires_at:
             token.follow_up_at = due
             token.follow_up_hour = due.strftime("%Y-%m-%dT%H")
@@ -165,7 +197,7 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
     profile = records.client(org_id, client_id)
     _invitable(profile)
     now = clock.now()
-    log, recent = _sends_within_limit(profile, now)
+    within = _sends_within_limit(profile, now)
     had = db.get(LiveToken, LiveToken.key_for(subject_for(org_id, client_id))) is not None
     tx = Tx()
     outcome = _issue(
@@ -175,7 +207,7 @@ def send(actor: Actor, org_id: str, client_id: str) -> InviteOutcome:
         actor=provider_ref(staff.provider_id),
         action="invite.resent" if had else "invite.issued",
     )
-    _count_send(tx, profile, log, recent, now)
+    sends.count(tx, within, now)
     tx.commit()
     logs.event("invite.sent", org_id=org_id, client_id=client_id, actor=staff.provider_id)
     return outcome
@@ -229,13 +261,16 @@ def outcome_of(profile: ClientProfile, token: Token) -> InviteOutcome:
     return _outcome(token)
 
 
+_LINKED = {"invite", "staff_invite"}  # emails whose link's status the email log shows (B1)
+
+
 def link_statuses(jobs: list[EmailJob]) -> dict[str, str]:
-    """B1: for the invite emails among `jobs`, the status of the invite each carries, by job
-    id, in one BatchGetItem whatever the page holds."""
+    """B1: for the invite and staff invite emails among `jobs`, the status of the invite each
+    carries, by job id, in one BatchGetItem whatever the page holds."""
     wanted = {
         job.job_id: job.context["token_hash"]
         for job in jobs
-        if job.kind == "invite" and job.context.get("token_hash")
+        if job.kind in _LINKED and job.context.get("token_hash")
     }
     if not wanted:
         return {}
@@ -247,55 +282,16 @@ def link_statuses(jobs: list[EmailJob]) -> dict[str, str]:
     }
 
 
-def _sends_within_limit(profile: ClientProfile, now: datetime) -> tuple[SendLog | None, list]:
-    """R20: the sends of the last 24 hours, or 429 when there are five already."""
-    log = db.get(SendLog, SendLog.key_for(profile.org_id, profile.client_id))
-    recent = [moment for moment in (log.sent if log else []) if moment > now - SEND_WINDOW]
-    if len(recent) >= config.STAFF_SENDS_PER_DAY:
-        wait = min(recent) + SEND_WINDOW - now
-        raise Throttled(
-            "This client was sent 5 invites or password resets in the last 24 hours; try again "
-            "later.",
-            retry_after=max(1, math.ceil(wait.total_seconds())),
-        )
-    return log, recent
-
-
-def _count_send(
-    tx: Tx, profile: ClientProfile, log: SendLog | None, recent: list, now: datetime
-) -> None:
-    """Add this send to the client's log in the send's transaction. The log's version makes
-    the write conditional on the log being as read: of two racing sends, one fails whole (R20
-    cannot be raced past)."""
-    key = SendLog.key_for(profile.org_id, profile.client_id)
-    purge = now + SEND_WINDOW + timedelta(hours=1)
-    if log is None:
-        tx.save(
-            SendLog(key, sent=[now], purge_at=purge),
-            condition=SendLog.key.does_not_exist(),
-            on_conflict=_send_raced,
-        )
-        return
-    tx.update(
-        log,
-        [
-            SendLog.sent.set([*recent, now]),
-            SendLog.purge_at.set(purge),
-        ],
-        on_conflict=_send_raced,
-    )
-
-
-def _send_raced() -> Conflict:
-    return Conflict(
-        "Another invite or reset was sent to this client at the same moment; check the client's "
-        "record before sending again.",
-        code="concurrent_change",
+def _sends_within_limit(profile: ClientProfile, now: datetime) -> sends.Sends:
+    """R20: the client's sends of the last 24 hours, or 429 when there are five already."""
+    return sends.within_limit(
+        SendLog.key_for(profile.org_id, profile.client_id),
+        now,
+        "This client was sent 5 invites or password resets in the last 24 hours; try again later.",
     )
 
 
 def count_staff_send(tx: Tx, profile: ClientProfile) -> None:
     """R20 for a staff password reset: within the same five-a-day limit as invites."""
     now = clock.now()
-    log, recent = _sends_within_limit(profile, now)
-    _count_send(tx, profile, log, recent, now)
+    sends.count(tx, _sends_within_limit(profile, now), now)

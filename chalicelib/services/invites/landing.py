@@ -69,8 +69,8 @@ def landing(secret: str) -> Landing:
     # R15, R50: a proven password is asked for; a login without one, or with an unproven one
     # (set by staff or chosen at a sign-up, perhaps by a stranger), chooses a new password:
     # the link proves the mailbox.
-    proven = identity.password_hash and identity.password_org_id is None
-    page = LandingState.ENTER_PASSWORD if proven else LandingState.SET_PASSWORD
+    asks = identities.asks_current_password(identity)
+    page = LandingState.ENTER_PASSWORD if asks else LandingState.SET_PASSWORD
     return Landing(page, org, token, profile, identity)
 
 

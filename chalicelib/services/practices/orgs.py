@@ -19,11 +19,9 @@ from chalicelib.models.orgs import (
     SlugClaim,
     StaffClaim,
 )
-from chalicelib.models.profiles import OrgEmailClaim
 from chalicelib.rules.actors import Actor, provider_ref
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.practices import (
-    AddProvider,
     CreateGroup,
     CreateOrg,
     PortalSettings,
@@ -89,7 +87,9 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
             condition=SlugClaim.key.does_not_exist(),
             on_conflict=_slug_taken,
         )
-        provider = _membership(
+        # The practice's first admin is active at once: signing up proved nothing more to wait
+        # for (R49 invites the staff an admin adds).
+        provider = membership(
             tx, org.org_id, identity, admin.first_name, admin.last_name, Role.ADMIN
         )
         token = sessions.start(tx, identity, staff_account(provider))
@@ -99,9 +99,17 @@ def sign_up(req: CreateOrg, source: str) -> tuple[Organization, str]:
     return db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
 
 
-def _membership(
-    tx: Tx, org_id: str, identity: Identity, first_name: str, last_name: str, role: str
+def membership(
+    tx: Tx,
+    org_id: str,
+    identity: Identity,
+    first_name: str,
+    last_name: str,
+    role: str,
+    *,
+    status: ProviderStatus = ProviderStatus.ACTIVE,
 ) -> Provider:
+    """A staff membership of `identity` in the organization, added to `tx`: one each (R12)."""
     provider_id = ids.new_id("pr")
     provider = Provider(
         org_id,
@@ -112,6 +120,7 @@ def _membership(
         first_name=first_name,
         last_name=last_name,
         role=role,
+        status=status,
         created_at=clock.now(),
     )
     tx.save(provider, condition=Provider.sk.does_not_exist())
@@ -221,47 +230,6 @@ def clinical_providers(org_id: str) -> list[Provider]:
 
 def providers_of(org_id: str) -> list[Provider]:
     return list(Provider.query(org_id, Provider.sk.startswith("provider#"), consistent_read=True))
-
-
-def add_provider(actor: Actor, org_id: str, req: AddProvider) -> Provider:
-    """Admins add staff. An address used by a client of this practice is refused (R12). The
-    addition is audited (R47)."""
-    admin = access.staff_of(actor, org_id, access.ADMIN)
-
-    def attempt(tx: Tx) -> Provider:
-        identity, _ = identities.find_or_add(tx, req.email, first_org_id=org_id)
-        tx.check(
-            OrgEmailClaim,
-            org_id,
-            OrgEmailClaim.key_for(req.email),
-            condition=OrgEmailClaim.client_ids.does_not_exist(),
-            on_conflict=lambda: Conflict(
-                "This address belongs to a client of this practice; staff need their own.",
-                code="email_is_client",
-            ),
-        )
-        added = _membership(tx, org_id, identity, req.first_name, req.last_name, req.role)
-        audit.record(
-            tx,
-            org_id=org_id,
-            action="provider.added",
-            actor=provider_ref(admin.provider_id),
-            details={
-                "provider_id": added.provider_id,
-                "identity_id": identity.id,
-                "role": added.role,
-            },
-        )
-        return added
-
-    provider = db.run(attempt, retry_on=identities.EmailClaimedMeanwhile)
-    logs.event("provider.added", org_id=org_id, provider_id=provider.provider_id)
-    return provider
-
-
-def list_providers(actor: Actor, org_id: str) -> list[Provider]:
-    access.staff_of(actor, org_id)
-    return providers_of(org_id)
 
 
 # Groups --------------------------------------------------------------------------------------
