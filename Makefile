@@ -74,7 +74,7 @@ package: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m scripts.package --checkov $(CHECKOV_VENV)/bin/checkov
 
 fuzz: $(STAMP) $(NODE_STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -m fuzz tests/e2e/test_fuzz.py
+	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -m fuzz tests/e2e/test_fuzz.py
 
 # What a platform team runs to get a client (README "The contract"): openapi-python-client with
 # openapi-python-client.yaml. tests/e2e/test_generated_client.py generates one too and uses it.

@@ -164,16 +164,9 @@ def test_the_local_routes_are_documented_as_local_only() -> None:
             assert "local" not in op["tags"], where
 
 
-@pytest.mark.parametrize(
-    ("method", "template"),
-    [(m, p) for m, p, _ in OPERATIONS],
-    ids=[f"{m} {p}" for m, p, _ in OPERATIONS],
-)
-def test_signed_in_operations_answer_401_without_a_token(
-    api: Api, method: str, template: str
-) -> None:
-    # API.md conventions: 401 with no session, on every call but the public ones
-    path = template.format(
+def _concrete(template: str) -> str:
+    """A path of the template, its parameters naming records that do not exist."""
+    return template.format(
         org_id="org_x",
         group_id="grp_x",
         client_id="cl_x",
@@ -185,6 +178,42 @@ def test_signed_in_operations_answer_401_without_a_token(
         code="no-such-code",
         token="no-such-token",
     )
+
+
+UNDOCUMENTED_METHODS = [
+    (method, template)
+    for template, item in DOCUMENT["paths"].items()
+    for method in ("GET", "PUT", "POST", "DELETE", "PATCH")
+    if method.lower() not in item
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "template"), UNDOCUMENTED_METHODS, ids=[f"{m} {p}" for m, p in UNDOCUMENTED_METHODS]
+)
+def test_a_method_a_path_does_not_take_answers_405_in_the_error_shape(
+    api: Api, method: str, template: str
+) -> None:
+    # API.md conventions: never a 500, and errors in the contract's shape, for a method the
+    # document does not list for the path (the fuzz run's coverage phase sends these too, in
+    # `make fuzz`)
+    answer = api.call(
+        method, _concrete(template), {} if method in ("POST", "PUT", "PATCH") else None
+    )
+    assert answer.status == 405, answer.raw[:300]
+    assert answer.error_code() == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [(m, p) for m, p, _ in OPERATIONS],
+    ids=[f"{m} {p}" for m, p, _ in OPERATIONS],
+)
+def test_signed_in_operations_answer_401_without_a_token(
+    api: Api, method: str, template: str
+) -> None:
+    # API.md conventions: 401 with no session, on every call but the public ones
+    path = _concrete(template)
     media = MEDIA_TYPES.get((method, template))
     if media:
         answer = api.call(method, path, raw="", headers={"content-type": media})
