@@ -2,7 +2,7 @@
 # `make unit` (the in-process tests alone, on two workers), `make e2e` (the real local stack and
 # the browser alone), `make package` (the prod template and zip, linted by cfn-lint and checkov),
 # `make bench` (round trips, cold import, the email worker, Argon2 against Lambda's memory:
-# README "Benchmarks"), `make fuzz` (schemathesis, longer), `make client` (a Python client of
+# README "Benchmarks"), `make fuzz` (schemathesis and the property tests, longer), `make client` (a Python client of
 # openapi.yaml in build/portico-client).
 # Each creates the virtual environment and the npm tools and installs what is missing first.
 
@@ -75,6 +75,7 @@ package: $(STAMP) $(CHECKOV_STAMP)
 
 fuzz: $(STAMP) $(NODE_STAMP)
 	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -m fuzz tests/e2e/test_fuzz.py
+	LONG_PROPERTIES=1 $(PY) -m pytest -p no:cacheprovider -n 2 tests/test_properties.py tests/test_suppression_properties.py
 
 # What a platform team runs to get a client (README "The contract"): openapi-python-client with
 # openapi-python-client.yaml. tests/e2e/test_generated_client.py generates one too and uses it.

@@ -30,6 +30,7 @@ from chalicelib.errors import Conflict
 from chalicelib.rules.settings import FEATURES, effective
 from chalicelib.services import tokens
 from tests.support import moto
+from tests.support.budget import examples
 from tests.support.records import token_of
 
 # Portal settings (R35, R37) --------------------------------------------------------------------
@@ -191,7 +192,7 @@ def test_tokens_follow_their_model_under_any_sequence_of_operations(aws: None) -
     run_state_machine_as_test(
         TokenRules,
         settings=settings(
-            max_examples=25,
+            max_examples=examples(10, 100),
             stateful_step_count=12,
             deadline=None,
             database=None,

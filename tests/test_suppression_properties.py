@@ -31,6 +31,7 @@ from chalicelib.rules.settings import FEATURES
 from chalicelib.services import outbox, tokens
 from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice
+from tests.support.budget import examples
 from tests.support.email import RecordingSender
 
 # Kinds addressed to a client profile (the provider's and the identity's are not), and any kind
@@ -269,7 +270,7 @@ def queue_job(org_id: str, client_id: str, kind: str, to: str | None) -> str:
 
 @given(state=states)
 @settings(
-    max_examples=50,
+    max_examples=examples(15, 200),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
