@@ -29,6 +29,7 @@ from chalicelib.handlers import (
     local,
     pages_invites,
     pages_join,
+    pages_sign_in,
     schedules,
 )
 from chalicelib.handlers.http import contract_shape, counted, error_response
@@ -49,6 +50,7 @@ app.register_blueprint(pages_invites.bp)
 app.register_blueprint(email_worker.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(pages_join.bp)
+app.register_blueprint(pages_sign_in.bp)
 if config.is_local():
     app.register_blueprint(local.bp)
 

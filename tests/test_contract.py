@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,6 +48,9 @@ from tests.support.contract import (
     schema_validator,
 )
 from tests.support.join import Browser, code_of, confirm_path, make_group, sign_up_fields
+from tests.support.sign_in import PageBrowser
+from tests.support.sign_in import code_of as hand_over_code
+from tests.support.sign_in import exchange as hand_over_exchange
 
 SIGN_UP_AND_LOGIN = {("POST", "/v1/orgs"), ("POST", "/v1/auth/login")}
 # API.md "Local stage only": served with no session in the local stage, 404 in every other.
@@ -77,7 +81,10 @@ PUBLIC_FORMS = {
     ("POST", "/v1/auth/password-reset"),
     ("POST", "/v1/auth/otp"),
     ("POST", "/v1/auth/otp/verify"),
+    ("POST", "/v1/auth/exchange"),
 }
+# B9: the hosted sign-in pages answer a visitor without a session: the form, or the way to it.
+HOSTED_WITHOUT_SESSION = {("GET", "/sign-in"): 200, ("GET", "/sign-in/choose"): 303}
 PUBLIC = SIGN_UP_AND_LOGIN | LOCAL | PUBLIC_FORMS | ANONYMOUS
 
 
@@ -232,6 +239,8 @@ def test_signed_in_operations_answer_401_without_a_token(
         assert answer.status == 200, answer.body  # the local stage's routes take no session
     elif (method, template) in SIGN_UP_AND_LOGIN | PUBLIC_FORMS:
         assert answer.status == 400, answer.body  # an empty body, not a missing session
+    elif (method, template) in HOSTED_WITHOUT_SESSION:
+        assert answer.status == HOSTED_WITHOUT_SESSION[method, template], answer.raw[:300]
     elif (method, template) in ANONYMOUS:
         assert answer.status in (400, 403, 404), answer.raw[:300]  # no session is asked for
     else:
@@ -843,3 +852,51 @@ def test_onboarding_answers_match_the_document(api: Api, practice: Practice) -> 
     assert_documented("POST", "/v1/auth/otp", otp)
     wrong = api.post("/v1/auth/otp/verify", {"email": "maya@example.com", "code": "000000"})
     assert_documented("POST", "/v1/auth/otp/verify", wrong)
+
+
+def test_hosted_sign_in_answers_match_the_document(api: Api, practice: Practice) -> None:
+    # API.md "HTML pages" and POST /v1/auth/exchange (B9): the pages, the hand-over, the trade
+    sign_up_practice(api, "moonrise", admin_email=practice.admin_email)  # two accounts: choose
+    browser = PageBrowser(api)
+    assert_documented("GET", "/sign-in", browser.get("/sign-in?org=sunrise"))
+    assert_documented("GET", "/sign-in", browser.get("/sign-in?code_challenge=x"))  # 400
+    fields = {"email": practice.admin_email, "password": "wrong password"}
+    wrong = browser.post("/sign-in", fields)
+    assert wrong.status == 400
+    assert_documented("POST", "/sign-in", wrong)
+    browser.csrf = "forged"
+    assert_documented("POST", "/sign-in", browser.post("/sign-in", fields))  # 403
+    assert_documented("GET", "/sign-in/choose", browser.get("/sign-in/choose"))  # 303
+    browser.get("/sign-in")
+    held = browser.post("/sign-in", {**fields, "password": PASSWORD})
+    assert held.status == 303
+    assert_documented("POST", "/sign-in", held)
+    chooser = browser.follow(held)
+    assert_documented("GET", "/sign-in/choose", chooser)
+    refused = browser.post("/sign-in/choose", {"account_id": "client:org_x:cl_x"})
+    assert refused.status == 400
+    assert_documented("POST", "/sign-in/choose", refused)
+    account_id = f"staff:{practice.id}:"
+    chosen = next(
+        value
+        for value in re.findall(r'name="account_id" value="([^"]+)"', refused.raw.decode())
+        if value.startswith(account_id)
+    )
+    entered = browser.post("/sign-in/choose", {"account_id": chosen})
+    assert_documented("POST", "/sign-in/choose", entered)
+    traded = hand_over_exchange(api, hand_over_code(entered))
+    assert_documented("POST", "/v1/auth/exchange", traded)
+    assert_documented("POST", "/v1/auth/exchange", hand_over_exchange(api, hand_over_code(entered)))
+    assert_documented("POST", "/v1/auth/exchange", api.post("/v1/auth/exchange", {}))  # 400
+    token = traded.body["token"]
+    other = PageBrowser(api).post("/sign-in/switch", {"session_token": token})
+    assert other.status == 403
+    assert_documented("POST", "/sign-in/switch", other)
+    origin = {"origin": config.PUBLIC_URL}
+    switching = PageBrowser(api)
+    opened = switching.post("/sign-in/switch", {"session_token": token}, headers=origin)
+    assert_documented("POST", "/sign-in/switch", opened)
+    switching.follow(opened)
+    out = switching.post("/sign-in/choose", {"intent": "sign_out"})
+    assert out.status == 200
+    assert_documented("POST", "/sign-in/choose", out)

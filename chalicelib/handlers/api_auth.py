@@ -1,4 +1,5 @@
-"""Sign-in and accounts (API.md): login, switch, me, logout."""
+"""Sign-in and accounts (API.md): login, switch, me, logout, and the hosted pages' one-time code
+traded for the session (B9)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from chalice.app import Response
 
 from chalicelib.handlers.http import actor, no_content, ok, parse, source_address
 from chalicelib.handlers.views.identity import signed_in_view
-from chalicelib.schemas.identity import Login, Switch
-from chalicelib.services.identity import auth
+from chalicelib.schemas.identity import Exchange, Login, Switch
+from chalicelib.services.identity import auth, handover
 
 bp = Blueprint(__name__)
 
@@ -39,3 +40,8 @@ def me() -> Response:
 def logout() -> Response:
     auth.sign_out(actor(bp.current_request))
     return no_content()
+
+
+@bp.route("/v1/auth/exchange", methods=["POST"])
+def exchange() -> Response:
+    return ok(signed_in_view(handover.exchange(parse(Exchange, bp.current_request))))

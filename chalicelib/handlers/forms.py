@@ -76,7 +76,9 @@ def _sign(cookie: str, path: str, drawn: int) -> str:
     return f"{drawn}.{hmac.new(key, message, hashlib.sha256).hexdigest()}"
 
 
-def _cookie_of(request: Request) -> str | None:
+def cookie_of(request: Request, name: str) -> str | None:
+    """The value of the request's cookie `name` (20 to 100 characters, as Portico's cookies
+    are), or None."""
     raw = request.headers.get("cookie")
     if not raw:
         return None
@@ -84,8 +86,20 @@ def _cookie_of(request: Request) -> str | None:
         jar = SimpleCookie(raw)
     except CookieError:
         return None
-    morsel = jar.get(CSRF_COOKIE)
+    morsel = jar.get(name)
     return morsel.value if morsel and 20 <= len(morsel.value) <= 100 else None
+
+
+def set_cookie(name: str, value: str, *, max_age: int, same_site: str = "Strict") -> str:
+    """A page's Set-Cookie: host-only and sent over HTTPS only (`__Host-` names: Secure,
+    Path=/, no Domain), out of scripts' reach (HttpOnly), and gone after `max_age` seconds
+    (0 deletes it). Browsers treat http://127.0.0.1 as secure, so the local stage keeps the
+    same rules."""
+    return f"{name}={value}; Path=/; Secure; HttpOnly; SameSite={same_site}; Max-Age={max_age}"
+
+
+def _cookie_of(request: Request) -> str | None:
+    return cookie_of(request, CSRF_COOKIE)
 
 
 def csrf(request: Request) -> Csrf:

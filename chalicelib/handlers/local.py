@@ -9,6 +9,7 @@ import secrets
 from chalice import Blueprint
 from chalice.app import Response
 
+from chalicelib import config
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import html, ok, parse
 from chalicelib.handlers.views.email import outbox_view
@@ -41,32 +42,104 @@ def tick() -> Response:
     return ok(local_stage.tick(parse(TickBody, bp.current_request).now))
 
 
-# The stand-in portal reads the session token from the URL fragment (which no server sees) and
-# shows who is signed in where; its CSP lets this script alone run and call the API.
+# The stand-in portal is a small client of the API, as the real portal front end is (B9): its
+# one script trades the one-time code of the URL's fragment for the session (and removes it from
+# the address and history at once), keeps the session in this tab's sessionStorage, shows the
+# account entered with a "Switch account" control at the top (a form that posts the session,
+# never in a URL, to the hosted switch page), and the portal sections the account may see:
+# a feature turned off is not shown (R36), nor a section a caregiver's grant leaves out (R33).
+# The CSP lets this script alone run and call the API.
 PORTAL_SCRIPT = """
-const token = new URLSearchParams(location.hash.slice(1)).get("token");
-const who = document.getElementById("who");
-if (!token) {
-  who.textContent = "Not signed in: open an invite link from the local outbox.";
-} else {
-  fetch("/v1/me", {headers: {Authorization: "Bearer " + token}})
-    .then((answer) => answer.json().then((body) => [answer.status, body]))
-    .then(([status, body]) => {
-      if (status !== 200) {
-        who.textContent = "This session has ended: " + body.error.message;
-        return;
-      }
-      const entered = body.account;
-      who.textContent = "Signed in as " + body.identity.email + (entered
-        ? " in " + entered.org.name + " (" + entered.kind + " account)"
-        : ", choosing one of your accounts");
-      for (const account of body.accounts) {
-        const item = document.createElement("li");
-        item.textContent = account.org.name + ": " + account.kind + " account";
-        document.getElementById("accounts").appendChild(item);
-      }
-    });
+const $ = (id) => document.getElementById(id);
+const fragment = new URLSearchParams(location.hash.slice(1));
+const code = fragment.get("code");
+if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+const SECTIONS = [
+  ["appointments", "Appointments", "/v1/portal/appointments", "appointments"],
+  ["bills", "Bills and payments"], ["goals", "Goals"],
+  ["journal", "Journal", "/v1/portal/journal-entries", "entries"],
+  ["documents", "Documents"], ["forms", "Intake forms"], ["care_plans", "Care plans"],
+  ["programs", "Programs"], ["packages", "Packages"],
+];
+let token = sessionStorage.getItem("portico_session");
+const call = (method, path, body) => fetch(path, {
+  method,
+  headers: Object.assign({"content-type": "application/json"},
+    token ? {Authorization: "Bearer " + token} : {}),
+  body: body ? JSON.stringify(body) : undefined,
+}).then((answer) => answer.text().then((text) => [answer.status, text ? JSON.parse(text) : {}]));
+const say = (text) => { $("who").textContent = text; };
+const section = (title, lines) => {
+  const part = document.createElement("section");
+  const heading = document.createElement("h2");
+  heading.textContent = title;
+  part.appendChild(heading);
+  for (const line of lines) {
+    const p = document.createElement("p");
+    p.textContent = line;
+    part.appendChild(p);
+  }
+  $("sections").appendChild(part);
+};
+const counted = (items, one, many) => items.length === 1 ? "1 " + one : items.length + " " + many;
+function ended(text) {
+  sessionStorage.removeItem("portico_session");
+  token = null;
+  say(text);
+  $("sign-in").hidden = false;
 }
+async function show() {
+  const [status, me] = await call("GET", "/v1/me");
+  if (status !== 200) return ended("Your session has ended. Sign in again.");
+  $("session-token").value = token;
+  $("controls").hidden = false;
+  const entered = me.account;
+  if (!entered) {
+    say("Signed in as " + me.identity.email + ". Choose one of your accounts to continue.");
+    $("switch-button").textContent = "Choose an account";
+    return;
+  }
+  const kind = entered.kind === "caregiver" ? "caregiver" : entered.kind;
+  say(me.identity.email + ": " + kind + " account at " + entered.org.name);
+  if (entered.kind === "staff") {
+    section("Staff account", ["Role: " + entered.role + ". The practice dashboard is elsewhere."]);
+    return;
+  }
+  const [, profile] = await call("GET", "/v1/portal/profile");
+  if (profile.profile) {
+    const person = profile.profile.first_name + " " + profile.profile.last_name;
+    say($("who").textContent + (entered.kind === "caregiver" ? ", for " : ", as ") + person);
+  }
+  const [, settings] = await call("GET", "/v1/portal/settings");
+  const features = (settings.effective || {}).features || {};
+  for (const [feature, title, path, key] of SECTIONS) {
+    if (!features[feature]) continue;
+    if (!path) { section(title, ["Nothing here yet."]); continue; }
+    const [seen, body] = await call("GET", path);
+    if (seen === 200) section(title, [counted(body[key], "item", "items")]);
+  }
+  const [chatStatus, chat] = await call("GET", "/v1/portal/chat");
+  if (chatStatus === 200) section("Messages", chat.messages.map((m) => m.text));
+}
+async function start() {
+  if (code) {
+    const [status, body] = await call("POST", "/v1/auth/exchange", {code});
+    if (status !== 200) {
+      return ended("This sign-in link was used already or has expired. Sign in again.");
+    }
+    token = body.token;
+    sessionStorage.setItem("portico_session", token);
+  }
+  if (!token) return ended("Not signed in.");
+  return show();
+}
+$("sign-out").addEventListener("click", async () => {
+  await call("POST", "/v1/auth/logout");
+  $("controls").hidden = true;
+  $("sections").replaceChildren();
+  ended("You are signed out.");
+});
+start();
 """
 
 
@@ -78,6 +151,8 @@ def local_portal_page() -> Response:
         org=None,
         headers=forms.allowing_script(PORTAL_SCRIPT, calls_api=True),
         script=PORTAL_SCRIPT,
+        switch_url=f"{config.PUBLIC_URL}/sign-in/switch",
+        sign_in_url=f"{config.PUBLIC_URL}/sign-in",
     )
 
 

@@ -22,7 +22,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib import config
+from chalicelib import config, ids
 from chalicelib.models.base import BaseMeta, list_of
 
 TABLE = config.table("tokens")
@@ -123,3 +123,27 @@ class SendLog(Model):
     @staticmethod
     def key_for(org_id: str, client_id: str) -> str:
         return f"sends#{org_id}#{client_id}"
+
+
+class HandOver(Model):
+    """A one-time code a hosted page hands the portal in place of a session (B9): stored only
+    as its hash, for 60 seconds, traded once for the session it names (POST /v1/auth/exchange).
+
+    `claimed_at` is set by the one exchange that wins the code, under the condition that none
+    did before (R52); a claimed code stays dead until `purge_at` removes it. `challenge` is the
+    PKCE S256 challenge a native app sent with its sign-in, if any (OAuth 2.1)."""
+
+    class Meta(BaseMeta):
+        table_name = TABLE
+
+    key = UnicodeAttribute(hash_key=True, attr_name="token_hash")
+    session_hash = UnicodeAttribute()
+    challenge = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    claimed_at = UTCDateTimeAttribute(null=True)
+    purge_at = TTLAttribute()
+
+    @staticmethod
+    def key_for(code: str) -> str:
+        return f"handover#{ids.token_hash(code)}"

@@ -91,6 +91,13 @@ def list_for(identity: Identity) -> list[Account]:
     return accounts
 
 
+def people_of(found: list[Account]) -> dict[tuple[str, str], ClientProfile]:
+    """Whose account each one is, by (org id, client id): a client account's own profile, a
+    caregiver account's care receiver (R30), in one BatchGetItem. The chooser names them, so
+    family members who share an email (R1) tell their accounts apart."""
+    return _profiles({(a.org_id, a.client_id) for a in found if a.client_id})
+
+
 def _profiles(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ClientProfile]:
     if not keys:
         return {}
