@@ -177,6 +177,10 @@ def load(base_url: str) -> None:
     )
 
     harbor, harbor_admin = _practice(demo, "Harbor Physio", "harbor", "admin@harbor.example")
+    # Its own colour, so the account chooser (B9) shows two practices apart at a glance.
+    demo.call(
+        "PATCH", f"/v1/orgs/{harbor}", {"branding": {"primary_color": "#1d4e89"}}, harbor_admin
+    )
     for first, last, email in (
         ("Maya", "Chen", "maya@example.com"),
         ("Jordan", "Lee", "lee@evergreen.example"),

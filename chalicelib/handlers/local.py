@@ -47,7 +47,8 @@ def tick() -> Response:
 # the address and history at once), keeps the session in this tab's sessionStorage, shows the
 # account entered with a "Switch account" control at the top (a form that posts the session,
 # never in a URL, to the hosted switch page), and the portal sections the account may see:
-# a feature turned off is not shown (R36), nor a section a caregiver's grant leaves out (R33).
+# a feature turned off is not shown (R36); a section the API answers is shown only when it
+# answers 200, so what a caregiver's grant leaves out (R33) is not shown either.
 # The CSP lets this script alone run and call the API.
 PORTAL_SCRIPT = """
 const $ = (id) => document.getElementById(id);
@@ -55,9 +56,11 @@ const fragment = new URLSearchParams(location.hash.slice(1));
 const code = fragment.get("code");
 if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 const SECTIONS = [
-  ["appointments", "Appointments", "/v1/portal/appointments", "appointments"],
+  ["appointments", "Appointments", "/v1/portal/appointments", "appointments",
+    ["appointment", "appointments"]],
   ["bills", "Bills and payments"], ["goals", "Goals"],
-  ["journal", "Journal", "/v1/portal/journal-entries", "entries"],
+  ["journal", "Journal", "/v1/portal/journal-entries", "entries",
+    ["journal entry", "journal entries"]],
   ["documents", "Documents"], ["forms", "Intake forms"], ["care_plans", "Care plans"],
   ["programs", "Programs"], ["packages", "Packages"],
 ];
@@ -81,7 +84,8 @@ const section = (title, lines) => {
   }
   $("sections").appendChild(part);
 };
-const counted = (items, one, many) => items.length === 1 ? "1 " + one : items.length + " " + many;
+const counted = (items, [one, many]) => items.length === 0 ? "No " + many + " yet."
+  : items.length + " " + (items.length === 1 ? one : many) + ".";
 function ended(text) {
   sessionStorage.removeItem("portico_session");
   token = null;
@@ -99,27 +103,28 @@ async function show() {
     $("switch-button").textContent = "Choose an account";
     return;
   }
-  const kind = entered.kind === "caregiver" ? "caregiver" : entered.kind;
-  say(me.identity.email + ": " + kind + " account at " + entered.org.name);
+  const where = "Signed in as " + me.identity.email + " in " + entered.org.name;
   if (entered.kind === "staff") {
-    section("Staff account", ["Role: " + entered.role + ". The practice dashboard is elsewhere."]);
+    say(where + " (staff account, " + entered.role + ")");
+    section("Staff account", ["The practice's dashboard is a separate front end."]);
     return;
   }
   const [, profile] = await call("GET", "/v1/portal/profile");
-  if (profile.profile) {
-    const person = profile.profile.first_name + " " + profile.profile.last_name;
-    say($("who").textContent + (entered.kind === "caregiver" ? ", for " : ", as ") + person);
-  }
+  const person = profile.profile
+    ? profile.profile.first_name + " " + profile.profile.last_name : "";
+  say(where + (entered.kind === "caregiver"
+    ? " (caregiver for " + person + ")" : " (client account: " + person + ")"));
   const [, settings] = await call("GET", "/v1/portal/settings");
   const features = (settings.effective || {}).features || {};
-  for (const [feature, title, path, key] of SECTIONS) {
+  for (const [feature, title, path, key, noun] of SECTIONS) {
     if (!features[feature]) continue;
     if (!path) { section(title, ["Nothing here yet."]); continue; }
     const [seen, body] = await call("GET", path);
-    if (seen === 200) section(title, [counted(body[key], "item", "items")]);
+    if (seen === 200) section(title, [counted(body[key], noun)]);
   }
   const [chatStatus, chat] = await call("GET", "/v1/portal/chat");
   if (chatStatus === 200) section("Messages", chat.messages.map((m) => m.text));
+  $("sections").dataset.ready = "true";
 }
 async function start() {
   if (code) {
@@ -149,7 +154,12 @@ def local_portal_page() -> Response:
     return forms.page(
         "local_portal.html",
         org=None,
-        headers=forms.allowing_script(PORTAL_SCRIPT, calls_api=True),
+        headers={
+            **forms.allowing_script(PORTAL_SCRIPT, calls_api=True),
+            # No secret is ever in this page's address (the script drops the code at once),
+            # and its Switch account form must carry its Origin, which no-referrer blanks.
+            "Referrer-Policy": "same-origin",
+        },
         script=PORTAL_SCRIPT,
         switch_url=f"{config.PUBLIC_URL}/sign-in/switch",
         sign_in_url=f"{config.PUBLIC_URL}/sign-in",

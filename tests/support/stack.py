@@ -300,3 +300,18 @@ def branded_practice(stack: Stack) -> tuple[str, str]:
         token,
     )
     return org_id, token
+
+
+WIDTHS = (390, 1280)  # a phone's width and a desktop's
+
+
+def screenshots(page: Any, name: str) -> list[Path]:
+    """The page at each of WIDTHS as artifacts/screenshots/<name>-<width>.png; fails the test
+    when the page scrolls sideways at that width (it must work on a phone)."""
+    taken = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 844 if width < 600 else 800})
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{name} is {wide} px wide at a {width} px viewport"
+        taken.append(screenshot(page, f"{name}-{width}"))
+    return taken
