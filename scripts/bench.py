@@ -53,7 +53,7 @@ from chalicelib.models.emails import OPEN, EmailJob
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.search import ClientSearchEntry
 from chalicelib.services.clients import search
-from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity import handover, identities, passwords
 from scripts.moto_journal import undo_by_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,6 +337,30 @@ def _provider_call(
     return run
 
 
+def _opened_sign_in(org: Org) -> dict[str, Any]:
+    """The hosted sign-in page, opened (its CSRF cookie and token), ready to be posted (B9)."""
+    page = org.api.client.http.get("/sign-in")
+    cookie = {k.lower(): v for k, v in page.headers.items()}["set-cookie"].split(";")[0]
+    found = _CSRF.search(page.body.decode())
+    assert found is not None, page.body[:300]
+    return {"cookie": cookie, "csrf": found.group(1)}
+
+
+def _sign_in_page(org: Org, p: dict[str, Any]) -> None:
+    answer = org.api.client.http.post(
+        "/sign-in",
+        headers={"content-type": "application/x-www-form-urlencoded", "cookie": p["cookie"]},
+        body=urlencode({"csrf_token": p["csrf"], "email": ADMIN, "password": PASSWORD}),
+    )
+    if answer.status_code != 303:
+        raise BenchFailed(f"the sign-in page answered {answer.status_code}")
+
+
+def _handed_over(org: Org) -> dict[str, Any]:
+    """A one-time code for a fresh session, as a hosted page hands it to the portal (B9)."""
+    return {"code": handover.issue(org.token())}
+
+
 CALLS: tuple[Call, ...] = (
     Call(
         "sign-in",
@@ -353,6 +377,12 @@ CALLS: tuple[Call, ...] = (
         ),
     ),
     Call("me", _staff, lambda org, p: org.api.call("GET", "/v1/me", token=p["token"])),
+    Call("sign-in page (two accounts: to the chooser)", _opened_sign_in, _sign_in_page),
+    Call(
+        "code exchange (the portal trades a page's code)",
+        _handed_over,
+        lambda org, p: org.api.call("POST", "/v1/auth/exchange", {"code": p["code"]}),
+    ),
     Call(
         "client list (a page of 10)",
         _staff,
