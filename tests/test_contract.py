@@ -856,11 +856,19 @@ def test_onboarding_answers_match_the_document(api: Api, practice: Practice) -> 
 
 def test_hosted_sign_in_answers_match_the_document(api: Api, practice: Practice) -> None:
     # API.md "HTML pages" and POST /v1/auth/exchange (B9): the pages, the hand-over, the trade
-    sign_up_practice(api, "moonrise", admin_email=practice.admin_email)  # two accounts: choose
+    maya = "maya@example.com"  # a client at two practices: the chooser (R2)
+    for at in (practice, sign_up_practice(api, "moonrise")):
+        made = api.post(
+            CLIENTS.format(org_id=at.id),
+            {"first_name": "Maya", "last_name": "Chen", "email": maya, "send_invite": False},
+            at.admin_token,
+        )
+        assert made.status == 201, made.body
+    give_password(maya)
     browser = PageBrowser(api)
     assert_documented("GET", "/sign-in", browser.get("/sign-in?org=sunrise"))
     assert_documented("GET", "/sign-in", browser.get("/sign-in?code_challenge=x"))  # 400
-    fields = {"email": practice.admin_email, "password": "wrong password"}
+    fields = {"email": maya, "password": "wrong password"}
     wrong = browser.post("/sign-in", fields)
     assert wrong.status == 400
     assert_documented("POST", "/sign-in", wrong)
@@ -876,7 +884,7 @@ def test_hosted_sign_in_answers_match_the_document(api: Api, practice: Practice)
     refused = browser.post("/sign-in/choose", {"account_id": "client:org_x:cl_x"})
     assert refused.status == 400
     assert_documented("POST", "/sign-in/choose", refused)
-    account_id = f"staff:{practice.id}:"
+    account_id = f"client:{practice.id}:"
     chosen = next(
         value
         for value in re.findall(r'name="account_id" value="([^"]+)"', refused.raw.decode())

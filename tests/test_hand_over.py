@@ -3,16 +3,23 @@ the session; single use (R52), 60 seconds, stored only hashed, PKCE (S256) for n
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from chalicelib import clock, ids
+from chalicelib.models.emails import EmailJob
 from chalicelib.models.tokens import HandOver
-from chalicelib.services.identity import handover, sessions
+from chalicelib.services.identity import handover
 from tests.support.api import PASSWORD, Answer, Api, Practice, give_password, sign_up_practice
-from tests.support.invites import add_client
+from tests.support.family import family
+from tests.support.family import invite_path as caregiver_invite_path
+from tests.support.invites import add_client, invite_path
+from tests.support.join import code_of as join_code
+from tests.support.join import make_group, sign_up_fields
 from tests.support.records import stored
 from tests.support.sign_in import (
     PageBrowser,
@@ -21,9 +28,11 @@ from tests.support.sign_in import (
     exchange,
     fragment_of,
     header,
+    recording_sessions,
 )
 
 EMAIL = "ava@example.com"
+NEW = "a brand new password"
 VERIFIER = "a-native-app-s-own-secret-verifier-of-at-least-43-chars"
 
 
@@ -72,14 +81,7 @@ def test_b9_a_code_is_stored_only_as_its_hash(api: Api, ava: dict[str, Any]) -> 
 
 def test_b9_the_session_moves_to_a_new_token_and_the_pages_token_dies(api, ava, monkeypatch):
     # The token the page's process saw is never the portal's: the exchange replaces it.
-    started: list[str] = []
-    start = sessions.start
-
-    def recording(*args: Any, **kwargs: Any) -> str:
-        started.append(start(*args, **kwargs))
-        return started[-1]
-
-    monkeypatch.setattr(sessions, "start", recording)
+    started = recording_sessions(monkeypatch)
     traded = exchange(api, code_of(signed_in(api)))
     (page_token,) = started
     assert api.get("/v1/me", page_token).status == 401
@@ -184,3 +186,85 @@ def test_pkce_the_chooser_keeps_the_apps_request_to_the_hand_over(api, practice,
     entered = browser.post(location, {"intent": "enter", "account_id": account_id})
     assert fragment_of(entered)["state"] == "s2"
     assert exchange(api, code_of(entered)).error_code() == "invalid_code"  # bound: no verifier
+
+
+# Every page that signs someone in hands over the same way (B9) -------------------------------
+
+
+def _carries_none(answers: list[Answer], started: list[str]) -> None:
+    assert started, "no session was started: the test walked no sign-in"
+    for answer in answers:
+        seen = header(answer, "location") + answer.raw.decode(errors="replace")
+        assert not [token for token in started if token in seen], header(answer, "location")
+
+
+def test_b9_the_invite_reset_join_and_caregiver_pages_hand_over_by_code(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No page's Location (fragment included) or body carries a session token: each hands the
+    # portal a one-time code, directly or after the chooser or the group's intake forms.
+    started = recording_sessions(monkeypatch)
+    answers: list[Answer] = []
+
+    invited = add_client(api, practice, "noor@example.com")
+    path = invite_path(practice, invited["id"])
+    browser = PageBrowser(api)
+    answers.append(browser.get(path))
+    answers.append(accepted := browser.post(path, {"password": PASSWORD, "confirm": PASSWORD}))
+    assert exchange(api, code_of(accepted)).body["account"]["client_id"] == invited["id"]
+
+    reset = _reset_path(api, practice, "noor@example.com")
+    answers.append(browser.get(reset))
+    answers.append(done := browser.post(reset, {"password": NEW, "confirm": NEW}))
+    assert exchange(api, code_of(done)).body["account"]["client_id"] == invited["id"]
+
+    code = join_code(make_group(api, practice))
+    joining = PageBrowser(api)
+    answers.append(joining.get(f"/join/{code}"))
+    answers.append(joined := joining.post(f"/join/{code}", sign_up_fields("leo@example.com")))
+    answers.append(welcome := joining.follow(joined))
+    assert b"Continue to your portal" in welcome.raw
+    answers.append(handed := joining.post(f"/join/{code}/welcome", {}))
+    assert exchange(api, code_of(handed)).body["account"]["kind"] == "client"
+
+    fam = family(api, practice, accept=False)
+    accept = caregiver_invite_path(practice.id, fam.caregiver)
+    caregiver = PageBrowser(api)
+    answers.append(caregiver.get(accept))
+    answers.append(held := caregiver.post(accept, {"password": PASSWORD, "confirm": PASSWORD}))
+    answers.append(chooser := caregiver.follow(held))
+    assert b"Caregiver for Sam Rivera" in chooser.raw  # R2, R30: the new account is listed
+    receiver = f"caregiver:{practice.id}:{fam.receiver}:{fam.link_id}"
+    answers.append(entered := caregiver.post("/sign-in/choose", {"account_id": receiver}))
+    traded = exchange(api, code_of(entered))
+    assert traded.body["account"]["on_behalf_of"] == fam.receiver  # R30
+    _carries_none(answers, started)
+
+
+def _reset_path(api: Api, practice: Practice, email: str) -> str:
+    """Ask for a reset of `email` and answer the path of the link its email carries (R20)."""
+    assert api.post("/v1/auth/password-reset", {"email": email}).status == 202
+    sent = [j for j in EmailJob.by_org.query(practice.id) if j.kind == "password_reset"]
+    return urlsplit(sent[-1].context["reset_url"]).path
+
+
+def test_b9_a_reset_with_several_accounts_lands_in_the_chooser(
+    api: Api, practice: Practice, ava: dict[str, Any]
+) -> None:
+    add_client(api, sign_up_practice(api, "harbor"), EMAIL, send_invite=False)
+    assert api.post("/v1/auth/password-reset", {"email": EMAIL}).status == 202
+    (job,) = [j for j in EmailJob.by_org.query(practice.id) if j.kind == "password_reset"]
+    path = urlsplit(job.context["reset_url"]).path
+    browser = PageBrowser(api)
+    browser.get(path)
+    done = browser.post(path, {"password": NEW, "confirm": NEW})
+    assert header(done, "location") == "/sign-in/choose"
+    assert len(re.findall(rb'name="account_id"', browser.follow(done).raw)) == 2
+
+
+def test_b9_the_join_welcome_without_a_held_session_offers_sign_in(api, practice) -> None:
+    code = join_code(make_group(api, practice))
+    page = PageBrowser(api).get(f"/join/{code}/welcome")
+    assert page.status == 200
+    assert b"/sign-in?org=sunrise" in page.raw
+    assert b"Continue to your portal" not in page.raw

@@ -247,7 +247,7 @@ def test_r15_setting_a_password_activates_and_signs_in(api: Api, practice: Pract
     assert page.status == 200
     assert b"Sunrise Physio" in page.raw
     assert b'name="confirm"' in page.raw
-    token = session_of(_accept(api, path))
+    token = session_of(api, _accept(api, path))
     me = api.get("/v1/me", token)
     assert me.status == 200
     assert me.body["account"]["client_id"] == client["id"]
@@ -275,7 +275,7 @@ def test_r15_a_client_with_a_login_enters_its_password_to_add_the_practice(api, 
     wrong = submit(api, path, {"password": "not the password"})
     assert wrong.status == 400
     assert b"field-error" in wrong.raw
-    token = session_of(submit(api, path, {"password": PASSWORD}))
+    token = session_of(api, submit(api, path, {"password": PASSWORD}))
     assert api.get("/v1/me", token).body["account"]["client_id"] == client["id"]
     assert login(api, "maya@example.com").status == 200  # the password is unchanged
 
@@ -299,7 +299,7 @@ def test_r50_an_invite_to_a_login_with_an_unproven_password_lets_the_owner_choos
     page = open_page(api, path)[0]
     assert b'name="confirm"' in page.raw
     assert b"already have a Portico login" not in page.raw
-    token = session_of(_accept(api, path))
+    token = session_of(api, _accept(api, path))
     assert api.get("/v1/me", token).body["account"]["client_id"] == client["id"]
     assert login(api, "maya@example.com", "set at moonrise").status == 401
     accounts = login(api, "maya@example.com", NEW_PASSWORD).body["accounts"]
@@ -433,7 +433,7 @@ def test_r48_logs_of_the_invite_flow_hold_no_secret(api, practice, caplog):
     caplog.set_level(logging.INFO)
     client = add_client(api, practice, "maya@example.com")
     path = invite_path(practice, client["id"])
-    token = session_of(_accept(api, path))
+    token = session_of(api, _accept(api, path))
     api.post("/v1/auth/password-reset", {"email": "maya@example.com"})
     api.post("/_local/drain")
     text = "\n".join(record.getMessage() for record in caplog.records)
@@ -461,11 +461,13 @@ def test_round_trips_of_sending_and_accepting_do_not_grow_with_history(
     assert len(dynamo_calls.operations) == 6  # session 3, profile, live pointer, token
     path = invite_path(practice, client["id"])
     dynamo_calls.clear()
-    # the page GET (4) and the form POST (7: with the levels whose settings open the login,
-    # R37, and the login's reset and passcode pointers, which a password set ends, R13, R20)
-    session_of(_accept(api, path))
-    assert len(dynamo_calls.operations) == 11
+    # the page GET (4) and the form POST (8: with the levels whose settings open the login,
+    # R37, the login's reset and passcode pointers, which a password set ends, R13, R20, and
+    # the one-time code the page hands the portal, B9)
+    accepted = _accept(api, path)
+    assert len(dynamo_calls.operations) == 12
     assert dynamo_calls.operations.count("TransactWriteItems") == 1
+    session_of(api, accepted)
 
 
 def test_r19_an_email_change_kills_the_invite_sent_to_the_old_address(api, practice):

@@ -35,9 +35,11 @@ from tests.support.join import (
     Browser,
     code_of,
     confirm,
+    confirm_in,
     confirm_path,
     confirmation_jobs,
     join,
+    join_session,
     make_group,
     sign_up_fields,
 )
@@ -52,7 +54,7 @@ def location(answer: Answer) -> str:
 def test_r16_a_new_client_signs_up_confirms_by_email_and_is_signed_in(api, practice):
     # R16, R51: name, email, password → "check your email"; the emailed link's button → a
     # client of the group (source group_link), active, with a session; then 303 to the page of
-    # the group's intake forms, the token in the fragment. Nothing exists before the link.
+    # the group's intake forms, the session held (B9). Nothing exists before the link.
     group = make_group(api, practice)
     code = code_of(group)
     browser = Browser(api)
@@ -66,11 +68,10 @@ def test_r16_a_new_client_signs_up_confirms_by_email_and_is_signed_in(api, pract
     opened = api.call("GET", confirm_path(practice, "maya@example.com"))
     assert opened.status == 200
     assert identities.find_by_email("maya@example.com") is None  # a GET never finishes it
-    answer = confirm(api, practice)
+    answer = confirm_in(browser, practice)
     assert answer.status == 303, answer.raw[:500]
-    where, _, fragment = location(answer).partition("#")
-    assert where == f"/join/{code}/welcome"
-    token = fragment.removeprefix("token=")
+    assert location(answer) == f"/join/{code}/welcome"
+    token = browser.joined(answer)
     me = api.get("/v1/me", token)
     assert me.status == 200
     assert me.body["account"]["kind"] == "client"
@@ -94,8 +95,7 @@ def test_the_first_activation_posts_the_welcome_message(api: Api, practice: Prac
         practice.admin_token,
     )
     code = code_of(make_group(api, practice))
-    answer = join(api, practice, code)
-    token = location(answer).split("#token=")[1]
+    token = join_session(api, practice, code)
     account = api.get("/v1/me", token).body["account"]
     profile = stored(ClientProfile, practice.id, account["client_id"])
     assert profile.activated_at is not None
@@ -105,8 +105,7 @@ def test_the_first_activation_posts_the_welcome_message(api: Api, practice: Prac
 def test_the_sign_up_is_audited(api: Api, practice: Practice) -> None:
     # R47: the arrival by link is an audit event of the new client.
     group = make_group(api, practice)
-    answer = join(api, practice, code_of(group))
-    token = location(answer).split("#token=")[1]
+    token = join_session(api, practice, code_of(group))
     client_id = api.get("/v1/me", token).body["account"]["client_id"]
     (event,) = AuditEvent.query(AuditEvent.subject_for(practice.id, client_id))
     assert event.action == "client.added"
@@ -277,7 +276,7 @@ def test_an_existing_login_signs_in_and_adds_this_practices_account(api: Api, pr
         f"/join/{code}?step=sign_in", {**sign_up_fields(), "step": "sign_in", "password": PASSWORD}
     )
     assert joined.status == 303, joined.raw[:400]
-    token = location(joined).split("#token=")[1]
+    token = browser.joined(joined)
     assert api.get("/v1/me", token).body["account"]["org"]["id"] == practice.id
     assert len(login(api, "maya@example.com").body["accounts"]) == 2
 
@@ -485,25 +484,30 @@ def test_the_groups_default_provider_holds_the_new_client(api: Api, practice: Pr
     add_provider(api, practice, "lee")
     kim = add_provider(api, practice, "kim")
     code = code_of(make_group(api, practice, default_provider_id=kim["id"]))
-    answer = join(api, practice, code)
-    token = location(answer).split("#token=")[1]
+    token = join_session(api, practice, code)
     client_id = api.get("/v1/me", token).body["account"]["client_id"]
     assert stored(ClientProfile, practice.id, client_id).primary_provider_id == kim["id"]
 
 
 def test_the_session_token_is_never_in_a_server_visible_place(api: Api, practice, caplog):
-    # R48, R46: the token rides only in the fragment; logs and the pages never carry it.
+    # R48, R46, B9: the session is held in a cookie, never in a URL; logs and pages never
+    # carry it, and the portal gets a one-time code instead.
     code = code_of(make_group(api, practice))
     browser = Browser(api)
-    answer = join(api, practice, code)
-    token = location(answer).split("#token=")[1]
+    assert browser.post(f"/join/{code}", sign_up_fields()).status == 200
+    answer = confirm_in(browser, practice)
+    held = browser.cookies["__Host-portico_signin"]
+    assert held not in location(answer)
     welcome = browser.get(f"/join/{code}/welcome")
-    assert token.encode() not in welcome.raw
-    assert token not in caplog.text
+    assert held.encode() not in welcome.raw
+    handed = browser.post(f"/join/{code}/welcome", {}, fresh=False)
+    assert held not in location(handed)
+    assert location(handed).startswith(f"{config.PORTAL_URL}#code=")
+    assert held not in caplog.text
     assert "maya@example.com" not in caplog.text
     headers = {k.lower(): v for k, v in welcome.headers.items()}
     assert headers["referrer-policy"] == "no-referrer"
-    assert "script-src 'sha256-" in headers["content-security-policy"]
+    assert "script-src" not in headers["content-security-policy"]  # no script at all now
 
 
 def test_r50_a_join_sign_up_finished_by_its_emailed_link_proves_the_mailbox(api, practice):

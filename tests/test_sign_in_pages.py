@@ -14,10 +14,10 @@ from typing import Any
 
 from chalicelib import config
 from chalicelib.models.emails import EmailJob
-from chalicelib.services.identity import identities, sessions
+from chalicelib.services.identity import identities
 from tests.support.api import PASSWORD, Answer, Api, Practice, give_password, sign_up_practice
 from tests.support.family import Family, family
-from tests.support.sign_in import PageBrowser, code_of, exchange, header
+from tests.support.sign_in import PageBrowser, code_of, exchange, header, recording_sessions
 from tests.support.worlds import shared_world
 
 LOGO = "https://cdn.evergreen.example/logo.png"
@@ -343,15 +343,7 @@ def test_b9_the_chooser_never_offers_an_account_closed_meanwhile(api: Api, world
 def test_b9_no_session_token_passes_through_a_page(api: Api, world: World, monkeypatch):
     # Every token a session starts with is recorded; no page answer may carry one, in its
     # Location (fragments included) or its body.
-    started: list[str] = []
-    start = sessions.start
-
-    def recording(*args: Any, **kwargs: Any) -> str:
-        token = start(*args, **kwargs)
-        started.append(token)
-        return token
-
-    monkeypatch.setattr(sessions, "start", recording)
+    started = recording_sessions(monkeypatch)
     answers: list[Answer] = []
     browser = PageBrowser(api)
     answers.append(signed_in := sign_in(browser, "maya@example.com"))

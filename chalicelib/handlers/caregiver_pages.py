@@ -6,9 +6,8 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import Request, Response
 
-from chalicelib import config
 from chalicelib.errors import Invalid, Throttled
-from chalicelib.handlers import forms
+from chalicelib.handlers import forms, hand_over
 from chalicelib.handlers.http import source_address
 from chalicelib.models.tokens import TokenStatus
 from chalicelib.services.families import caregiver_invites
@@ -59,7 +58,7 @@ def accept_caregiver_invite(token: str) -> Response:
     if not forms.csrf_valid(request, fields):
         return forms.csrf_refused(request)
     try:
-        caregiver_invites.accept_caregiver_invite(
+        session_token = caregiver_invites.accept_caregiver_invite(
             invite, fields.get("password", ""), fields.get("confirm"), source_address(request)
         )
     except Invalid as error:
@@ -67,4 +66,5 @@ def accept_caregiver_invite(token: str) -> Response:
         return _form(request, invite, 400, errors or {"form": error.message})
     except Throttled as error:
         return _form(request, invite, 429, {"form": error.message})
-    return forms.redirect(config.PORTAL_URL)
+    # B9: signed in, choosing between the care receiver's account and their own (R2).
+    return hand_over.signed_in(session_token, entered=False)

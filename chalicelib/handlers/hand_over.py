@@ -23,9 +23,11 @@ from chalice.app import Request, Response
 from pydantic import ValidationError
 
 from chalicelib import config
+from chalicelib.errors import Unauthenticated
 from chalicelib.handlers import forms
+from chalicelib.rules.actors import Actor
 from chalicelib.schemas.identity import PortalRequest
-from chalicelib.services.identity import handover
+from chalicelib.services.identity import handover, sessions
 
 HELD_COOKIE = "__Host-portico_signin"
 HELD_SECONDS = 15 * 60
@@ -80,9 +82,20 @@ def signed_in(
     return hold(session_token, CHOOSER + query(portal))
 
 
-def held(request: Request) -> str | None:
-    """The session a sign-in holds between pages, if the browser still has it."""
-    return forms.cookie_of(request, HELD_COOKIE)
+def held(request: Request) -> tuple[str, Actor] | None:
+    """The session a sign-in holds between pages and who it is, while the browser still has
+    the cookie and the session is alive (read afresh, as every request is: R37, R38, R46)."""
+    token = forms.cookie_of(request, HELD_COOKIE)
+    actor = live(token) if token else None
+    return (token, actor) if token and actor else None
+
+
+def live(session_token: str) -> Actor | None:
+    """The session's actor, or None when it has ended."""
+    try:
+        return sessions.authenticate(session_token)
+    except Unauthenticated:
+        return None
 
 
 def released() -> str:

@@ -1,10 +1,10 @@
 """Landing pages of invites, staff invites and password resets (API.md "HTML pages"; R15,
 R20, R49, B2).
 
-GET shows the page; POST (form, CSRF required) acts. Success answers 303: after an invite or a
-staff invite, to the portal (`hand_over`), after a reset to its "password changed" page. A dead
-link answers 410 saying why, an unknown one 404 on a neutral page, a missing or wrong CSRF
-token 403.
+GET shows the page; POST (form, CSRF required) acts. Success signs the person in and hands the
+portal a one-time code (`hand_over`, B9), after an invite, a staff invite or a reset: never the
+session's token in a URL. A dead link answers 410 saying why, an unknown one 404 on a neutral
+page, a missing or wrong CSRF token 403.
 """
 
 from __future__ import annotations
@@ -15,22 +15,14 @@ from chalice import Blueprint
 from chalice.app import Request, Response
 
 from chalicelib import config
-from chalicelib.handlers import forms
+from chalicelib.handlers import forms, hand_over
 from chalicelib.handlers.http import source_address
-from chalicelib.models.tokens import TokenStatus
 from chalicelib.services.invites import landing, resets
 from chalicelib.services.practices import staff
 
 bp = Blueprint(__name__)
 
 FIELDS = {"password", "confirm", "intent"}
-
-
-def hand_over(session_token: str) -> Response:
-    """The one hand-over of a page that signed someone in (the invite and staff invite pages):
-    303 to the portal with the session token in the URL's fragment, which browsers never send
-    to a server nor put in a Referer, so it stays out of every log (R48)."""
-    return forms.redirect(f"{config.PORTAL_URL}#token={session_token}")
 
 
 def _not_found() -> Response:
@@ -86,7 +78,7 @@ def invite_form(token: str) -> Response:
         token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
     )
     if outcome.session_token:
-        return hand_over(outcome.session_token)
+        return hand_over.to_portal(outcome.session_token)
     return _invite_page(request, outcome.landing, outcome.errors, outcome.status)
 
 
@@ -130,7 +122,7 @@ def staff_invite_form(token: str) -> Response:
         token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
     )
     if outcome.session_token:
-        return hand_over(outcome.session_token)
+        return hand_over.to_portal(outcome.session_token)
     return _staff_invite_page(request, outcome.landing, outcome.errors, outcome.status)
 
 
@@ -165,15 +157,6 @@ def reset_form(token: str) -> Response:
     if not forms.csrf_valid(request, fields):
         return forms.csrf_refused(request)
     outcome = resets.redeem(token, fields.get("password", ""), fields.get("confirm", ""))
-    if outcome.done:  # API.md: a form that worked answers 303 to its next page
-        return forms.redirect(f"/reset/{token}/done")
+    if outcome.session_token:
+        return hand_over.signed_in(outcome.session_token, entered=outcome.entered)
     return _reset_page(request, outcome.landing, outcome.errors)
-
-
-@bp.route("/reset/{token}/done", methods=["GET"])
-def reset_done_page(token: str) -> Response:
-    """R20: "password changed", once the link has been used; before that, the link's page."""
-    found = resets.landing(token)
-    if found.state == resets.ResetState.DEAD and found.reason == TokenStatus.USED:
-        return forms.page("reset_done.html", org=found.org, portal_url=config.PORTAL_URL, errors={})
-    return _reset_page(bp.current_request, found)

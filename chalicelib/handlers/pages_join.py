@@ -1,11 +1,14 @@
 """The group invite link's pages (API.md "HTML pages": GET, POST /join/{code}; R16, B3, R23).
 
-The sign-up answers 303 to /join/{code}/welcome#token=…: the session token rides in the URL
-fragment, which browsers never send to a server nor put in a Referer, and the page after it is
-drawn from the group code alone, so no server-visible place ever holds the secret.
+The sign-up answers 303 to /join/{code}/welcome, the group's intake forms, with the new session
+held in the sign-in's short-lived cookie (`hand_over`, B9): never in a URL. Its "Continue to
+your portal" button posts back and hands the portal a one-time code then, however long the
+person took over the forms.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from chalice import Blueprint
 from chalice.app import Request, Response
@@ -13,7 +16,7 @@ from pydantic import ValidationError
 
 from chalicelib import config
 from chalicelib.errors import NotFound, Throttled
-from chalicelib.handlers import forms
+from chalicelib.handlers import forms, hand_over
 from chalicelib.handlers.http import source_address
 from chalicelib.schemas.public import JoinSignIn, JoinSignUp
 from chalicelib.services.clients import joining
@@ -29,9 +32,6 @@ bp = Blueprint(__name__)
 
 FIELDS = {"step", "first_name", "last_name", "email", "password", "password_confirm"}
 KEPT = ("first_name", "last_name", "email")  # shown again; passwords never are
-# The welcome page hands the fragment's token on to the portal link; its CSP allows this
-# one script by its hash and nothing else.
-WELCOME_SCRIPT = 'document.getElementById("portal").href += location.hash;'
 
 
 def _closed(error: LinkClosed | NotFound) -> Response:
@@ -104,19 +104,39 @@ def join_submit(code: str) -> Response:
 
 @bp.route("/join/{code}/welcome", methods=["GET"])
 def join_welcome(code: str) -> Response:
+    request = bp.current_request
     try:
         org, group = joining.group_of_code(code)
     except NotFound as error:
         return _closed(error)
+    held = hand_over.held(request) is not None
     return forms.page(
         "join_welcome.html",
         org=org,
-        headers=forms.allowing_script(WELCOME_SCRIPT),
+        pair=forms.csrf(request) if held else None,
         group_name=group.name,
         intake_forms=list(group.intake_forms),
-        portal_url=config.PORTAL_URL,
-        script=WELCOME_SCRIPT,
+        held=held,
+        sign_in_url=f"{hand_over.SIGN_IN}?{urlencode({'org': org.slug})}",
     )
+
+
+@bp.route("/join/{code}/welcome", methods=["POST"], content_types=[forms.FORM])
+def join_continue(code: str) -> Response:
+    """B9: on to the portal with a one-time code for the session the sign-up opened."""
+    request = bp.current_request
+    fields = forms.form(request, set())
+    if not forms.csrf_valid(request, fields):
+        return forms.csrf_refused(request)
+    try:
+        org, _ = joining.group_of_code(code)
+    except NotFound as error:
+        return _closed(error)
+    found = hand_over.held(request)
+    if found is None:  # the held session ended (15 minutes passed): sign in as anyone would
+        sign_in = f"{hand_over.SIGN_IN}?{urlencode({'org': org.slug})}"
+        return forms.redirect(sign_in, headers={"Set-Cookie": hand_over.released()})
+    return hand_over.to_portal(found[0])
 
 
 def _join(
@@ -166,7 +186,7 @@ def _join(
         )
     except LinkClosed as closed:
         return _closed(closed)
-    return forms.redirect(f"/join/{code}/welcome#token={joined.token}")
+    return hand_over.hold(joined.token, f"/join/{code}/welcome")
 
 
 @bp.route("/join-confirm/{token}", methods=["GET"])
@@ -192,7 +212,7 @@ def join_confirm_submit(token: str) -> Response:
         return _confirmation(dead.found, forms.csrf(request))
     except (LinkClosed, NotFound) as closed:
         return _closed(closed)
-    return forms.redirect(f"/join/{joined.code}/welcome#token={joined.token}")
+    return hand_over.hold(joined.token, f"/join/{joined.code}/welcome")
 
 
 _CONFIRMATION_STATUS = {

@@ -38,7 +38,7 @@ from chalicelib.schemas.identity import (
     PortalRequest,
     Switch,
 )
-from chalicelib.services.identity import auth, sessions
+from chalicelib.services.identity import auth
 from chalicelib.services.invites import passcodes, resets
 from chalicelib.services.portal import hosted
 
@@ -199,10 +199,10 @@ def choose_page() -> Response:
     request = bp.current_request
     if hand_over.portal_request(request) is None:
         return _incomplete(hosted.SignInPage(None, offers_passcode=False))
-    actor = _held(request)
-    if actor is None:
+    found = hand_over.held(request)
+    if found is None:
         return _start_again(request)
-    return _chooser(request, actor)
+    return _chooser(request, found[1])
 
 
 @bp.route("/sign-in/choose", methods=["POST"], content_types=[forms.FORM])
@@ -214,9 +214,10 @@ def choose_submit() -> Response:
     portal = hand_over.portal_request(request)
     if portal is None:
         return _incomplete(hosted.SignInPage(None, offers_passcode=False))
-    actor, token = _held(request), hand_over.held(request)
-    if actor is None or token is None:
+    found = hand_over.held(request)
+    if found is None:
         return _start_again(request)
+    token, actor = found
     if fields.get("intent") == "sign_out":
         auth.sign_out(actor)
         shown = forms.page("signed_out.html", org=None, sign_in_url=hand_over.SIGN_IN)
@@ -253,7 +254,7 @@ def switch_from_portal() -> Response:
     if not _from_portal(request):
         return forms.csrf_refused(request)
     token = fields.get("session_token", "")
-    if _actor(token) is None:
+    if not token or hand_over.live(token) is None:
         return _start_again(request)
     return hand_over.hold(
         token, hand_over.CHOOSER + hand_over.query(hand_over.portal_request(request))
@@ -272,18 +273,6 @@ def _chooser(request: Request, actor: Actor, errors: dict[str, str] | None = Non
         switching=actor.account is not None,
         errors=errors or {},
     )
-
-
-def _held(request: Request) -> Actor | None:
-    token = hand_over.held(request)
-    return _actor(token) if token else None
-
-
-def _actor(token: str) -> Actor | None:
-    try:
-        return sessions.authenticate(token)
-    except Unauthenticated:
-        return None
 
 
 def _start_again(request: Request) -> Response:

@@ -2,8 +2,9 @@
 R15, R20, R48, R49).
 
 A person opens the invite from the local outbox, sets a password and lands in the portal signed
-in; an older link shows its 410 page; the reset page changes the password; two tabs redeeming
-one link end with one success; the stack's log never holds a link's secret.
+in (a one-time code handed over, B9); an older link shows its 410 page; the reset page changes
+the password and signs in; two tabs redeeming one link end with one success; the stack's log
+never holds a link's secret.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import re
 import threading
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -60,14 +60,14 @@ def test_r15_a_person_accepts_an_invite_and_lands_signed_in(stack: Stack, page: 
     page.fill("#password", NEW)
     page.fill("#confirm", NEW)
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/portal#token=.+"))
-    session = urlsplit(page.url).fragment.removeprefix("token=")
+    # B9: the portal gets a one-time code, trades it and drops it from the address at once.
+    page.wait_for_url(re.compile(r".*/_local/portal$"))
+    page.locator("#who", has_text="Signed in as").wait_for()
+    assert f"Signed in as {email} in Sunrise" in page.content()
+    session = page.evaluate("sessionStorage.getItem('portico_session')")
     me = stack.call("GET", "/v1/me", token=session)
     assert me.status_code == 200, me.text
     assert me.json()["account"]["client_id"] == client_id
-    # The local stand-in portal shows the session the link handed over (PORTAL_URL).
-    page.locator("#who", has_text="Signed in as").wait_for()
-    assert f"Signed in as {email} in Sunrise" in page.content()
     screenshot(page, "portal-signed-in")
     used = page.goto(link)
     assert used.status == 410
@@ -97,7 +97,7 @@ def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> Non
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/portal#token=.+"))
+    page.wait_for_url(re.compile(r".*/_local/portal$"))
 
     asked = stack.call("POST", "/v1/auth/password-reset", {"email": email})
     assert asked.status_code == 202
@@ -108,8 +108,8 @@ def test_r20_the_reset_page_changes_the_password(stack: Stack, page: Any) -> Non
     page.fill("#password", NEW)
     page.fill("#confirm", NEW)
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/reset/.+/done$"))  # 303 to its "password changed" page
-    assert "Your password is changed" in page.content()
+    page.wait_for_url(re.compile(r".*/_local/portal$"))  # signed in with it (B9)
+    page.locator("#who", has_text=f"Signed in as {email}").wait_for()
     screenshot(page, "reset-done")
     signed_in = stack.call("POST", "/v1/auth/login", {"email": email, "password": NEW})
     assert signed_in.status_code == 200
@@ -182,8 +182,9 @@ def test_r49_a_provider_accepts_a_staff_invite_and_is_signed_in_until_deactivate
     page.fill("#confirm", NEW)
     screenshot(page, "staff-invite-set-password")
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/portal#token=.+"))
-    session = urlsplit(page.url).fragment.removeprefix("token=")
+    page.wait_for_url(re.compile(r".*/_local/portal$"))  # the code traded, gone (B9)
+    page.locator("#who", has_text="staff account").wait_for()
+    session = page.evaluate("sessionStorage.getItem('portico_session')")
     me = stack.call("GET", "/v1/me", None, session)
     assert me.json()["account"]["kind"] == "staff"
     provider_id = added.json()["provider"]["id"]

@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlencode, urlsplit
 
 from chalicelib.models.emails import EmailJob
+from tests.support import sign_in
 from tests.support.api import Answer, Api, Practice
 from tests.support.records import sealed_link
 
@@ -57,10 +58,7 @@ def submit(api: Api, path: str, fields: dict[str, str], *, csrf: bool = True) ->
     return api.call("POST", path, raw=urlencode(body), headers=headers)
 
 
-def session_of(answer: Answer) -> str:
-    """The session token a 303 to the portal carries in its fragment."""
-    assert answer.status == 303, answer.raw[:500]
-    location = {name.lower(): value for name, value in answer.headers.items()}["location"]
-    fragment = urlsplit(location).fragment
-    assert fragment.startswith("token="), location
-    return fragment.removeprefix("token=")
+def session_of(api: Api, answer: Answer) -> str:
+    """The session a 303 to the portal hands over: its one-time code, traded as the portal
+    trades it (B9)."""
+    return sign_in.session_of(api, answer)

@@ -10,6 +10,7 @@ from chalicelib.models.emails import EmailJob
 from tests.support.api import Answer, Api, Practice
 from tests.support.invites import submit
 from tests.support.records import sealed_link, sent_text
+from tests.support.sign_in import session_of
 
 NEW_PASSWORD = "blue canoe at dawn"
 
@@ -26,11 +27,12 @@ def code_of(group: dict[str, Any]) -> str:
 
 
 class Browser:
-    """A visitor's browser: keeps the CSRF cookie and reads the form's token from the page."""
+    """A visitor's browser: keeps the pages' cookies (the CSRF pair's, the held sign-in's, B9)
+    and reads the form's token from the page."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.cookie = ""
+        self.cookies: dict[str, str] = {}
         self.csrf = ""
 
     def get(self, path: str) -> Answer:
@@ -58,12 +60,28 @@ class Browser:
         return answer
 
     def _headers(self) -> dict[str, str]:
-        return {"cookie": self.cookie} if self.cookie else {}
+        if not self.cookies:
+            return {}
+        return {"cookie": "; ".join(f"{name}={value}" for name, value in self.cookies.items())}
 
     def _keep(self, answer: Answer) -> None:
         cookie = {k.lower(): v for k, v in answer.headers.items()}.get("set-cookie")
         if cookie:
-            self.cookie = cookie.split(";", 1)[0]
+            name, _, rest = cookie.partition("=")
+            if "max-age=0" in cookie.lower().replace(" ", ""):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = rest.split(";", 1)[0]
+
+    def joined(self, answer: Answer) -> str:
+        """The session a join page's 303 opened, as the portal gets it: the welcome page's
+        "Continue to your portal" hands over a one-time code (B9), traded here."""
+        location = {k.lower(): v for k, v in answer.headers.items()}["location"]
+        assert answer.status == 303, answer.raw[:300]
+        assert "#" not in location, location  # no token rides in the URL (B9)
+        assert self.get(location).status == 200
+        handed = self.post(location, {}, fresh=False)
+        return session_of(self.api, handed)
 
 
 def sign_up_fields(email: str = "maya@example.com", **extra: str) -> dict[str, str]:
@@ -103,7 +121,24 @@ def confirm(api: Api, practice: Practice, email: str = "maya@example.com") -> An
 
 def join(api: Api, practice: Practice, code: str, email: str = "maya@example.com") -> Answer:
     """A new address signs up through the group link and confirms it from the email: the 303
-    to the group's welcome page, with the session in its fragment."""
+    to the group's welcome page (the session held in a cookie this answer sets, B9)."""
     asked = Browser(api).post(f"/join/{code}", sign_up_fields(email))
     assert asked.status == 200, asked.raw[:500]
     return confirm(api, practice, email)
+
+
+def confirm_in(browser: Browser, practice: Practice, email: str = "maya@example.com") -> Answer:
+    """The emailed confirmation link opened and its button pressed in `browser`, which keeps
+    the session the sign-up opened (held for the welcome page, B9)."""
+    path = confirm_path(practice, email)
+    assert browser.get(path).status == 200
+    return browser.post(path, {}, fresh=False)
+
+
+def join_session(api: Api, practice: Practice, code: str, email: str = "maya@example.com") -> str:
+    """Sign up through the group link, confirm from the email and continue to the portal:
+    the session as the portal gets it, its one-time code traded (R16, R51, B9)."""
+    browser = Browser(api)
+    asked = browser.post(f"/join/{code}", sign_up_fields(email))
+    assert asked.status == 200, asked.raw[:500]
+    return browser.joined(confirm_in(browser, practice, email))

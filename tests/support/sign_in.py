@@ -9,6 +9,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from chalicelib.services.identity import sessions
 from tests.support.api import Answer, Api
 
 FORM = "application/x-www-form-urlencoded"
@@ -102,3 +103,17 @@ def session_of(api: Api, answer: Answer) -> str:
 def challenge_for(verifier: str) -> str:
     """RFC 7636 S256, computed here independently of the code under test."""
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+
+
+def recording_sessions(monkeypatch: Any) -> list[str]:
+    """Every token a session starts with from now on, wherever it starts (sessions.start), so
+    a test can look for them where they must never be."""
+    started: list[str] = []
+    start = sessions.start
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        started.append(start(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(sessions, "start", recording)
+    return started

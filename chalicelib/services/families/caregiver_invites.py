@@ -18,7 +18,7 @@ from chalicelib.rules.actors import client_ref
 from chalicelib.rules.passwords import new_password_errors
 from chalicelib.services import audit, throttle, tokens
 from chalicelib.services.families.caregiver_grants import both_profiles
-from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity import identities, passwords, sessions
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,14 @@ def caregiver_invite(secret: str) -> CaregiverInvite | None:
 
 def accept_caregiver_invite(
     invite: CaregiverInvite, password: str, confirm: str | None, source: str
-) -> None:
+) -> str:
     """R30: the caregiver accepts: with their login's password if it has one (throttled like a
     sign-in, R45), else by setting one. The token is consumed under its condition, so two tabs
-    accept once; from then on the care receiver's account is in the caregiver's list (R2)."""
+    accept once; from then on the care receiver's account is in the caregiver's list (R2).
+
+    Answers the token of a session the same transaction starts, before any account is entered:
+    the page hands it over (B9) and the caregiver chooses the care receiver's account or their
+    own (R2), each entry audited (R47, B6)."""
     assert invite.state == TokenStatus.LIVE
     assert invite.identity is not None
     assert invite.link is not None
@@ -128,5 +132,7 @@ def accept_caregiver_invite(
             "password_set": not invite.has_password,
         },
     )
+    session_token = sessions.start(tx, identity, None)
     tx.commit()
     logs.event("grant.accepted", org_id=link.org_id, link_id=link.link_id)
+    return session_token

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pynamodb.expressions.update import Action
+
 from chalicelib import logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import NotFound, Unauthenticated
@@ -127,10 +129,17 @@ def sign_out(actor: Actor) -> None:
 
 
 def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
+    if changes := entry(tx, identity, account):
+        tx.update(identity, changes)
+
+
+def entry(tx: Tx, identity: Identity, account: Account) -> list[Action]:
     """R3 (and R8, R9 after it): the organization last entered. R47: the entry is audited; a
-    caregiver's as done by their own profile on behalf of the care receiver (R30, B6)."""
-    if entered := accounts.entering(identity, account.org_id):
-        tx.update(identity, entered)
+    caregiver's as done by their own profile on behalf of the care receiver (R30, B6).
+
+    The audit event goes into `tx`; the identity's change is returned for the caller's one
+    write of the identity (a transaction writes an item once: a page that also changes the
+    password writes both together)."""
     client_id = None if account.kind == SessionKind.STAFF else account.client_id
     audit.record(
         tx,
@@ -143,6 +152,7 @@ def _record_entry(tx: Tx, identity: Identity, account: Account) -> None:
         if account.link_id
         else {"identity_id": identity.id},
     )
+    return accounts.entering(identity, account.org_id)
 
 
 def _org_ids(found: Sequence[Account | None]) -> set[str]:

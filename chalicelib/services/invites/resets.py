@@ -26,7 +26,7 @@ from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.passwords import new_password_errors
 from chalicelib.sealing import Sealed
 from chalicelib.services import access, audit, outbox, records, throttle, tokens
-from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity import accounts, auth, identities, passwords, sessions
 from chalicelib.services.invites import invites
 from chalicelib.services.practices import branding
 
@@ -155,14 +155,24 @@ def landing(secret: str) -> ResetLanding:
 
 @dataclass(frozen=True)
 class ResetOutcome:
+    """The reset form's outcome: errors to show again, or the session the new password opened
+    (`entered`: in the login's only account; otherwise the person chooses, R2)."""
+
     landing: ResetLanding
     errors: dict[str, str] = field(default_factory=dict)
-    done: bool = False
+    session_token: str | None = None
+    entered: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.session_token is not None
 
 
 def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
     """Set the new password; the token is consumed in the same transaction (once), every
-    session of the login ends (R46), and the change is audited (R47)."""
+    session of the login ends (R46), and the change is audited (R47). The same transaction
+    starts the session the page hands to the portal (B9): in the login's only account (an
+    entry, R3, R47), or choosing (R2)."""
     found = landing(secret)
     if found.state != ResetState.OPEN:
         return ResetOutcome(found)
@@ -172,14 +182,21 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
     errors = new_password_errors(password, confirm)
     if errors:
         return ResetOutcome(found, errors)
+    org_id = identity.last_org_id  # the audit event's, read before an entry moves it (R3)
+    listed = accounts.list_for(identity)
+    entered = listed[0] if len(listed) == 1 else None
     tx = Tx()
     tokens.consume(tx, token, on_conflict=tokens.just_used)
     # R50: the link proved the mailbox; the password chosen here is the owner's, and opens
     # every account of the login. Never asks for the current one, which may be unproven.
     identities.prove_mailbox(
-        tx, identity, password_hash=passwords.hash_password(password), keep_token=token.token_hash
+        tx,
+        identity,
+        password_hash=passwords.hash_password(password),
+        keep_token=token.token_hash,
+        also=auth.entry(tx, identity, entered) if entered else None,
     )
-    org_id = identity.last_org_id
+    session_token = sessions.start(tx, identity, entered)
     if org_id:
         audit.record(
             tx,
@@ -195,7 +212,7 @@ def redeem(secret: str, password: str, confirm: str) -> ResetOutcome:
             raise
         return ResetOutcome(landing(secret))  # another tab won: the link says why it is dead
     logs.event("password.reset", identity_id=identity.id)
-    return ResetOutcome(found, done=True)
+    return ResetOutcome(found, session_token=session_token, entered=entered is not None)
 
 
 def _identity_of(token: Token) -> Identity | None:
