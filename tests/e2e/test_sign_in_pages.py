@@ -50,9 +50,27 @@ def _codes_handed_over(page: Any) -> list[str]:
     return codes
 
 
+def _turn_bills_off_for_maya_at_harbor(stack: Stack) -> None:
+    """Harbor's admin turns the portal's bills off for Maya's account there (R35, R36)."""
+    admin = stack.call(
+        "POST", "/v1/auth/login", {"email": "admin@harbor.example", "password": DEMO_PASSWORD}
+    ).json()
+    org_id, token = admin["account"]["org"]["id"], admin["token"]
+    clients = stack.call("GET", f"/v1/orgs/{org_id}/clients", token=token).json()["clients"]
+    (maya,) = [c for c in clients if c["email"] == MAYA]
+    changed = stack.call(
+        "PUT",
+        f"/v1/orgs/{org_id}/clients/{maya['id']}/portal-settings",
+        {"features": {"bills": False}},
+        token,
+    )
+    assert changed.status_code == 200, changed.text
+
+
 def test_b9_maya_chooses_an_account_switches_from_the_portal_and_signs_out(
     stack: Stack, page: Any
 ) -> None:
+    _turn_bills_off_for_maya_at_harbor(stack)
     page.goto(f"{stack.base_url}/sign-in")
     screenshots(page, "sign-in")
     _tab_to(page, "#email")
@@ -72,6 +90,7 @@ def test_b9_maya_chooses_an_account_switches_from_the_portal_and_signs_out(
     assert "client account: Maya Chen" in who.inner_text()
     page.locator("#sections[data-ready]").wait_for()
     assert page.locator("#sections h2", has_text="Appointments").count() == 1
+    assert page.locator("#sections h2", has_text="Bills").count() == 0  # off at Harbor (R36)
     assert "#" not in page.url
     screenshots(page, "portal-signed-in")
 
@@ -85,6 +104,7 @@ def test_b9_maya_chooses_an_account_switches_from_the_portal_and_signs_out(
     page.locator("#who", has_text="Evergreen Wellness").wait_for()
     page.locator("#sections[data-ready]").wait_for()
     assert page.locator("#sections h2", has_text="Messages").count() == 1
+    assert page.locator("#sections h2", has_text="Bills").count() == 1  # on at Evergreen
     screenshots(page, "portal-switched")
 
     page.click("#switch-button")
@@ -113,6 +133,16 @@ def test_r22_maya_signs_in_with_an_emailed_code(stack: Stack, page: Any) -> None
     page.wait_for_url(PORTAL)
     # R22: a code opens only the accounts of practices that allow codes: Evergreen's.
     page.locator("#who", has_text="Signed in as maya@example.com in Evergreen").wait_for()
+
+    page.goto(f"{stack.base_url}/sign-in?org=evergreen")
+    page.fill("#email", MAYA)
+    page.click("text=Forgot your password?")  # R20, answered alike for every address (R51)
+    page.locator("text=Check your email").wait_for()
+    screenshots(page, "sign-in-reset-sent")
+    shown = page.goto(f"{stack.base_url}/sign-in?code_challenge=not-a-challenge")
+    assert shown is not None
+    assert shown.status == 400
+    screenshots(page, "sign-in-incomplete")
 
 
 def test_r45_a_wrong_password_and_a_code_used_twice(stack: Stack, page: Any) -> None:
