@@ -93,8 +93,7 @@ def cookie_of(request: Request, name: str) -> str | None:
 def set_cookie(name: str, value: str, *, max_age: int, same_site: str = "Strict") -> str:
     """A page's Set-Cookie: host-only and sent over HTTPS only (`__Host-` names: Secure,
     Path=/, no Domain), out of scripts' reach (HttpOnly), and gone after `max_age` seconds
-    (0 deletes it). Browsers treat http://127.0.0.1 as secure, so the local stage keeps the
-    same rules."""
+    (0 deletes it): the CSRF pair's cookie and the held sign-in's (`hand_over`) alike."""
     return f"{name}={value}; Path=/; Secure; HttpOnly; SameSite={same_site}; Max-Age={max_age}"
 
 
@@ -172,9 +171,8 @@ def page(
     )
     sent = page_headers(headers)
     if pair is not None:
-        sent["Set-Cookie"] = (
-            f"{CSRF_COOKIE}={pair.cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; "
-            f"Max-Age={config.CSRF_MAX_AGE_SECONDS}"
+        sent["Set-Cookie"] = set_cookie(
+            CSRF_COOKIE, pair.cookie, max_age=config.CSRF_MAX_AGE_SECONDS
         )
     return Response(body=body, status_code=status, headers=sent)
 
