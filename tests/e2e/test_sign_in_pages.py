@@ -169,6 +169,7 @@ def test_r45_a_wrong_password_and_a_code_used_twice(stack: Stack, page: Any) -> 
     replay.goto(f"{stack.base_url}/_local/portal#code={code}")
     replay.locator("#who", has_text="used already or has expired").wait_for()
     screenshots(replay, "portal-code-used-twice")
+    assert code not in stack.log()  # a fragment never reaches the server's log (R48)
 
 
 def test_r52_two_exchanges_of_one_code_at_once_end_with_one_session(stack: Stack) -> None:
