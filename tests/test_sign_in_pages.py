@@ -13,11 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import config
-from chalicelib.models.emails import EmailJob
-from chalicelib.services.identity import identities
-from tests.support.api import PASSWORD, Answer, Api, Practice, give_password, sign_up_practice
+from tests.support.api import (
+    PASSWORD,
+    Answer,
+    Api,
+    Practice,
+    add_provider,
+    give_password,
+    sign_up_practice,
+)
 from tests.support.family import Family, family
-from tests.support.sign_in import PageBrowser, code_of, exchange, header, recording_sessions
+from tests.support.sign_in import (
+    PageBrowser,
+    code_of,
+    emailed_code,
+    exchange,
+    header,
+    recording_sessions,
+)
 from tests.support.worlds import shared_world
 
 LOGO = "https://cdn.evergreen.example/logo.png"
@@ -65,17 +78,7 @@ def build(api: Api) -> World:
         (evergreen, "evergreen", "Ava", "ava@example.com"),
     ):
         clients.setdefault(email, {})[slug] = _client(api, practice, first, email)
-    made = api.post(
-        f"/v1/orgs/{evergreen.id}/providers",
-        {
-            "email": "lee@evergreen.example",
-            "first_name": "Jordan",
-            "last_name": "Lee",
-            "role": "provider",
-        },
-        evergreen.admin_token,
-    )
-    assert made.status == 201, made.body
+    add_provider(api, evergreen, "lee")  # R49: its staff invite accepted, the account open
     clients["lee@evergreen.example"] = {
         "harbor": _client(api, harbor, "Jordan", "lee@evergreen.example")
     }
@@ -217,17 +220,6 @@ def test_b9_every_field_is_labelled_and_no_page_runs_a_script(api: Api, world: W
 # Passcodes (R22) ----------------------------------------------------------------------------
 
 
-def _code_sent_to(practice: Practice, email: str) -> str:
-    identity = identities.find_by_email(email)
-    assert identity is not None
-    sent = [
-        job
-        for job in EmailJob.by_org.query(practice.id)
-        if job.kind == "otp_code" and job.identity_id == identity.id
-    ]
-    return str(sent[-1].context["code"])
-
-
 def test_r22_the_page_offers_a_code_only_where_the_practice_allows_it(api: Api, world: World):
     assert 'value="send_code"' in text(PageBrowser(api).get("/sign-in?org=evergreen"))
     assert 'value="send_code"' not in text(PageBrowser(api).get("/sign-in?org=harbor"))
@@ -252,7 +244,7 @@ def test_r22_r51_email_me_a_code_answers_alike_and_the_code_signs_in(api: Api, w
         {"intent": "verify_code", "email": "maya@example.com", "code": "000000"},
     )
     assert wrong.status == 400
-    code = _code_sent_to(world.evergreen, "maya@example.com")
+    code = emailed_code(api, "maya@example.com")
     entered = known.post(
         "/sign-in?org=evergreen",
         {"intent": "verify_code", "email": "maya@example.com", "code": code},

@@ -93,7 +93,7 @@ def test_r49_an_added_provider_is_invited_and_its_page_sets_the_password_and_sig
     done = submit(
         api, _path(practice, provider["id"]), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     )
-    me = api.get("/v1/me", session_of(done))
+    me = api.get("/v1/me", session_of(api, done))
     assert me.body["account"]["kind"] == "staff"
     assert me.body["account"]["org"]["id"] == practice.id
     assert _status(practice, provider["id"]) == "active"
@@ -118,7 +118,7 @@ def test_r49_until_accepted_no_staff_account_of_the_practice_is_in_the_logins_li
     assert wrong.status == 400
     assert _status(practice, provider["id"]) == "invited"
     done = submit(api, _path(practice, provider["id"]), {"password": PASSWORD})
-    assert api.get("/v1/me", session_of(done)).body["account"]["org"]["id"] == practice.id
+    assert api.get("/v1/me", session_of(api, done)).body["account"]["org"]["id"] == practice.id
     assert {a["org"]["id"] for a in _accounts(api, other.admin_email)} == {other.id, practice.id}
 
 
@@ -134,7 +134,7 @@ def test_r50_an_unproven_password_is_not_asked_for_the_staff_invite_chooses_a_ne
     done = submit(
         api, _path(practice, provider["id"]), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     )
-    session_of(done)
+    session_of(api, done)
     # The new password is proven: it opens both practices' staff accounts.
     orgs = {a["org"]["id"] for a in _accounts(api, other.admin_email, NEW_PASSWORD)}
     assert orgs == {other.id, practice.id}

@@ -117,3 +117,27 @@ def recording_sessions(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(sessions, "start", recording)
     return started
+
+
+def emailed(api: Api, to: str, kind: str) -> str:
+    """The text of the newest email of `kind` sent to `to`, once the worker has sent what was
+    queued (a code or a reset link asked for on a public form is made by the worker, R51):
+    read from the local outbox, as a person reads their mail."""
+    api.post("/_local/drain")
+    sent = [e for e in api.get("/_local/outbox.json").body if e["to"] == to and e["kind"] == kind]
+    assert sent, f"no {kind} email to {to}"
+    return str(sent[-1]["text"])
+
+
+def emailed_code(api: Api, to: str) -> str:
+    """The 6-digit code of the newest sign-in code emailed to `to` (R22)."""
+    found = re.search(r"\b([0-9]{6})\b", emailed(api, to, "otp_code"))
+    assert found, "no code in the email"
+    return found.group(1)
+
+
+def emailed_link(api: Api, to: str, kind: str) -> str:
+    """The path of the page link in the newest email of `kind` sent to `to`."""
+    found = re.search(r"https?://[^/\s]+(/[^\s]+)", emailed(api, to, kind))
+    assert found, f"no link in the {kind} email"
+    return found.group(1)
