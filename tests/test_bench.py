@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAFF_BUDGETS = {
     "provider add (its staff invite queued)": 7,
     "staff invite resend (the older link dies)": 9,
-    "staff invite accept (the form, setting a password)": 6,
+    "staff invite accept (the form, setting a password)": 7,  # B9: its hand-over code
     "provider role change (to staff: its clients counted)": 6,
     "provider deactivate (no clients)": 8,
 }
