@@ -26,6 +26,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def code_hash(subject: str, code: str) -> str:
+    """How a short code (a 6-digit passcode, R22) is stored: an HMAC with a key derived from the
+    stage's page secret, salted with its subject. A million codes are too few for a plain hash:
+    whoever read the table could try them all; without the key they test none (R53)."""
+    key = b"portico-code:" + secret_store.page_secret().encode()
+    return hmac.new(key, f"{subject}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
 def fingerprint(value: str) -> str:
     """A stable short key for a value whose clear form is stored beside it anyway (an import
     row's names and date, kept on the profile); emails and addresses that must not be

@@ -84,11 +84,12 @@ def issue(
     """Add a new live token for `subject` to `tx`; the subject's live one dies with it (R13).
 
     `secret` lets a caller choose the secret's form (a 6-digit code, R22); it is then hashed
-    with the subject so equal codes of different subjects never collide. `ending` adds other
+    keyed and with the subject (`ids.code_hash`), so equal codes of different subjects never
+    collide and a table copy cannot be searched for them. `ending` adds other
     changes to the dying token's own write."""
     moment = clock.now()
     secret = secret or ids.new_token()
-    key = ids.token_hash(f"{subject}:{secret}") if kind == "otp" else ids.token_hash(secret)
+    key = ids.code_hash(subject, secret) if kind == "otp" else ids.token_hash(secret)
     token = Token(
         key,
         kind=kind,

@@ -1,11 +1,12 @@
 """One-time passcodes (R22): a 6-digit code by email, 10 minutes, 5 tries, single use.
 
 A code is a token of kind "otp" whose subject is the identity, so a newer code kills the older
-(R13), stored only as a hash salted with the subject (services/tokens.py). Codes are sent only
-to logins with an account in an organization that allows them (setting `otp_login`), and a
-code signs in to those accounts only: the answer is a login's (R2) over that list. The email
-is identity-level, in the branding of the last organization (R9). Asking and verifying are
-throttled like sign-ins (R45), and the answers never tell whether an email has a login.
+(R13), stored only as an HMAC keyed by the page secret and salted with the subject
+(`ids.code_hash`, R53). Codes are sent only to logins with an account in an organization that
+allows them (setting `otp_login`), and a code signs in to those accounts only: the answer is a
+login's (R2) over that list. The email is identity-level, in the branding of the last
+organization (R9). Asking and verifying are throttled like sign-ins (R45), and the answers never
+tell whether an email has a login.
 
 A code proves the mailbox for the session it opens only (R50): it leaves an unproven password
 as it was, since its holder never showed that password, which a stranger may have set (R8).
@@ -113,7 +114,7 @@ def verify(email: str, code: str, source: str) -> SignedIn:
     token = tokens.live(subject_for(email))
     if token is None or not _count_try(token):
         raise _wrong()
-    given = ids.token_hash(f"{subject_for(email)}:{code}")
+    given = ids.code_hash(subject_for(email), code)
     if not hmac.compare_digest(given, token.token_hash):
         raise _wrong()
     identity = identities.find_by_email(email)
