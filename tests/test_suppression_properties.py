@@ -270,7 +270,7 @@ def queue_job(org_id: str, client_id: str, kind: str, to: str | None) -> str:
 
 @given(state=states)
 @settings(
-    max_examples=examples(15, 200),
+    max_examples=examples(10, 200),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
