@@ -32,6 +32,30 @@ from app import app
 from tests.support import moto
 from tests.support.api import Api, Practice, sign_up_practice
 
+# The slowest in-process modules, measured (README "How the tests stay fast"): handed to the
+# xdist workers first, so that neither worker is left with one of them at the end while the
+# other idles (longest first; `--dist loadfile` keeps each module on one worker).
+SLOWEST_FIRST = (
+    "test_deployment.py",
+    "test_portal.py",
+    "test_bench.py",
+    "test_imports.py",
+    "test_contract.py",
+    "test_suppression_properties.py",
+    "test_bench_worker.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if any("e2e" in item.path.parts for item in items):
+        return  # the end-to-end run keeps its own order (tests/e2e/conftest.py)
+
+    def weight(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=weight)  # stable: the order within each module stays pytest's
+
 
 @pytest.fixture(scope="session")
 def moto_session() -> Iterator[None]:
