@@ -149,17 +149,7 @@ def _sign_in_form(
     *,
     status: int | None = None,
 ) -> Response:
-    return forms.page(
-        "sign_in.html",
-        org=door.org,
-        status=status or (400 if errors else 200),
-        pair=forms.csrf(request),
-        step="password",
-        practice=door.org is not None,
-        offers_passcode=door.offers_passcode,
-        email=(fields or {}).get("email", ""),  # shown again; a password never is
-        errors=errors or {},
-    )
+    return _page(request, door, "password", fields or {}, errors, status, door.offers_passcode)
 
 
 def _code_form(
@@ -171,17 +161,31 @@ def _code_form(
     status: int | None = None,
 ) -> Response:
     """R22: the code's step; it says the same whether or not a code was sent (R51)."""
+    return _page(request, door, "code", fields, errors, status, True, sign_in_url=_again(request))
+
+
+def _page(
+    request: Request,
+    door: hosted.SignInPage,
+    step: str,
+    fields: dict[str, str],
+    errors: dict[str, str] | None,
+    status: int | None,
+    offers_passcode: bool,
+    **shown: Any,
+) -> Response:
+    """The sign-in page at `step`: 400 when a field is wrong, unless `status` says otherwise."""
     return forms.page(
         "sign_in.html",
         org=door.org,
         status=status or (400 if errors else 200),
         pair=forms.csrf(request),
-        step="code",
+        step=step,
         practice=door.org is not None,
-        offers_passcode=True,
-        email=fields.get("email", ""),
-        sign_in_url=_again(request),
+        offers_passcode=offers_passcode,
+        email=fields.get("email", ""),  # shown again; a password never is
         errors=errors or {},
+        **shown,
     )
 
 
