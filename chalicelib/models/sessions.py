@@ -47,6 +47,9 @@ class Session(Model):
     client_id = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)
     link_id = UnicodeAttribute(null=True)  # a caregiver session: the link holding the grant
+    # A client session: the group its profile had when entered, read with the profile; a hint
+    # only, checked against the profile on every request (`sessions.authenticate`).
+    group_id = UnicodeAttribute(null=True)
     # R22: a session opened with a one-time passcode enters only client accounts of the
     # organizations that allowed the code (`by_passcode`: bounded even when the set is absent,
     # since DynamoDB stores no empty set); R50: one opened with an unproven password, only that

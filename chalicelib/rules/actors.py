@@ -49,6 +49,9 @@ class Account:
     role: str | None = None
     link_id: str | None = None
     caregiver_client_id: str | None = None
+    # A client account's group as its profile was read: the session keeps it so the levels of
+    # its settings are read with the profile, in the same round trip (issue #17).
+    group_id: str | None = None
 
     @property
     def account_id(self) -> str:

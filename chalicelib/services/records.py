@@ -7,7 +7,7 @@ groups) come in one BatchGetItem, whatever their number (DESIGN "Data").
 
 from __future__ import annotations
 
-from chalicelib import aws, db
+from chalicelib import db
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
@@ -51,31 +51,21 @@ def levels(org_id: str, group_ids: set[str]) -> tuple[Organization | None, dict[
 def levels_of(wanted: dict[str, set[str]]) -> Levels:
     """Organizations and their named groups, in one BatchGetItem whatever their number (the
     round trips of a sign-in do not grow with an identity's organizations, DESIGN "Data")."""
-    keys = [(org_id, "org") for org_id in sorted(wanted)] + [
-        (org_id, Group.sk_for(group_id))
-        for org_id in sorted(wanted)
-        for group_id in sorted(wanted[org_id])
+    found = db.get_together(
+        [key for org_id in sorted(wanted) for key in level_keys(org_id, wanted[org_id])]
+    )
+    return {org_id: levels_in(found, org_id, group_ids) for org_id, group_ids in wanted.items()}
+
+
+def level_keys(org_id: str, group_ids: set[str]) -> list[db.Key]:
+    """The keys of an organization and its named groups, to read with other records at once."""
+    return [(Organization, org_id, "org")] + [
+        (Group, org_id, Group.sk_for(group_id)) for group_id in sorted(group_ids)
     ]
-    found: Levels = {org_id: (None, {}) for org_id in wanted}
-    table = Organization.Meta.table_name
-    for start in range(0, len(keys), 100):  # BatchGetItem's limit
-        request = {
-            table: {
-                "Keys": [
-                    {"org_id": {"S": o}, "sk": {"S": sk}} for o, sk in keys[start : start + 100]
-                ],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            answer = aws.client("dynamodb").batch_get_item(RequestItems=request)
-            for item in answer["Responses"].get(table, []):
-                org_id = item["org_id"]["S"]
-                groups = found[org_id][1]
-                if item["sk"]["S"] == "org":
-                    found[org_id] = (Organization.from_raw_data(item), groups)
-                else:
-                    group = Group.from_raw_data(item)
-                    groups[group.group_id] = group
-            request = answer.get("UnprocessedKeys") or {}
-    return found
+
+
+def levels_in(
+    found: db.Found, org_id: str, group_ids: set[str]
+) -> tuple[Organization | None, dict[str, Group]]:
+    groups = {g: found.of(Group, org_id, Group.sk_for(g)) for g in group_ids}
+    return found.of(Organization, org_id, "org"), {g: v for g, v in groups.items() if v}

@@ -36,7 +36,9 @@ def entering(identity: Identity, org_id: str) -> list[Action]:
 
 
 def client_account(profile: ClientProfile) -> Account:
-    return Account(SessionKind.CLIENT, profile.org_id, client_id=profile.client_id)
+    return Account(
+        SessionKind.CLIENT, profile.org_id, client_id=profile.client_id, group_id=profile.group_id
+    )
 
 
 def caregiver_account(link: Link) -> Account:

@@ -55,6 +55,7 @@ def start(
             client_id=account.client_id if account else None,
             provider_id=account.provider_id if account else None,
             link_id=account.link_id if account else None,
+            group_id=account.group_id if account else None,
             by_passcode=by_passcode,
             only_org_ids=only_org_ids or None,
             created_at=moment,
@@ -73,16 +74,21 @@ def authenticate(token: str | None) -> Actor:
     # TTL deletion is lazy (up to days), so expiry is checked here too.
     if session is None or session.expires_at <= clock.now():
         raise _dead()
-    identity = db.get(Identity, session.identity_id)
+    # What the session stands on, in one round trip after the session's own (issue #17).
+    found = db.get_together([(Identity, session.identity_id, None), *_stands_on(session)])
+    identity = found.of(Identity, session.identity_id)
     if identity is None or identity.session_epoch != session.epoch:
         raise _dead()
     if session.kind == SessionKind.CLIENT:
-        profile = db.get(ClientProfile, session.org_id, session.client_id)
+        assert session.org_id is not None
+        assert session.client_id is not None
+        profile = found.of(ClientProfile, session.org_id, session.client_id)
         if profile is None:
             raise _dead()
-        org, groups = records.levels(
-            profile.org_id, {profile.group_id} if profile.group_id else set()
-        )
+        group_ids = {profile.group_id} if profile.group_id else set()
+        if profile.group_id != session.group_id:  # moved since: its group is read now
+            found = db.get_together(records.level_keys(profile.org_id, group_ids))
+        org, groups = records.levels_in(found, profile.org_id, group_ids)
         settings = effective_for_client(profile, org, groups)
         if not client_account_open(profile, identity.id, settings):
             raise _dead()
@@ -109,13 +115,28 @@ def authenticate(token: str | None) -> Actor:
     if session.kind == SessionKind.STAFF:
         # R49: read afresh, so a deactivation or a role change acts at the next request; a
         # session opened before a deactivation stays ended after a reactivation.
-        provider = db.get(Provider, session.org_id, Provider.sk_for(session.provider_id))
+        assert session.org_id is not None
+        assert session.provider_id is not None
+        provider = found.of(Provider, session.org_id, Provider.sk_for(session.provider_id))
         if not staff_account_open(provider, identity.id) or (
             provider.deactivated_at is not None and session.created_at <= provider.deactivated_at
         ):
             raise _dead()
         return Actor(session, identity, staff_account(provider), provider=provider)
     return Actor(session, identity, None)
+
+
+def _stands_on(session: Session) -> list[db.Key]:
+    """The account record behind a session, and for a client the levels of its settings."""
+    if session.kind == SessionKind.CLIENT and session.org_id and session.client_id:
+        group_ids = {session.group_id} if session.group_id else set()
+        return [
+            (ClientProfile, session.org_id, session.client_id),
+            *records.level_keys(session.org_id, group_ids),
+        ]
+    if session.kind == SessionKind.STAFF and session.org_id and session.provider_id:
+        return [(Provider, session.org_id, Provider.sk_for(session.provider_id))]
+    return []
 
 
 def end(tx: Tx, actor: Actor) -> None:

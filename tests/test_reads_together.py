@@ -1,0 +1,87 @@
+"""Reads that do not depend on each other go in one BatchGetItem (`db.get_together`, issue
+#17), and a session's reads come in two round trips without going stale (R35, R37, R46)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import db
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Group, Organization, Provider
+from chalicelib.models.profiles import ClientProfile
+from tests.support.api import Api, Practice, give_password
+from tests.support.family import add_client, client_session
+
+
+def test_get_together_reads_many_tables_in_one_call_and_tells_shared_tables_apart(
+    api: Api, practice: Practice, dynamo_calls: Any
+) -> None:
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    group = api.post(f"/v1/orgs/{practice.id}/groups", {"name": "Teens"}, practice.admin_token)
+    group_id = group.body["group"]["id"]
+    admin = api.get("/v1/me", practice.admin_token).body["account"]["account_id"].split(":")[-1]
+    dynamo_calls.clear()
+    found = db.get_together(
+        [
+            (Organization, practice.id, "org"),
+            (Group, practice.id, Group.sk_for(group_id)),
+            (Provider, practice.id, Provider.sk_for(admin)),
+            (ClientProfile, practice.id, sam),
+            (ClientProfile, practice.id, "cl_missing"),
+            (Identity, "id_missing", None),
+        ]
+    )
+    assert dynamo_calls.operations == ["BatchGetItem"]
+    org = found.of(Organization, practice.id, "org")
+    assert org is not None
+    assert org.org_id == practice.id
+    assert found.of(Group, practice.id, Group.sk_for(group_id)).group_id == group_id
+    assert found.of(Provider, practice.id, Provider.sk_for(admin)).provider_id == admin
+    assert found.of(ClientProfile, practice.id, sam).client_id == sam
+    assert found.of(ClientProfile, practice.id, "cl_missing") is None
+    assert found.of(Identity, "id_missing") is None
+    # a model asked for under another's key is not there: the organization is no Group
+    assert found.of(Group, practice.id, "org") is None
+
+
+def test_get_together_reads_past_batch_get_items_hundred_keys(api: Api, practice: Practice) -> None:
+    keys: list[db.Key] = [(ClientProfile, practice.id, f"cl_{n:024d}") for n in range(150)]
+    found = db.get_together([*keys, (Organization, practice.id, "org")])
+    assert found.of(Organization, practice.id, "org") is not None
+
+
+def test_r35_a_client_moved_to_another_group_since_sign_in_gets_that_groups_settings(
+    api: Api, practice: Practice
+) -> None:
+    # The session keeps the group its profile had as a hint; a move must not leave it stale.
+    token = practice.admin_token
+    quiet = api.post(
+        f"/v1/orgs/{practice.id}/groups",
+        {"name": "Quiet", "portal_settings": {"features": {"journal": False}}},
+        token,
+    ).body["group"]["id"]
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    give_password("sam@example.com")
+    session = client_session(api, "sam@example.com")
+    assert api.get("/v1/portal/journal-entries", session).status == 200
+    moved = api.patch(f"/v1/orgs/{practice.id}/clients/{sam}", {"group_id": quiet}, token)
+    assert moved.status == 200, moved.body
+    answer = api.get("/v1/portal/journal-entries", session)
+    assert (answer.status, answer.error_code()) == (403, "feature_disabled")
+    left = api.patch(f"/v1/orgs/{practice.id}/clients/{sam}", {"group_id": None}, token)
+    assert left.status == 200, left.body
+    assert api.get("/v1/portal/journal-entries", session).status == 200
+
+
+def test_a_client_session_knows_who_is_calling_in_two_round_trips(
+    api: Api, practice: Practice, dynamo_calls: Any
+) -> None:
+    # issue #17: the session's GetItem, then one BatchGetItem of identity, profile and levels
+    group = api.post(f"/v1/orgs/{practice.id}/groups", {"name": "Teens"}, practice.admin_token)
+    add_client(api, practice, "Sam", "sam@example.com", group_id=group.body["group"]["id"])
+    give_password("sam@example.com")
+    session = client_session(api, "sam@example.com")
+    dynamo_calls.clear()
+    assert api.get("/v1/portal/settings", session).status == 200
+    assert dynamo_calls.operations[:2] == ["GetItem", "BatchGetItem"]
+    assert len(dynamo_calls.operations) == 2
