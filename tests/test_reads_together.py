@@ -35,9 +35,15 @@ def test_get_together_reads_many_tables_in_one_call_and_tells_shared_tables_apar
     org = found.of(Organization, practice.id, "org")
     assert org is not None
     assert org.org_id == practice.id
-    assert found.of(Group, practice.id, Group.sk_for(group_id)).group_id == group_id
-    assert found.of(Provider, practice.id, Provider.sk_for(admin)).provider_id == admin
-    assert found.of(ClientProfile, practice.id, sam).client_id == sam
+    group_read = found.of(Group, practice.id, Group.sk_for(group_id))
+    provider = found.of(Provider, practice.id, Provider.sk_for(admin))
+    profile = found.of(ClientProfile, practice.id, sam)
+    assert (group_read and group_read.group_id, provider and provider.provider_id) == (
+        group_id,
+        admin,
+    )
+    assert profile is not None
+    assert profile.client_id == sam
     assert found.of(ClientProfile, practice.id, "cl_missing") is None
     assert found.of(Identity, "id_missing") is None
     # a model asked for under another's key is not there: the organization is no Group
