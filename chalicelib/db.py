@@ -18,12 +18,15 @@ if it had never been (the condition is then that it still has none).
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
@@ -288,3 +291,59 @@ def _key_names(model_cls: type[Model]) -> tuple[str, ...]:
     range_attribute = model_cls._range_key_attribute()
     hash_name = model_cls._hash_key_attribute().attr_name
     return (hash_name, range_attribute.attr_name) if range_attribute else (hash_name,)
+
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+
+
+# Which read of which `together` call this thread is running, for the benchmark's count of
+# sequential round trips (scripts/bench.py): calls of one call's reads cost one wait.
+_lane: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "portico_read_lane", default=None
+)
+_waves = itertools.count()
+
+
+def lane() -> tuple[int, int] | None:
+    """(which `together` call, which of its reads) the current thread runs, or None."""
+    return _lane.get()
+
+
+@cache
+def _threads() -> ThreadPoolExecutor:
+    """A few threads for reads issued together, kept for the life of the process (a Lambda
+    container's), so a request does not pay for starting them."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="portico-read")
+
+
+def _in_lane(where: tuple[int, int], read: Callable[[], A]) -> A:
+    _lane.set(where)
+    return read()
+
+
+@overload
+def together(a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
+@overload
+def together(a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -> tuple[A, B, C]: ...
+def together(*reads: Callable[[], Any]) -> tuple[Any, ...]:
+    """Reads that do not depend on each other (Queries, which no batch call takes), issued at
+    once: `all_together` for two or three of different types."""
+    return tuple(all_together(reads))
+
+
+def all_together(reads: Sequence[Callable[[], T]]) -> list[T]:
+    """Reads that do not depend on each other, issued at once: the caller waits for the
+    slowest, not for their sum (issue #17). They share the models' botocore clients, which are
+    thread-safe; the first runs on the caller's thread. Each runs in a copy of the caller's
+    context (its log keys)."""
+    if not reads:
+        return []
+    wave = next(_waves)
+    later = [
+        _threads().submit(contextvars.copy_context().run, _in_lane, (wave, n), read)
+        for n, read in enumerate(reads[1:], start=1)
+    ]
+    first = contextvars.copy_context().run(_in_lane, (wave, 0), reads[0])
+    return [first, *(future.result() for future in later)]

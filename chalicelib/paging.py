@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import heapq
 import json
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from chalicelib import db
 from chalicelib.errors import field_error
 
 T = TypeVar("T")
@@ -101,15 +103,17 @@ def merged(
     shown twice, and pages follow one another in order: a source that read `limit` items has
     no unread one before its last, and the page holds only the first `limit` of all."""
     places = _merged_places(cursor, sources)
-    streams: list[list[tuple[Any, T]]] = []
-    reads: dict[str, tuple[list[T], bool]] = {}
-    for source in sources:
-        if source.name not in places:
-            continue
+    pending = [source for source in sources if source.name in places]
+
+    def read(source: Source[T]) -> tuple[list[T], bool]:
         results = source.read(places[source.name], limit)
         items = list(results)
-        reads[source.name] = (items, results.last_evaluated_key is not None)
-        streams.append([(order(item), item) for item in items])
+        return items, results.last_evaluated_key is not None
+
+    # The sources' Queries at once: a page waits for the slowest (issue #17).
+    done = db.all_together([functools.partial(read, source) for source in pending])
+    reads = {source.name: outcome for source, outcome in zip(pending, done, strict=True)}
+    streams = [[(order(item), item) for item in items] for items, _ in done]
     # Ties keep each source's own order, and the sources' order between them.
     merge = heapq.merge(*streams, key=lambda pair: pair[0], reverse=descending)
     shown = [item for _, item in merge][:limit]

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import pytest
 
 from chalicelib import db
 from chalicelib.models.identities import Identity
@@ -91,3 +94,22 @@ def test_a_client_session_knows_who_is_calling_in_two_round_trips(
     assert api.get("/v1/portal/settings", session).status == 200
     assert dynamo_calls.operations[:2] == ["GetItem", "BatchGetItem"]
     assert len(dynamo_calls.operations) == 2
+
+
+def test_reads_issued_together_run_at_once_in_order_and_raise_what_they_raise() -> None:
+    # issue #17: each read waits for the other at a barrier, so run one after another they
+    # would time out; the answers come back in the order asked
+    meeting = threading.Barrier(3, timeout=5)
+
+    def read(answer: int) -> int:
+        meeting.wait()
+        return answer
+
+    assert db.all_together([lambda: read(1), lambda: read(2), lambda: read(3)]) == [1, 2, 3]
+    assert db.all_together([]) == []
+
+    def broken() -> int:
+        raise LookupError("a read failed")
+
+    with pytest.raises(LookupError):
+        db.together(lambda: 1, broken)

@@ -59,10 +59,13 @@ def staff_account(provider: Provider) -> Account:
 
 def list_for(identity: Identity) -> list[Account]:
     """Every account the identity may enter, in a fixed number of round trips (R2, DESIGN):
-    one Query each for its profiles, its caregiver grants and its staff memberships, one
-    BatchGetItem for the care receivers, one per organization for its settings' levels."""
-    own = list(ClientProfile.by_identity.query(identity.id))
-    grants = list(Link.by_caregiver.query(identity.id))
+    one Query each for its profiles, its caregiver grants and its staff memberships, issued
+    together, then one BatchGetItem for the care receivers and one for the settings' levels."""
+    own, grants, memberships = db.together(
+        lambda: list(ClientProfile.by_identity.query(identity.id)),
+        lambda: list(Link.by_caregiver.query(identity.id)),
+        lambda: list(Provider.by_identity.query(identity.id)),
+    )
     receivers = _profiles({(link.org_id, link.client_id) for link in grants})
     levels = _levels([*own, *receivers.values()])
     accounts = [
@@ -87,7 +90,7 @@ def list_for(identity: Identity) -> list[Account]:
             accounts.append(caregiver_account(link))
     accounts += [
         staff_account(provider)
-        for provider in Provider.by_identity.query(identity.id)
+        for provider in memberships
         if staff_account_open(provider, identity.id)
     ]
     return accounts
