@@ -27,7 +27,7 @@ STAFF_BUDGETS = {
 # session costs its GetItem and one BatchGetItem of what it stands on.
 SEQUENTIAL_BUDGETS = {
     "sign-in": 6,  # its three Queries of accounts at once (db.together)
-    "switch": 5,
+    "switch": 4,  # the organization it names read beside the account
     "me": 4,
     "client timeline (invite, email, audit)": 4,  # its three sources at once
     "client search, every status (a page of 10)": 4,

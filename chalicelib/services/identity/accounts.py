@@ -167,10 +167,21 @@ class CaregiverView:
     open: bool
 
 
-def resolve(identity: Identity, account_id: str) -> Account | None:
-    """The account behind an id from the identity's own list, read afresh; None if not open."""
+def _parts(account_id: str) -> tuple[str, str, str]:
+    """An account id's kind, organization and record (`Account.account_id`'s shape)."""
     kind, _, rest = account_id.partition(":")
     org_id, _, record_id = rest.partition(":")
+    return kind, org_id, record_id
+
+
+def org_id_in(account_id: str) -> str:
+    """The organization an account id names, read or not (empty when it names none)."""
+    return _parts(account_id)[1]
+
+
+def resolve(identity: Identity, account_id: str) -> Account | None:
+    """The account behind an id from the identity's own list, read afresh; None if not open."""
+    kind, org_id, record_id = _parts(account_id)
     if not org_id or not record_id:
         return None
     if kind == SessionKind.CLIENT:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import logs, metrics
+from chalicelib import db, logs, metrics
 from chalicelib.db import Tx
 from chalicelib.errors import NotFound, Unauthenticated
 from chalicelib.models.identities import Identity
@@ -91,7 +91,13 @@ def sign_in(req: Login, source: str) -> SignedIn:
 def switch(actor: Actor, req: Switch) -> SignedIn:
     """R3: enter another account of the identity's list without the password. The old session
     ends and a new one, bound to the chosen account, takes its place."""
-    target = accounts.resolve(actor.identity, req.account_id)
+    named = accounts.org_id_in(req.account_id)
+    # The organization the answer names is read beside the account (issue #17); a target
+    # that does not resolve answers the same whatever that read found (R4).
+    target, orgs = db.together(
+        lambda: accounts.resolve(actor.identity, req.account_id),
+        lambda: accounts.organizations({named} if named else set()),
+    )
     if target is None or not sessions.may_enter(actor.session, target):
         raise NotFound(
             "You have no account with this id. Sign in again to see your accounts.",
@@ -109,7 +115,7 @@ def switch(actor: Actor, req: Switch) -> SignedIn:
     )
     tx.commit()
     logs.event("identity.switched", identity_id=actor.identity.id, org_id=target.org_id)
-    return SignedIn(token, actor.identity, target, [], accounts.organizations({target.org_id}))
+    return SignedIn(token, actor.identity, target, [], orgs)
 
 
 def me(actor: Actor) -> SignedIn:
