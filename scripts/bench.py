@@ -545,6 +545,11 @@ BARE_IMPORT = (
     "aws_lambda_powertools.logging.formatter, aws_lambda_powertools.metrics; "
     "Chalice(app_name='bare')"
 )
+# Issue #17's goal is against this one: Chalice with boto3, PynamoDB and Jinja2 only.
+PLAIN_IMPORT = (
+    "from chalice import Chalice; import boto3, pynamodb.models, pynamodb.transactions, jinja2; "
+    "Chalice(app_name='bare')"
+)
 
 
 def import_seconds(body: str, bytecode: str | None = None) -> float:
@@ -572,19 +577,23 @@ def import_seconds(body: str, bytecode: str | None = None) -> float:
 def cold_imports(repetitions: int) -> dict[str, Any]:
     figures: dict[str, Any] = {"repetitions": repetitions}
     with tempfile.TemporaryDirectory() as cache:
-        for body in (APP_IMPORT, BARE_IMPORT):
+        for body in (APP_IMPORT, BARE_IMPORT, PLAIN_IMPORT):
             import_seconds(body, cache)  # compiles everything once into the cache
         for label, bytecode in (("bytecode", cache), ("source", None)):
-            app_runs, bare_runs = [], []
-            for _ in range(repetitions):  # interleaved, so a busy moment hits both alike
+            app_runs, bare_runs, plain_runs = [], [], []
+            for _ in range(repetitions):  # interleaved, so a busy moment hits all alike
                 app_runs.append(import_seconds(APP_IMPORT, bytecode))
                 bare_runs.append(import_seconds(BARE_IMPORT, bytecode))
+                plain_runs.append(import_seconds(PLAIN_IMPORT, bytecode))
             app_ms = 1000 * statistics.median(app_runs)
             bare_ms = 1000 * statistics.median(bare_runs)
+            plain_ms = 1000 * statistics.median(plain_runs)
             figures[label] = {
                 "app_ms_median": round(app_ms, 1),
                 "bare_ms_median": round(bare_ms, 1),
                 "ratio_app_to_bare": round(app_ms / bare_ms, 3),
+                "plain_ms_median": round(plain_ms, 1),
+                "ratio_app_to_plain": round(app_ms / plain_ms, 3),
             }
     return figures
 
@@ -637,7 +646,9 @@ def table(figures: dict[str, Any]) -> str:
             lines.append(
                 f"cold import {how} (median of {imports['repetitions']}): app"
                 f" {one['app_ms_median']} ms, bare Chalice + same libraries"
-                f" {one['bare_ms_median']} ms, ratio app/bare {one['ratio_app_to_bare']}"
+                f" {one['bare_ms_median']} ms, ratio app/bare {one['ratio_app_to_bare']};"
+                f" plain Chalice + boto3, PynamoDB, Jinja2 {one['plain_ms_median']} ms,"
+                f" ratio app/plain {one['ratio_app_to_plain']}"
             )
     return "\n".join(lines)
 
