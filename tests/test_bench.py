@@ -54,7 +54,7 @@ def test_every_benchmarked_call_costs_the_same_round_trips_at_10_and_200_clients
             "10",
             "200",
             "--reps",
-            "2",
+            "1",
             "--imports",
             "0",
             "--json",
