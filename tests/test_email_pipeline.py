@@ -91,9 +91,9 @@ def test_two_workers_racing_on_one_job_send_once(api: Api, practice: Practice) -
     outcomes: list[str] = []
 
     class RacingSender(RecordingSender):
-        def send(self, source, to, reply_to, message):
+        def send(self, source, to, reply_to, message, job_id_sent):
             outcomes.append(delivery.deliver(job_id, self))  # the rival, mid-send
-            return super().send(source, to, reply_to, message)
+            return super().send(source, to, reply_to, message, job_id_sent)
 
     sender = RacingSender()
     outcomes.append(delivery.deliver(job_id, sender))

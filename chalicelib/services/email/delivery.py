@@ -26,7 +26,7 @@ from chalicelib.rules.email_kinds import KINDS, EmailKind
 from chalicelib.rules.settings import effective_for_client
 from chalicelib.sealing import Sealed
 from chalicelib.services import outbox, tokens
-from chalicelib.services.email import asked, copies, rendering
+from chalicelib.services.email import asked, copies, rendering, suppressions
 from chalicelib.services.email.rendering import Rendered
 from chalicelib.services.practices import branding
 
@@ -34,11 +34,20 @@ from chalicelib.services.practices import branding
 class Sender(Protocol):
     """Where rendered emails go: SES in every stage (moto locally); a fake in unit tests."""
 
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str: ...
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str: ...
 
 
 class SesSender:
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str:
+        """R54: through the configuration set whose bounce and complaint events come back
+        (services/email/feedback.py), tagged with the job, so each event names its job."""
+        extra: dict[str, Any] = {}
+        if config.SES_CONFIGURATION_SET:
+            extra["ConfigurationSetName"] = config.SES_CONFIGURATION_SET
         answer = aws.client("ses").send_email(
             Source=source,
             Destination={"ToAddresses": [to]},
@@ -50,8 +59,14 @@ class SesSender:
                     "Text": {"Data": message.text, "Charset": "UTF-8"},
                 },
             },
+            Tags=[{"Name": JOB_TAG, "Value": job_id}],
+            **extra,
         )
         return answer["MessageId"]
+
+
+# The SES message tag naming the email job a send was for (SES feedback names it back, R54).
+JOB_TAG = "job_id"
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,9 @@ def _suppress_or_send(
         reason = "invite_superseded"  # R43: the link (or code) in it died before it went out
     if reason is None and job.copy_holder:
         address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
+    if reason is None and address and (stop := suppressions.reason_for(address)):
+        reason = stop  # R54: SES said the address bounced or complained; until staff clear it
+        suppressions.stopped(address, job.org_id)
     if reason:
         _suppress(job, claim, own_org, address, reason)
         return None
@@ -164,7 +182,7 @@ def _suppress_or_send(
     brand = branding.branding_of(org)
     message = rendering.render(kind, _values(job, kind), brand)
     source = branding.from_header(brand)
-    message_id = sender.send(source, address, brand.get("reply_to"), message)
+    message_id = sender.send(source, address, brand.get("reply_to"), message, job.job_id)
     return _Sent(address, message, message_id, org.org_id if org else None)
 
 
