@@ -37,7 +37,7 @@ def drain() -> Response:
 
 
 @bp.route("/_local/ses-feedback", methods=["POST"])
-def ses_feedback() -> Response:
+def local_ses_feedback() -> Response:
     """R54: deliver an SES event (bounce, complaint) as the feedback queue would."""
     local_stage.require_local()
     message = raw_body(bp.current_request).decode("utf-8", errors="replace")
