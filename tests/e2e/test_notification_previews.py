@@ -16,9 +16,7 @@ pytestmark = pytest.mark.e2e
 DEMO_PASSWORD = "portico-demo-1"  # scripts/demo_data.py's published password
 
 
-def test_b8_each_notification_kind_previews_in_evergreens_branding(
-    stack: Stack, page: Any
-) -> None:
+def test_b8_each_notification_kind_previews_in_evergreens_branding(stack: Stack, page: Any) -> None:
     signed_in = stack.call(
         "POST",
         "/v1/auth/login",
