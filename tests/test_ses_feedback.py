@@ -272,7 +272,7 @@ def test_r54_each_send_goes_through_the_configuration_set_tagged_with_its_job(
     job = notified(api, practice, maya)
     monkeypatch.setattr(config, "SES_CONFIGURATION_SET", "portico-test-email-events")
     calls: list[dict[str, Any]] = []
-    ses = aws.client("ses")
+    ses, client_of = aws.client("ses"), aws.client
 
     class Recording:
         def send_email(self, **kwargs: Any) -> dict[str, Any]:
@@ -282,7 +282,7 @@ def test_r54_each_send_goes_through_the_configuration_set_tagged_with_its_job(
             )
 
     monkeypatch.setattr(
-        delivery.aws, "client", lambda name: Recording() if name == "ses" else aws.client(name)
+        delivery.aws, "client", lambda name: Recording() if name == "ses" else client_of(name)
     )
     assert delivery.deliver(job, delivery.SesSender()) == "sent"
     (call,) = calls
@@ -293,8 +293,9 @@ def test_r54_each_send_goes_through_the_configuration_set_tagged_with_its_job(
 def test_r54_the_worker_checks_the_suppression_with_one_read_by_key(
     api: Api, practice: Practice, dynamo_calls: Any
 ) -> None:
-    # One GetItem by the normalized address (no Scan), and only for an email that would go:
-    # the job, its claim, the practice, the client, the address; the copy holders; the end.
+    # One GetItem by the normalized address (no Scan), and only for an email that would go;
+    # the practice and the client are read together, so an email costs the calls it did
+    # before (7): the job, its claim, practice and client, the address; the copy holders; the end.
     maya = add_client(api, practice, "Maya", "maya@example.com")
     job = notified(api, practice, maya)
     dynamo_calls.clear()
@@ -302,8 +303,7 @@ def test_r54_the_worker_checks_the_suppression_with_one_read_by_key(
     assert dynamo_calls.operations == [
         "GetItem",
         "UpdateItem",
-        "GetItem",
-        "GetItem",
+        "BatchGetItem",
         "GetItem",
         "Query",
         "Query",

@@ -133,8 +133,9 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
             _suppress(job, claim, None, job.to, "nothing_to_send")
             sent = None
         else:
-            own_org = db.get(Organization, job.org_id, "org")
-            sent = _suppress_or_send(job, claim, own_org, sender)
+            records = _records_of(job)
+            own_org = records.org
+            sent = _suppress_or_send(job, claim, records, sender)
     except Exception as exc:
         _release(job, claim, f"{type(exc).__name__}: {exc}"[:500], own_org)
         raise
@@ -158,13 +159,36 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     return "sent"
 
 
-def _suppress_or_send(
-    job: EmailJob, claim: str, own_org: Organization | None, sender: Sender
-) -> _Sent | None:
+@dataclass(frozen=True)
+class _Records:
+    """What a job is about, as read once its claim is held."""
+
+    org: Organization | None
+    identity: Identity | None
+    profile: ClientProfile | None
+
+
+def _records_of(job: EmailJob) -> _Records:
+    """The job's practice, login and client, in one BatchGetItem (`db.get_together`): their
+    keys are all on the job, so the address's suppression (R54) costs no round trip more."""
+    keys: list[db.Key] = [(Organization, job.org_id, "org")]
+    if job.identity_id:
+        keys.append((Identity, job.identity_id, None))
+    if job.client_id:
+        keys.append((ClientProfile, job.org_id, job.client_id))
+    found = db.get_together(keys)
+    return _Records(
+        found.of(Organization, job.org_id, "org"),
+        found.of(Identity, job.identity_id, None) if job.identity_id else None,
+        found.of(ClientProfile, job.org_id, job.client_id) if job.client_id else None,
+    )
+
+
+def _suppress_or_send(job: EmailJob, claim: str, records: _Records, sender: Sender) -> _Sent | None:
     """Under the claim: suppress the job with its reason (None), or render and send it."""
     kind = KINDS[job.kind]  # a KeyError for a kind a newer deploy queued: released, retried
-    identity = db.get(Identity, job.identity_id) if job.identity_id else None
-    address, reason = recipient(job, kind, own_org, identity)
+    own_org, identity = records.org, records.identity
+    address, reason = recipient(job, kind, own_org, identity, records.profile)
     if reason is None and kind.live_link and not _link_live(job):
         reason = "invite_superseded"  # R43: the link (or code) in it died before it went out
     if reason is None and job.copy_holder:
@@ -203,14 +227,17 @@ def _values(job: EmailJob, kind: EmailKind) -> dict[str, Any]:
 
 
 def recipient(
-    job: EmailJob, kind: EmailKind, org: Organization | None, identity: Identity | None
+    job: EmailJob,
+    kind: EmailKind,
+    org: Organization | None,
+    identity: Identity | None,
+    profile: ClientProfile | None,
 ) -> tuple[str | None, str | None]:
     """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
     if job.client_id is None:
         # Else an address with no login yet (a group sign-up's confirmation, R51): the job's.
         address = identity.email if identity else job.to
         return address, None if address else "no_email"
-    profile = db.get(ClientProfile, job.org_id, job.client_id)
     if profile is None or client_account_closed(profile, None) == ClosedReason.ARCHIVED:
         return (profile.email if profile else None), ClosedReason.ARCHIVED
     if not profile.email:
