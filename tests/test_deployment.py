@@ -28,7 +28,7 @@ from chalicelib import aws, clock, config
 from chalicelib.models import TABLE_OWNERS, TTL_MODELS
 from chalicelib.models.emails import EmailJob, EmailStatus
 from chalicelib.services import triggers
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, feedback
 from tests.support import family as support_family
 from tests.support.api import Api, Practice, login
 from tests.support.email import add_client, book, email_log
@@ -516,10 +516,19 @@ def test_each_functions_policy_allows_every_call_its_code_makes(
     running[0] = "test"  # the test's own reads, and a job the queue gave up on (R42)
     assert {e["status"] for e in email_log(api, practice)} <= {"sent", "suppressed"}
     job_id = email_log(api, practice)[0]["id"]
+    sent = next(e for e in email_log(api, practice) if e["status"] == "sent")
     EmailJob(job_id).update([EmailJob.status.set(EmailStatus.QUEUED)])
     sqs.send_message(QueueUrl=aws.queue_url(config.EMAIL_DEAD_LETTER_QUEUE), MessageBody=job_id)
     running[0] = "OutboxSweep"
     assert triggers.outbox_sweep(clock.now() + timedelta(hours=1))["dead"] == 1
+    # R54: SES's bounce of a sent email, through the feedback function
+    bounce = {
+        "eventType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": sent["to"]}]},
+        "mail": {"destination": [sent["to"]], "tags": {"job_id": [sent["id"]]}},
+    }
+    running[0] = "SesFeedback"
+    assert feedback.handle(json.dumps(bounce)) == "bounced"
     del made["test"]
     missing = {
         name: sorted(call for call in calls if not _allows(_policy_of(template, name), *call))

@@ -9,6 +9,9 @@ no other (R4): an address's history at other practices is not theirs to learn.
 
 from __future__ import annotations
 
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
+
 from chalicelib import clock, db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import NotFound
@@ -38,28 +41,34 @@ def reason_for(address: str) -> str | None:
 
 
 def mark(address: str, reason: str, org_id: str | None, job_id: str | None) -> None:
-    """Suppress `address` (SES's feedback, R54); a later report refreshes it."""
-    item = SuppressedAddress(
-        key_of(address),
-        address=key_of(address).partition("#")[2],
-        reason=reason,
-        at=clock.now(),
-        reported_job_id=job_id,
-        org_ids={org_id} if org_id else set(),
-    )
-    existing = db.get(SuppressedAddress, item.key)
-    if existing is not None:
-        item.org_ids = set(existing.org_ids or set()) | item.org_ids
-    item.save()
+    """Suppress `address` (SES's feedback, R54): one UpdateItem that makes or refreshes the
+    suppression, adding the practice whose email it was to those that see it."""
+    key = key_of(address)
+    actions: list[Action] = [
+        SuppressedAddress.address.set(key.partition("#")[2]),
+        SuppressedAddress.reason.set(reason),
+        SuppressedAddress.at.set(clock.now()),
+    ]
+    if job_id:
+        actions.append(SuppressedAddress.reported_job_id.set(job_id))
+    if org_id:
+        actions.append(SuppressedAddress.org_ids.add({org_id}))
+    SuppressedAddress(key).update(actions=actions)
     logs.event("email.address_suppressed", reason=reason, org_id=org_id, job_id=job_id)
 
 
 def stopped(address: str, org_id: str) -> None:
-    """A practice's email was stopped by the suppression: its staff may see and clear it."""
-    SuppressedAddress(key_of(address)).update(
-        actions=[SuppressedAddress.org_ids.add({org_id})],
-        condition=SuppressedAddress.key.exists(),
-    )
+    """A practice's email was stopped by the suppression: its staff may see and clear it. If
+    staff cleared it meanwhile there is nothing to add to (the email stays suppressed: it was
+    decided under the suppression)."""
+    try:
+        SuppressedAddress(key_of(address)).update(
+            actions=[SuppressedAddress.org_ids.add({org_id})],
+            condition=SuppressedAddress.key.exists(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def _visible(actor: Actor, org_id: str, email: str) -> SuppressedAddress:
