@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import config
 from chalicelib.models.emails import EmailJob, NotificationRequest
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.notifications import NOTIFICATIONS
@@ -297,3 +298,16 @@ def test_r54_openapi_documents_the_catalogue_as_it_is() -> None:
             field: _property(schema) for field, schema in own["properties"].items()
         }, kind.name
         kind.data.model_validate_json(json.dumps(kind.sample))  # the preview's sample fits
+
+
+def test_r54_outside_the_local_stage_the_services_route_refuses_an_unsigned_call(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Defence in depth: were the route served without API Gateway's IAM check, no caller
+    # without an IAM principal gets through
+    client_id = add_client(api, practice, "Maya", "maya@example.com")
+    monkeypatch.setattr(config, "STAGE", "prod")
+    path = SERVICE_ROUTE.format(org_id=practice.id, client_id=client_id)
+    answer = api.post(path, {"kind": "goal_reminder", "data": {"goal_name": "Walk"}})
+    assert (answer.status, answer.error_code()) == (403, "iam_signature_needed")
+    assert list(EmailJob.by_client.query(f"{practice.id}#{client_id}")) == []

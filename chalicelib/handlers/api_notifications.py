@@ -15,6 +15,8 @@ from urllib.parse import unquote
 from chalice import Blueprint, IAMAuthorizer
 from chalice.app import Request, Response
 
+from chalicelib import config
+from chalicelib.errors import Forbidden
 from chalicelib.handlers.http import accepted, actor, no_content, ok, parse
 from chalicelib.handlers.views.email import notification_view, suppressed_view
 from chalicelib.schemas.notifications import SendNotification, idempotency_key
@@ -45,12 +47,21 @@ def notify_client(org_id: str, client_id: str) -> Response:
     return _notify(actor(request), request, org_id, client_id)
 
 
+def _signed_caller(request: Request) -> PlatformService:
+    """The IAM principal API Gateway checked. Outside the local stage (where `chalice local`
+    checks no signature) a request without one is refused, should the route ever be served
+    without its authorizer."""
+    identity = (request.context or {}).get("identity") or {}
+    principal = identity.get("userArn")
+    if not principal and not config.is_local():
+        raise Forbidden("This route takes IAM-signed requests only.", code="iam_signature_needed")
+    return PlatformService(str(principal or "unsigned-local"))
+
+
 @bp.route(SERVICE_NOTIFICATIONS, methods=["POST"], authorizer=IAMAuthorizer())
 def notify_client_as_service(org_id: str, client_id: str) -> Response:
     request = bp.current_request
-    identity = (request.context or {}).get("identity") or {}
-    principal = str(identity.get("userArn") or identity.get("caller") or "unsigned-local")
-    return _notify(PlatformService(principal), request, org_id, client_id)
+    return _notify(_signed_caller(request), request, org_id, client_id)
 
 
 @bp.route(SUPPRESSED, methods=["GET"])
