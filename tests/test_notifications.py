@@ -7,6 +7,7 @@ send the buyer a receipt (R17). The bounce and complaint side is tests/test_ses_
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -196,12 +197,25 @@ def test_r41_the_same_key_with_another_request_is_refused(api: Api, practice: Pr
 
 
 def test_r41_calls_racing_with_one_key_queue_one_email(
-    api: Api, practice: Practice, atomic_moto: None
+    api: Api, practice: Practice, atomic_moto: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # R41: eight calls at once with one key: one email job, every call answers its notification
+    # R41: eight calls at once with one key, each past its look-up of the key before any
+    # writes: one email job, and every call answers that one notification
     client_id = add_client(api, practice, "Maya", "maya@example.com")
     actor = sessions.authenticate(practice.admin_token)
     req = SendNotification(kind="goal_reminder", data={"goal_name": "Walk"})
+    all_looked = threading.Barrier(8)
+    looked = threading.local()
+    look_up = notifications._answered
+
+    def look_up_then_wait(org_id: str, key: str, fingerprint: str) -> Any:
+        found = look_up(org_id, key, fingerprint)
+        if not getattr(looked, "once", False):
+            looked.once = True
+            all_looked.wait(timeout=30)  # nobody has written yet: all found nothing
+        return found
+
+    monkeypatch.setattr(notifications, "_answered", look_up_then_wait)
     results = at_once(
         lambda _: notifications.notify(actor, practice.id, client_id, req, "race-key"), 8
     )
