@@ -21,6 +21,7 @@ from chalicelib.handlers import (
     api_families,
     api_imports,
     api_invites,
+    api_notifications,
     api_orgs,
     api_portal,
     api_public,
@@ -31,6 +32,7 @@ from chalicelib.handlers import (
     pages_join,
     pages_sign_in,
     schedules,
+    ses_feedback,
 )
 from chalicelib.handlers.http import contract_shape, counted, error_response
 
@@ -40,6 +42,7 @@ app.register_blueprint(api_orgs.bp)
 app.register_blueprint(api_clients.bp)
 app.register_blueprint(api_appointments.bp)
 app.register_blueprint(api_emails.bp)
+app.register_blueprint(api_notifications.bp)
 app.register_blueprint(api_families.bp)
 app.register_blueprint(api_portal.bp)
 app.register_blueprint(caregiver_pages.bp)
@@ -48,6 +51,7 @@ app.register_blueprint(api_public.bp)
 app.register_blueprint(api_invites.bp)
 app.register_blueprint(pages_invites.bp)
 app.register_blueprint(email_worker.bp)
+app.register_blueprint(ses_feedback.bp)
 app.register_blueprint(schedules.bp)
 app.register_blueprint(pages_join.bp)
 app.register_blueprint(pages_sign_in.bp)

@@ -74,6 +74,10 @@ EMAIL_MAX_RECEIVES: int = int(os.environ.get("EMAIL_MAX_RECEIVES", "5"))
 # (Chalice cannot): the worker then names its failed records instead of raising (R42).
 EMAIL_WORKER_REPORTS_FAILURES: bool = os.environ.get("EMAIL_WORKER_REPORTS_FAILURES") == "true"
 MAIL_FROM_ADDRESS: str = os.environ.get("MAIL_FROM_ADDRESS", "notifications@portico.example")
+# R54: the SES configuration set every email is sent through; its bounce and complaint events
+# reach this queue (the deployment template: SES -> SNS -> SQS). Empty: sent without one.
+SES_CONFIGURATION_SET: str = os.environ.get("SES_CONFIGURATION_SET", "")
+SES_FEEDBACK_QUEUE: str = os.environ.get("SES_FEEDBACK_QUEUE", f"portico-{STAGE}-ses-feedback")
 # R53: the KMS key (an id, ARN or alias) that encrypts the link or code an email job carries
 # until it is sent: the template's key in production (a stage without it refuses to start);
 # moto's KMS locally, under this alias (chalicelib/infra.py creates it).

@@ -37,6 +37,8 @@ def create_queues(visibility_timeout: int = 60) -> None:
             ),
         },
     )
+    # R54: SES's bounce and complaint events (the template feeds it from SNS).
+    sqs.create_queue(QueueName=config.SES_FEEDBACK_QUEUE)
 
 
 def create_secrets_key() -> None:

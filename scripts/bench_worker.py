@@ -258,8 +258,10 @@ class KeepingSender(delivery.SesSender):
     def __init__(self) -> None:
         self.kept: dict[str, Rendered] = {}
 
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
-        message_id = super().send(source, to, reply_to, message)
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str:
+        message_id = super().send(source, to, reply_to, message, job_id)
         self.kept[message_id] = message
         return message_id
 

@@ -86,6 +86,7 @@ class Grants:
     queue: tuple[str, ...] = QUEUE_SEND  # the email queue
     dead_letters: bool = False  # reads and buries the dead-letter queue (the sweep)
     dead_lettering: bool = False  # sends a job that failed every delivery to it (the worker)
+    ses_feedback: bool = False  # consumes SES's bounce and complaint events (R54)
     sends_email: bool = False
     secrets: tuple[str, ...] = ()  # keys of config.SECRET_PARAMETERS
     sealing: tuple[str, ...] = ()  # on the secrets key (R53): SEAL, OPEN
@@ -122,6 +123,9 @@ FUNCTIONS: dict[str, Grants] = {
         memory_mb=WORKER_MEMORY_MB,
         timeout=WORKER_TIMEOUT_SECONDS,
     ),
+    # feedback.py, suppressions.py (R54): the job an event names, the address's suppression;
+    # it writes both (emails table) and reads only its own queue.
+    "ses_feedback": Grants(reads=("emails",), writes=("emails",), queue=(), ses_feedback=True),
     # outbox.py: open jobs again, dead letters buried (R42).
     "outbox_sweep": Grants(reads=("emails",), writes=("emails",), dead_letters=True),
     # appointments.send_due_reminders (R44): the reminder, its appointment, provider, clients.
@@ -141,6 +145,11 @@ FUNCTIONS: dict[str, Grants] = {
     ),
 }
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at a dead job
+# R54: SES's events come back through SNS into this queue; an event that keeps failing is kept
+# in its dead-letter queue. `Send` joins MATCHING_EVENTS when its handler lands (feedback.py).
+FEEDBACK_MATCHING_EVENTS = ["bounce", "complaint"]
+FEEDBACK_MAX_RECEIVES = 5
+FEEDBACK_TIMEOUT_SECONDS = 30
 
 # Set while the code is imported to read its declarations: a non-local stage refuses to start
 # without them (config.problems). They reach no template: the functions' values are the
@@ -315,6 +324,8 @@ FUNCTION_ENVIRONMENT = {
     "MAIL_FROM_ADDRESS": {"Ref": "MailFromAddress"},
     "PAGE_SECRET_PARAMETER": {"Ref": "PageSecretParameter"},
     "SECRETS_KEY_ID": {"Fn::GetAtt": ["SecretsKey", "Arn"]},
+    # R54: every send goes through it, so its bounces and complaints come back.
+    "SES_CONFIGURATION_SET": {"Ref": "EmailEventsConfigurationSet"},
 }
 SECRET_PARAMETER_OF = {"page": "PageSecretParameter"}  # config.SECRET_PARAMETERS → Parameters
 # The API's access log: who asked what of which route, and the answer. The route template
@@ -366,6 +377,11 @@ CHECKOV_SKIPS: dict[str, dict[str, str]] = {
     },
     "queue": {
         "CKV_AWS_27": "SQS-managed encryption (SqsManagedSseEnabled); messages carry job ids only",
+    },
+    "topic": {
+        "CKV_AWS_26": "SES publishes to it, which an SSE topic allows only with a customer "
+        "key whose policy admits SES; it carries SES's events, delivered at once to an "
+        "SQS-encrypted queue",
     },
     "table": {
         "CKV_AWS_119": "The TablesKmsKeyArn parameter turns on a customer-managed key; "
@@ -557,6 +573,7 @@ def merge_template() -> dict[str, Any]:
             },
         },
     }
+    resources.update(ses_feedback(config))
     for function, logical in functions.items():
         grants = FUNCTIONS[function]
         resources[log_group_id(logical)] = {
@@ -580,6 +597,10 @@ def merge_template() -> dict[str, Any]:
         if type(source).__name__ != "SQSEventConfig":
             continue
         function = cfn_name(source.name)
+        if source.queue == config.SES_FEEDBACK_QUEUE:
+            resources[function]["DependsOn"] = ["SesFeedbackQueue"]
+            resources[function]["Properties"]["Timeout"] = FEEDBACK_TIMEOUT_SECONDS
+            continue  # idempotent: a batch that fails is delivered again, whole
         resources[function]["DependsOn"] = ["EmailQueue"]  # mapped once the queue exists
         properties = resources[function]["Properties"]
         # Tells the worker to answer its failures rather than raise (config.py).
@@ -605,6 +626,88 @@ def merge_template() -> dict[str, Any]:
     resources["RestAPI"] = _api()
     resources.update(alarms(config, functions))
     return {"Parameters": PARAMETERS, "Conditions": CONDITIONS, "Resources": resources}
+
+
+def ses_feedback(config: Any) -> dict[str, Any]:
+    """R54: the configuration set every email is sent through, its bounce and complaint
+    events to an SNS topic, the topic to the feedback function's queue (with its dead-letter
+    queue), and the queue's policy letting that topic alone send to it."""
+    dead = f"{config.SES_FEEDBACK_QUEUE}-dead"
+    return {
+        "EmailEventsConfigurationSet": {
+            "Type": "AWS::SES::ConfigurationSet",
+            "Properties": {"Name": f"{config.TABLE_PREFIX}-email-events"},
+        },
+        "SesFeedbackTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Metadata": _skips("topic"),
+            "Properties": {"TopicName": config.SES_FEEDBACK_QUEUE},
+        },
+        "EmailEventsDestination": {
+            "Type": "AWS::SES::ConfigurationSetEventDestination",
+            "Properties": {
+                "ConfigurationSetName": {"Ref": "EmailEventsConfigurationSet"},
+                "EventDestination": {
+                    "Name": "bounces-and-complaints",
+                    "Enabled": True,
+                    "MatchingEventTypes": FEEDBACK_MATCHING_EVENTS,
+                    "SnsDestination": {"TopicARN": {"Ref": "SesFeedbackTopic"}},
+                },
+            },
+        },
+        "SesFeedbackDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Metadata": _skips("queue"),
+            "Properties": {
+                "QueueName": dead,
+                "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "SesFeedbackQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Metadata": _skips("queue"),
+            "Properties": {
+                "QueueName": config.SES_FEEDBACK_QUEUE,
+                "VisibilityTimeout": 6 * FEEDBACK_TIMEOUT_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["SesFeedbackDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": FEEDBACK_MAX_RECEIVES,
+                },
+            },
+        },
+        "SesFeedbackSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": "SesFeedbackTopic"},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": ["SesFeedbackQueue", "Arn"]},
+                "RawMessageDelivery": True,
+            },
+        },
+        "SesFeedbackQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "SesFeedbackQueue"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "SesFeedbackTopicOnly",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["SesFeedbackQueue", "Arn"]},
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": {"Ref": "SesFeedbackTopic"}}
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
 
 
 def _arn(service: str, resource: str) -> dict[str, str]:
@@ -668,7 +771,12 @@ def policy(function: str) -> dict[str, Any]:
                 [_arn("dynamodb", f"table/{config.table(t)}") for t in tables(grants.writes)],
             )
         )
-    statements.append(_statement("EmailQueue", grants.queue, [_arn("sqs", config.EMAIL_QUEUE)]))
+    if grants.queue:
+        statements.append(_statement("EmailQueue", grants.queue, [_arn("sqs", config.EMAIL_QUEUE)]))
+    if grants.ses_feedback:
+        statements.append(
+            _statement("SesFeedbackQueue", QUEUE_CONSUME, [_arn("sqs", config.SES_FEEDBACK_QUEUE)])
+        )
     if grants.dead_letters:
         statements.append(
             _statement(

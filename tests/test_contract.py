@@ -67,6 +67,14 @@ ANONYMOUS = {
     if path.startswith("/v1/public/") or not path.startswith(("/v1/", "/_local/"))
     for method in methods
 }
+# R54: the platform's services' door, IAM-signed; API Gateway checks the signature (the
+# template: tests/test_deployment.py), `chalice local` admits the call, so the body is read.
+IAM_SIGNED = {
+    (method, path)
+    for path, methods in app.routes.items()
+    if path.startswith("/v1/services/")
+    for method in methods
+}
 # Bodies other than JSON (API.md conventions): the CSV import and the pages' forms.
 MEDIA_TYPES = {
     ("POST", "/v1/orgs/{org_id}/imports"): "text/csv",
@@ -182,6 +190,7 @@ def _concrete(template: str) -> str:
         contact_id="ct_x",
         link_id="lk_x",
         kind="appointment_confirmation",
+        email="nobody%40example.com",
         slug="no-such-practice",
         code="no-such-code",
         token="no-such-token",
@@ -237,7 +246,7 @@ def test_signed_in_operations_answer_401_without_a_token(
         answer = api.call(method, path, {} if method in ("POST", "PATCH", "PUT") else None)
     if (method, template) in LOCAL:
         assert answer.status == 200, answer.body  # the local stage's routes take no session
-    elif (method, template) in SIGN_UP_AND_LOGIN | PUBLIC_FORMS:
+    elif (method, template) in SIGN_UP_AND_LOGIN | PUBLIC_FORMS | IAM_SIGNED:
         assert answer.status == 400, answer.body  # an empty body, not a missing session
     elif (method, template) in HOSTED_WITHOUT_SESSION:
         assert answer.status == HOSTED_WITHOUT_SESSION[method, template], answer.raw[:300]

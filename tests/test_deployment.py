@@ -28,7 +28,7 @@ from chalicelib import aws, clock, config
 from chalicelib.models import TABLE_OWNERS, TTL_MODELS
 from chalicelib.models.emails import EmailJob, EmailStatus
 from chalicelib.services import triggers
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, feedback
 from tests.support import family as support_family
 from tests.support.api import Api, Practice, login
 from tests.support.email import add_client, book, email_log
@@ -186,7 +186,11 @@ def test_the_email_queue_dead_letters_and_its_worker_reports_batch_failures(
         "deadLetterTargetArn": {"Fn::GetAtt": ["EmailDeadLetterQueue", "Arn"]},
         "maxReceiveCount": config.EMAIL_MAX_RECEIVES,
     }
-    functions = _of_type(template, "AWS::Serverless::Function")
+    functions = {
+        name: function
+        for name, function in _of_type(template, "AWS::Serverless::Function").items()
+        if name != "SesFeedback"  # R54: its own queue, test_ses_feedback_reaches_its_function
+    }
     sqs_events = [
         event["Properties"]
         for function in functions.values()
@@ -205,6 +209,68 @@ def test_the_email_queue_dead_letters_and_its_worker_reports_batch_failures(
         assert event["Queue"]["Fn::Sub"].endswith(":" + email["QueueName"])
         # Visibility outlasts the worker, so a batch in progress is not delivered again.
     assert email["VisibilityTimeout"] >= max(f["Properties"]["Timeout"] for f in functions.values())
+
+
+def test_ses_feedback_reaches_its_function_through_sns_and_its_queue(
+    template: dict[str, Any],
+) -> None:
+    # R54: every send goes through the configuration set; its bounces and complaints go to
+    # SNS, SNS (that topic alone) to the feedback queue, the queue to its function, and an
+    # event that keeps failing to the queue's dead-letter queue
+    resources = template["Resources"]
+    [config_set] = _of_type(template, "AWS::SES::ConfigurationSet")
+    for name, function in _of_type(template, "AWS::Serverless::Function").items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["SES_CONFIGURATION_SET"] == {"Ref": config_set}, name
+    [destination] = _of_type(template, "AWS::SES::ConfigurationSetEventDestination").values()
+    event_destination = destination["Properties"]["EventDestination"]
+    assert destination["Properties"]["ConfigurationSetName"] == {"Ref": config_set}
+    assert set(event_destination["MatchingEventTypes"]) >= {"bounce", "complaint"}
+    [topic] = _of_type(template, "AWS::SNS::Topic")
+    assert event_destination["SnsDestination"]["TopicARN"] == {"Ref": topic}
+    [subscription] = _of_type(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["TopicArn"] == {"Ref": topic}
+    assert subscription["Properties"]["Endpoint"] == {"Fn::GetAtt": ["SesFeedbackQueue", "Arn"]}
+    queue = resources["SesFeedbackQueue"]["Properties"]
+    assert queue["QueueName"] == f"{PROD_PREFIX}-ses-feedback"
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["SesFeedbackDeadLetterQueue", "Arn"]
+    }
+    [policy] = _of_type(template, "AWS::SQS::QueuePolicy").values()
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic}}}
+    [event] = resources["SesFeedback"]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["QueueName"])
+    assert queue["VisibilityTimeout"] >= resources["SesFeedback"]["Properties"]["Timeout"]
+    feedback = _policy_of(template, "SesFeedback")
+    sqs = "arn:aws:sqs:us-east-1:1:"
+    assert _allows(feedback, "sqs:ReceiveMessage", sqs + queue["QueueName"])
+    assert not _allows(feedback, "sqs:SendMessage", sqs + f"{PROD_PREFIX}-email")
+    prod = "arn:aws:dynamodb:us-east-1:1:table/portico-prod-"
+    assert _allows(feedback, "dynamodb:PutItem", prod + "emails")
+    assert not _allows(feedback, "dynamodb:GetItem", prod + "profiles")
+
+
+def test_the_services_notifications_route_alone_takes_iam_signed_requests(
+    template: dict[str, Any],
+) -> None:
+    # R54: the platform's services call their door signed (API Gateway's AWS_IAM); the staff
+    # door is the app's session, as every other route
+    api = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    signed = {
+        (path, method)
+        for path, item in api["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and operation.get("security")
+    }
+    assert signed == {("/v1/services/orgs/{org_id}/clients/{client_id}/notifications", "post")}
+    [(path, method)] = signed
+    [requirement] = api["paths"][path][method]["security"]
+    [scheme] = requirement
+    assert api["securityDefinitions"][scheme]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    staff = api["paths"]["/v1/orgs/{org_id}/clients/{client_id}/notifications"]["post"]
+    assert "security" not in staff
 
 
 def test_every_function_is_pointed_at_the_templates_tables_and_queues(
@@ -235,6 +301,7 @@ FUNCTIONS = {
     "AppointmentReminders": "appointment_reminders",
     "CaregiverGrantsEnding": "caregiver_grants_ending",
     "InviteFollowUps": "invite_follow_ups",
+    "SesFeedback": "ses_feedback",
 }
 
 
@@ -449,10 +516,19 @@ def test_each_functions_policy_allows_every_call_its_code_makes(
     running[0] = "test"  # the test's own reads, and a job the queue gave up on (R42)
     assert {e["status"] for e in email_log(api, practice)} <= {"sent", "suppressed"}
     job_id = email_log(api, practice)[0]["id"]
+    sent = next(e for e in email_log(api, practice) if e["status"] == "sent")
     EmailJob(job_id).update([EmailJob.status.set(EmailStatus.QUEUED)])
     sqs.send_message(QueueUrl=aws.queue_url(config.EMAIL_DEAD_LETTER_QUEUE), MessageBody=job_id)
     running[0] = "OutboxSweep"
     assert triggers.outbox_sweep(clock.now() + timedelta(hours=1))["dead"] == 1
+    # R54: SES's bounce of a sent email, through the feedback function
+    bounce = {
+        "eventType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": sent["to"]}]},
+        "mail": {"destination": [sent["to"]], "tags": {"job_id": [sent["id"]]}},
+    }
+    running[0] = "SesFeedback"
+    assert feedback.handle(json.dumps(bounce)) == "bounced"
     del made["test"]
     missing = {
         name: sorted(call for call in calls if not _allows(_policy_of(template, name), *call))

@@ -91,9 +91,9 @@ def test_two_workers_racing_on_one_job_send_once(api: Api, practice: Practice) -
     outcomes: list[str] = []
 
     class RacingSender(RecordingSender):
-        def send(self, source, to, reply_to, message):
+        def send(self, source, to, reply_to, message, job_id_sent):
             outcomes.append(delivery.deliver(job_id, self))  # the rival, mid-send
-            return super().send(source, to, reply_to, message)
+            return super().send(source, to, reply_to, message, job_id_sent)
 
     sender = RacingSender()
     outcomes.append(delivery.deliver(job_id, sender))
@@ -277,14 +277,15 @@ def _queued_failing_job(
         job = outbox.queue(tx, org_id=practice.id, kind="receipt", client_id=client_id, context={})
         tx.commit()
         return job.job_id
-    # "dynamodb": the worker's read of the client's profile fails (DynamoDB's own error, from
-    # botocore, below PynamoDB); nothing else the sweeps read is touched.
+    # "dynamodb": the worker's read of the client's profile (with its practice, one
+    # BatchGetItem) fails (DynamoDB's own error, from botocore); nothing else the sweeps read
+    # is touched.
     book(api, practice, [client_id])
     profiles = config.table("profiles")
     make_call = botocore.client.BaseClient._make_api_call
 
     def failing(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if operation == "GetItem" and params.get("TableName") == profiles:
+        if operation == "BatchGetItem" and profiles in params.get("RequestItems", {}):
             raise botocore.exceptions.ClientError(
                 {"Error": {"Code": "InternalServerError", "Message": "injected"}}, operation
             )
@@ -304,7 +305,7 @@ def _failing_job(
     return job_id
 
 
-ERRORS = {"render": "UndefinedError", "unknown_kind": "KeyError", "dynamodb": "GetError"}
+ERRORS = {"render": "UndefinedError", "unknown_kind": "KeyError", "dynamodb": "ClientError"}
 
 
 @pytest.mark.parametrize("failure", sorted(ERRORS))

@@ -108,7 +108,8 @@ def test_the_answer_is_the_same_for_known_and_unknown_emails(api: Api, practice:
 
 
 def test_a_purchase_with_an_unknown_email_adds_the_client(api: Api, practice: Practice):
-    # R17: source package; the purchase is audited on the new client with its arrival (R47).
+    # R17: source package; the purchase is audited on the new client with its arrival (R47);
+    # the buyer's receipt is queued with the invite (R54).
     answer = purchase(api, "sunrise")
     assert answer.status == 201, answer.body
     assert answer.body["purchase"]["package"] == "Five sessions"
@@ -121,7 +122,7 @@ def test_a_purchase_with_an_unknown_email_adds_the_client(api: Api, practice: Pr
         "package.purchased",
     ]
     kinds = sorted(e["kind"] for e in emails_of(api, practice))
-    assert kinds == ["invite", "new_client_notification"]
+    assert kinds == ["invite", "new_client_notification", "payment_receipt"]
     purchase(api, "sunrise")
     assert len(clients_of(api, practice)) == 1
 

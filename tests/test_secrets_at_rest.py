@@ -252,7 +252,7 @@ def test_r53_only_the_local_stage_keeps_a_copy_of_a_sent_email(
     assert _raw("emails", {"job_id": LocalOutboxCopy.key_for(sent.ses_message_id)}) == {}
     with pytest.raises(NotFound):
         local_stage.LocalOutboxSender(RecordingSender()).send(
-            "a@example.com", "b@example.com", None, Rendered("s", "<p>h</p>", "t")
+            "a@example.com", "b@example.com", None, Rendered("s", "<p>h</p>", "t"), "em_x"
         )
 
 

@@ -1,9 +1,10 @@
 """Property test (Hypothesis) of who receives an email, or why nobody does (R11, R29, R36–R38,
-R43), against a model small enough to read.
+R43, R54), against a model small enough to read.
 
 Each example builds a random state through the API (portal settings at the organization,
 group and client levels, archive, a client with or without email, contacts and linked clients
-with or without `notify`), queues one job of a random client email kind with `outbox.queue`
+with or without `notify`, an address SES reported bouncing), queues one job of each client
+email kind (and of one notification of the catalogue, drawn) with `outbox.queue`
 (the seam every service uses) and runs the real worker (`delivery.deliver`, then the copies it
 adds) with a recording sender; optionally the client changes between the client's email and
 its copies. The model says who gets it, or the one suppression reason. Examples share one
@@ -27,15 +28,18 @@ from chalicelib import sealing
 from chalicelib.db import Tx
 from chalicelib.models.emails import EmailJob
 from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.notifications import NOTIFICATIONS
 from chalicelib.rules.settings import FEATURES
 from chalicelib.services import outbox, tokens
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, suppressions
 from tests.support.api import Api, Practice
 from tests.support.budget import examples
 from tests.support.email import RecordingSender
 
 # Kinds addressed to a client profile (the provider's and the identity's are not), and any kind
-# that belongs to a portal feature, so that a new one (payment receipts, R36) joins by itself.
+# that belongs to a portal feature, so that a new one joins by itself. The notifications of the
+# catalogue (R54) are many and alike: each example takes one of them, drawn, so that the test's
+# running time stays that of one more kind while every kind is reached across the examples.
 CLIENT_KINDS = sorted(
     {
         "appointment_confirmation",
@@ -45,7 +49,7 @@ CLIENT_KINDS = sorted(
         "caregiver_access_ending",
         "invite",
     }
-    | {name for name, kind in KINDS.items() if kind.feature}
+    | {name for name, kind in KINDS.items() if kind.feature and name not in NOTIFICATIONS}
 )
 
 maybe = st.sampled_from([True, False, None])
@@ -89,6 +93,8 @@ class State:
     contacts: tuple[Contact, ...]
     linked: tuple[Linked, ...]
     later: str | None  # a change between the client's emails and their copies
+    notification: str  # the kind of the catalogue this example sends too (R54)
+    bounced: bool  # SES reported the client's address bouncing before (R54)
 
 
 states = st.builds(
@@ -103,6 +109,8 @@ states = st.builds(
         st.builds(Linked, st.booleans(), mostly_false, mostly_true, mostly_false), max_size=2
     ).map(tuple),
     later=st.sampled_from([None, "archive", "shut_login", "feature_off"]),
+    notification=st.sampled_from(sorted(NOTIFICATIONS)),
+    bounced=mostly_false,
 )
 
 
@@ -130,6 +138,8 @@ def client_decision(state: State, kind: str, client: dict[str, Any], archived: b
     feature = KINDS[kind].feature
     if feature and not most_specific(levels, lambda s: (s.get("features") or {}).get(feature)):
         return "feature_off"  # R36: only the feature the email belongs to
+    if state.bounced:
+        return "bounced"  # R54: the address bounced, for every email that would have gone
     return None
 
 
@@ -246,6 +256,8 @@ def build(world: World, state: State, emails: Emails) -> str:
             world.archive(other)
     if state.archived:
         world.archive(client_id)
+    if state.bounced:
+        suppressions.mark(emails.client(), "bounced", None, None)  # as SES's feedback does
     return client_id
 
 
@@ -278,16 +290,18 @@ def queue_job(org_id: str, client_id: str, kind: str, to: str | None) -> str:
 def test_r29_r36_r37_r38_r43_the_worker_sends_to_whom_the_rules_say_or_says_why_not(
     world: World, state: State
 ) -> None:
-    """R11, R29, R36–R38, R43: for any settings, archive, email and copy holders, each kind of
-    client email is sent to the client or suppressed with the first reason that applies
-    (archived, no email, login shut, its own feature off); copies go to the holders with
+    """R11, R29, R36–R38, R43, R54: for any settings, archive, email, bounced address and copy
+    holders, each kind of client email (a notification of the catalogue among them) is sent
+    to the client or suppressed with the first reason that applies (archived, no email, login
+    shut, its own feature off, the address bounced); copies go to the holders with
     `notify` exactly when the client's email goes, and a client suppressed by the time a copy
     is delivered suppresses the copy with the client's reason."""
     emails = Emails(next(_numbers))
     org_id = world.practice.id
     client_id = build(world, state, emails)
     to = emails.client() if state.has_email else None
-    jobs = {kind: queue_job(org_id, client_id, kind, to) for kind in CLIENT_KINDS}
+    kinds = [*CLIENT_KINDS, state.notification]
+    jobs = {kind: queue_job(org_id, client_id, kind, to) for kind in kinds}
     sender = RecordingSender()
 
     for kind, job_id in jobs.items():

@@ -11,7 +11,7 @@ from chalice.app import Response
 
 from chalicelib import config
 from chalicelib.handlers import forms
-from chalicelib.handlers.http import html, ok, parse
+from chalicelib.handlers.http import html, ok, parse, raw_body
 from chalicelib.handlers.views.email import outbox_view
 from chalicelib.schemas.local import TickBody
 from chalicelib.services import local_stage
@@ -34,6 +34,14 @@ def outbox_json() -> Response:
 @bp.route("/_local/drain", methods=["POST"])
 def drain() -> Response:
     return ok(local_stage.drain())
+
+
+@bp.route("/_local/ses-feedback", methods=["POST"])
+def local_ses_feedback() -> Response:
+    """R54: deliver an SES event (bounce, complaint) as the feedback queue would."""
+    local_stage.require_local()
+    message = raw_body(bp.current_request).decode("utf-8", errors="replace")
+    return ok({"outcome": local_stage.ses_feedback(message)})
 
 
 @bp.route("/_local/tick", methods=["POST"])

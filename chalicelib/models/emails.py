@@ -10,6 +10,7 @@ R53: a job never stores its rendered body, and the link or code it carries only 
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 
 from pynamodb.attributes import (
@@ -17,6 +18,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -114,6 +116,8 @@ class EmailJob(Model):
     subject = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    # R54: what SES reported after sending it (`bounced`, `complained`): the log shows it.
+    feedback = UnicodeAttribute(null=True)
 
     org_client = UnicodeAttribute(null=True)
     open_shard = UnicodeAttribute(null=True)
@@ -145,3 +149,49 @@ class LocalOutboxCopy(Model):
     @staticmethod
     def key_for(message_id: str) -> str:
         return f"local#{message_id}"
+
+
+class NotificationRequest(Model):
+    """R41, R54: what a call to notify a client with an `Idempotency-Key` answered, so that a
+    retry answers the same. Written under `does_not_exist` in the same transaction as the
+    notification's email job: of two calls racing with one key, one writes both, the other
+    reads this and answers it. `fingerprint` is the hash of what was asked (client, kind,
+    data): the same key with another request is refused."""
+
+    class Meta(BaseMeta):
+        table_name = config.table("emails")
+
+    key = UnicodeAttribute(hash_key=True, attr_name="job_id")
+    fingerprint = UnicodeAttribute()
+    notification_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    job_ids = JSONAttribute(default=list)
+    created_at = UTCDateTimeAttribute()
+    purge_at = TTLAttribute()
+
+    @staticmethod
+    def key_for(org_id: str, idempotency_key: str) -> str:
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        return f"idempotency#{org_id}#{digest}"
+
+
+class SuppressedAddress(Model):
+    """R54: an address SES reported bounced (permanently) or complaining: no organization's
+    email goes to it until staff clear it. Keyed by the normalized address, so the worker
+    reads it by key (no Scan); `org_ids` are the practices whose emails it stopped or whose
+    email bounced there, the ones whose staff see it."""
+
+    class Meta(BaseMeta):
+        table_name = config.table("emails")
+
+    key = UnicodeAttribute(hash_key=True, attr_name="job_id")
+    address = UnicodeAttribute()
+    reason = UnicodeAttribute()  # bounced | complained
+    at = UTCDateTimeAttribute()
+    reported_job_id = UnicodeAttribute(null=True)  # the email SES reported on
+    org_ids = UnicodeSetAttribute(default=set)
+
+    @staticmethod
+    def key_for(address: str) -> str:
+        return f"suppressed#{address}"

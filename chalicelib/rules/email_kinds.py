@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.rules.notifications import NOTIFICATIONS
+
 
 @dataclass(frozen=True)
 class EmailKind:
@@ -182,3 +184,17 @@ KINDS: dict[str, EmailKind] = {
         ),
     )
 }
+# R54: the notifications of the portal's features, from their one catalogue; each is about the
+# client's business at the practice, and its copy holders receive a copy (R29).
+KINDS.update(
+    {
+        name: EmailKind(
+            name,
+            notification.subject,
+            feature=notification.feature,
+            copies=True,
+            sample=notification.sample_context,
+        )
+        for name, notification in NOTIFICATIONS.items()
+    }
+)

@@ -17,7 +17,7 @@ from chalicelib import aws, clock, config
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob, LocalOutboxCopy
 from chalicelib.services import outbox, triggers
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, feedback
 from chalicelib.services.email.rendering import Rendered
 
 # The API reference page (`make run`'s /_local/api) renders the project's own openapi.yaml with
@@ -38,9 +38,11 @@ class LocalOutboxSender:
     def __init__(self, inner: delivery.Sender) -> None:
         self.inner = inner
 
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str:
         require_local()
-        message_id = self.inner.send(source, to, reply_to, message)
+        message_id = self.inner.send(source, to, reply_to, message, job_id)
         LocalOutboxCopy(
             LocalOutboxCopy.key_for(message_id),
             subject=message.subject,
@@ -49,6 +51,12 @@ class LocalOutboxSender:
             purge_at=clock.now() + timedelta(days=config.LOCAL_OUTBOX_DAYS),
         ).save()
         return message_id
+
+
+def ses_feedback(message: str) -> str:
+    """R54: an SES event handled as the feedback queue's consumer handles it."""
+    require_local()
+    return feedback.handle(message)
 
 
 def drain(max_batches: int = 200) -> dict[str, int]:

@@ -18,10 +18,14 @@ class RecordingSender:
     sent: list[dict[str, Any]] = field(default_factory=list)
     fail_for: set[str] = field(default_factory=set)
 
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str:
         if to in self.fail_for:
             raise ConnectionError("SES did not answer")
-        self.sent.append({"source": source, "to": to, "reply_to": reply_to, "message": message})
+        self.sent.append(
+            {"source": source, "to": to, "reply_to": reply_to, "message": message, "job_id": job_id}
+        )
         return f"msg-{len(self.sent)}"
 
 

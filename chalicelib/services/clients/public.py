@@ -19,8 +19,9 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.appointments import Appointment
 from chalicelib.models.orgs import Organization, Provider, SlugClaim
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim
+from chalicelib.rules.notifications import PaymentReceipt
 from chalicelib.schemas.public import PublicBooking, PublicPurchase
-from chalicelib.services import appointments, audit, outbox, records, throttle
+from chalicelib.services import appointments, audit, notifications, outbox, records, throttle
 from chalicelib.services.clients import arrivals
 from chalicelib.services.clients.arrivals import Arrival
 from chalicelib.services.identity import identities
@@ -117,7 +118,8 @@ def book(slug: str, req: PublicBooking, source: str) -> Appointment:
 
 def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
     """R17: buy a package; an unknown email is added as a client (source package). The
-    purchase is recorded as the client's audit event (no billing ledger exists yet)."""
+    purchase is recorded as the client's audit event (no billing ledger exists yet), and the
+    buyer is sent a receipt (R54), known client or new alike (R51)."""
     org = practice(slug)
     throttle.attempt(req.email, source, throttle.PURCHASE)
     providers = orgs.providers_of(org.org_id)
@@ -131,6 +133,13 @@ def purchase(slug: str, req: PublicPurchase, source: str) -> Purchase:
             client_id=profile.client_id,
             details={"package": req.package},
         )
+        # R54: the buyer's receipt (feature bills), through the notifications' catalogue.
+        receipt = PaymentReceipt(
+            description=f"Package: {req.package}",
+            paid_on=event.at.date(),
+            receipt_number=event.event_id,
+        )
+        notifications.queue(tx, profile, "payment_receipt", receipt)
         return Purchase(event.event_id, req.package, event.at)
 
     def for_staff(tx: Tx, _: Provider) -> Purchase:

@@ -26,7 +26,7 @@ from chalicelib.rules.email_kinds import KINDS, EmailKind
 from chalicelib.rules.settings import effective_for_client
 from chalicelib.sealing import Sealed
 from chalicelib.services import outbox, tokens
-from chalicelib.services.email import asked, copies, rendering
+from chalicelib.services.email import asked, copies, rendering, suppressions
 from chalicelib.services.email.rendering import Rendered
 from chalicelib.services.practices import branding
 
@@ -34,11 +34,20 @@ from chalicelib.services.practices import branding
 class Sender(Protocol):
     """Where rendered emails go: SES in every stage (moto locally); a fake in unit tests."""
 
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str: ...
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str: ...
 
 
 class SesSender:
-    def send(self, source: str, to: str, reply_to: str | None, message: Rendered) -> str:
+    def send(
+        self, source: str, to: str, reply_to: str | None, message: Rendered, job_id: str
+    ) -> str:
+        """R54: through the configuration set whose bounce and complaint events come back
+        (services/email/feedback.py), tagged with the job, so each event names its job."""
+        extra: dict[str, Any] = {}
+        if config.SES_CONFIGURATION_SET:
+            extra["ConfigurationSetName"] = config.SES_CONFIGURATION_SET
         answer = aws.client("ses").send_email(
             Source=source,
             Destination={"ToAddresses": [to]},
@@ -50,8 +59,14 @@ class SesSender:
                     "Text": {"Data": message.text, "Charset": "UTF-8"},
                 },
             },
+            Tags=[{"Name": JOB_TAG, "Value": job_id}],
+            **extra,
         )
         return answer["MessageId"]
+
+
+# The SES message tag naming the email job a send was for (SES feedback names it back, R54).
+JOB_TAG = "job_id"
 
 
 @dataclass(frozen=True)
@@ -118,8 +133,9 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
             _suppress(job, claim, None, job.to, "nothing_to_send")
             sent = None
         else:
-            own_org = db.get(Organization, job.org_id, "org")
-            sent = _suppress_or_send(job, claim, own_org, sender)
+            records = _records_of(job)
+            own_org = records.org
+            sent = _suppress_or_send(job, claim, records, sender)
     except Exception as exc:
         _release(job, claim, f"{type(exc).__name__}: {exc}"[:500], own_org)
         raise
@@ -143,17 +159,43 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     return "sent"
 
 
-def _suppress_or_send(
-    job: EmailJob, claim: str, own_org: Organization | None, sender: Sender
-) -> _Sent | None:
+@dataclass(frozen=True)
+class _Records:
+    """What a job is about, as read once its claim is held."""
+
+    org: Organization | None
+    identity: Identity | None
+    profile: ClientProfile | None
+
+
+def _records_of(job: EmailJob) -> _Records:
+    """The job's practice, login and client, in one BatchGetItem (`db.get_together`): their
+    keys are all on the job, so the address's suppression (R54) costs no round trip more."""
+    keys: list[db.Key] = [(Organization, job.org_id, "org")]
+    if job.identity_id:
+        keys.append((Identity, job.identity_id, None))
+    if job.client_id:
+        keys.append((ClientProfile, job.org_id, job.client_id))
+    found = db.get_together(keys)
+    return _Records(
+        found.of(Organization, job.org_id, "org"),
+        found.of(Identity, job.identity_id, None) if job.identity_id else None,
+        found.of(ClientProfile, job.org_id, job.client_id) if job.client_id else None,
+    )
+
+
+def _suppress_or_send(job: EmailJob, claim: str, records: _Records, sender: Sender) -> _Sent | None:
     """Under the claim: suppress the job with its reason (None), or render and send it."""
     kind = KINDS[job.kind]  # a KeyError for a kind a newer deploy queued: released, retried
-    identity = db.get(Identity, job.identity_id) if job.identity_id else None
-    address, reason = recipient(job, kind, own_org, identity)
+    own_org, identity = records.org, records.identity
+    address, reason = recipient(job, kind, own_org, identity, records.profile)
     if reason is None and kind.live_link and not _link_live(job):
         reason = "invite_superseded"  # R43: the link (or code) in it died before it went out
     if reason is None and job.copy_holder:
         address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
+    if reason is None and address and (stop := suppressions.reason_for(address)):
+        reason = stop  # R54: SES said the address bounced or complained; until staff clear it
+        suppressions.stopped(address, job.org_id)
     if reason:
         _suppress(job, claim, own_org, address, reason)
         return None
@@ -164,7 +206,7 @@ def _suppress_or_send(
     brand = branding.branding_of(org)
     message = rendering.render(kind, _values(job, kind), brand)
     source = branding.from_header(brand)
-    message_id = sender.send(source, address, brand.get("reply_to"), message)
+    message_id = sender.send(source, address, brand.get("reply_to"), message, job.job_id)
     return _Sent(address, message, message_id, org.org_id if org else None)
 
 
@@ -185,14 +227,17 @@ def _values(job: EmailJob, kind: EmailKind) -> dict[str, Any]:
 
 
 def recipient(
-    job: EmailJob, kind: EmailKind, org: Organization | None, identity: Identity | None
+    job: EmailJob,
+    kind: EmailKind,
+    org: Organization | None,
+    identity: Identity | None,
+    profile: ClientProfile | None,
 ) -> tuple[str | None, str | None]:
     """The address an email goes to, or why it is suppressed (R11, R36–R38, R43)."""
     if job.client_id is None:
         # Else an address with no login yet (a group sign-up's confirmation, R51): the job's.
         address = identity.email if identity else job.to
         return address, None if address else "no_email"
-    profile = db.get(ClientProfile, job.org_id, job.client_id)
     if profile is None or client_account_closed(profile, None) == ClosedReason.ARCHIVED:
         return (profile.email if profile else None), ClosedReason.ARCHIVED
     if not profile.email:

@@ -8,7 +8,7 @@ clients drop <style> blocks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,16 @@ def _when(value: str | datetime) -> str:
     return moment.strftime("%A %d %B %Y, %H:%M UTC")
 
 
+def _day(value: str | date) -> str:
+    moment = date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def _money(cents: int, currency: str = "USD") -> str:
+    """Minor units as a reader writes them (R54's data carries cents, never floats)."""
+    return f"{currency} {cents // 100:,}.{cents % 100:02d}"
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -43,6 +53,8 @@ def environment() -> Environment:
         auto_reload=False,  # templates ship with the code; never stat them per email
     )
     env.filters["when"] = _when
+    env.filters["day"] = _day
+    env.filters["money"] = _money
     return env
 
 

@@ -1,0 +1,76 @@
+"""Notifications (API.md "Clients", R54): a client notified with one kind of the catalogue,
+and the addresses SES reported bouncing or complaining.
+
+Two doors to one service function: staff call the API.md path with their session, as every
+client of the API does; the platform's own services call `/v1/services/…` with IAM-signed
+requests, which API Gateway checks (Chalice's IAM authorizer, on that route alone), so no
+session of theirs exists to steal. `chalice local` does not check IAM signatures (it admits
+the call); the deployment template's method says `AWS_IAM` (tests/test_deployment.py).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from chalice import Blueprint, IAMAuthorizer
+from chalice.app import Request, Response
+
+from chalicelib import config
+from chalicelib.errors import Forbidden
+from chalicelib.handlers.http import accepted, actor, no_content, ok, parse
+from chalicelib.handlers.views.email import notification_view, suppressed_view
+from chalicelib.schemas.notifications import SendNotification, idempotency_key
+from chalicelib.services.email import notifications, suppressions
+from chalicelib.services.email.notifications import Caller, PlatformService
+
+bp = Blueprint(__name__)
+
+NOTIFICATIONS = "/v1/orgs/{org_id}/clients/{client_id}/notifications"
+SERVICE_NOTIFICATIONS = "/v1/services/orgs/{org_id}/clients/{client_id}/notifications"
+SUPPRESSED = "/v1/orgs/{org_id}/suppressed-addresses/{email}"
+
+
+def _notify(caller: Caller, request: Request, org_id: str, client_id: str) -> Response:
+    notified = notifications.notify(
+        caller,
+        org_id,
+        client_id,
+        parse(SendNotification, request, required=True),
+        idempotency_key(request.headers.get("idempotency-key")),
+    )
+    return accepted({"notification": notification_view(notified)})
+
+
+@bp.route(NOTIFICATIONS, methods=["POST"])
+def notify_client(org_id: str, client_id: str) -> Response:
+    request = bp.current_request
+    return _notify(actor(request), request, org_id, client_id)
+
+
+def _signed_caller(request: Request) -> PlatformService:
+    """The IAM principal API Gateway checked. Outside the local stage (where `chalice local`
+    checks no signature) a request without one is refused, should the route ever be served
+    without its authorizer."""
+    identity = (request.context or {}).get("identity") or {}
+    principal = identity.get("userArn")
+    if not principal and not config.is_local():
+        raise Forbidden("This route takes IAM-signed requests only.", code="iam_signature_needed")
+    return PlatformService(str(principal or "unsigned-local"))
+
+
+@bp.route(SERVICE_NOTIFICATIONS, methods=["POST"], authorizer=IAMAuthorizer())
+def notify_client_as_service(org_id: str, client_id: str) -> Response:
+    request = bp.current_request
+    return _notify(_signed_caller(request), request, org_id, client_id)
+
+
+@bp.route(SUPPRESSED, methods=["GET"])
+def suppressed_address(org_id: str, email: str) -> Response:
+    found = suppressions.get(actor(bp.current_request), org_id, unquote(email))
+    return ok({"suppressed_address": suppressed_view(found)})
+
+
+@bp.route(SUPPRESSED, methods=["DELETE"])
+def clear_suppressed_address(org_id: str, email: str) -> Response:
+    suppressions.clear(actor(bp.current_request), org_id, unquote(email))
+    return no_content()
