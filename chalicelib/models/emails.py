@@ -145,3 +145,21 @@ class LocalOutboxCopy(Model):
     @staticmethod
     def key_for(message_id: str) -> str:
         return f"local#{message_id}"
+
+
+class TriggerCheckpoint(Model):
+    """Where a scheduled trigger stopped (R42, R44, B5): the last slot (hour or day) it handled
+    whole, or the page a sweep reads next. A trigger that comes back after an outage catches up
+    from here instead of from its look-back alone; one that ran out of time resumes here."""
+
+    class Meta(BaseMeta):
+        table_name = config.table("emails")
+
+    key = UnicodeAttribute(hash_key=True, attr_name="job_id")
+    handled = UnicodeAttribute(null=True)  # the last slot handled whole ("2026-12-01T13")
+    cursor = JSONAttribute(null=True)  # a sweep's next page (DynamoDB's LastEvaluatedKey)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key_for(trigger: str) -> str:
+        return f"checkpoint#{trigger}"
