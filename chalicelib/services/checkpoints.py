@@ -16,10 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib import clock, db
 from chalicelib.models.emails import TriggerCheckpoint
+
+T = TypeVar("T")
 
 # R43's reason for a scheduled email whose moment passed while its trigger was stopped, where
 # going out late makes no sense (a reminder of an appointment that has started).
@@ -125,6 +127,30 @@ def catch_up(
             cursor=checkpoint.cursor if checkpoint else None,
             updated_at=clock.now(),
         ).save()
+    return count
+
+
+Key = dict[str, Any]
+
+
+def sweep(
+    trigger: str,
+    read_page: Callable[[Key | None], tuple[list[T], Key | None]],
+    handle: Callable[[list[T]], int],
+    budget: Budget,
+) -> int:
+    """Read a paged list from where the last run stopped, a page at a time while the budget
+    lasts, handing each page to `handle`; save where it stopped (None once the list's end is
+    reached: the next run starts from the top). Returns what `handle` counted."""
+    start = cursor(trigger)
+    count = 0
+    while budget.left():
+        items, start = read_page(start)
+        count += handle(items)
+        budget.spend()
+        if start is None:
+            break
+    save_cursor(trigger, start)
     return count
 
 

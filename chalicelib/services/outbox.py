@@ -153,27 +153,21 @@ def resend_open(now: datetime | None = None, budget: Budget | None = None) -> in
     A page at a time while the budget lasts, from where the last run stopped: a backlog of
     100,000 open jobs drains across runs rather than timing out in one (issue #18). A pass
     that reached the end starts the next run from the top again."""
-    now = now or clock.now()
-    budget = budget or Budget()
-    older_than = now - timedelta(seconds=config.OUTBOX_RESEND_AFTER_SECONDS)
-    start = checkpoints.cursor(SWEEP_TRIGGER)
-    resent = 0
-    while budget.left():
+    older_than = (now or clock.now()) - timedelta(seconds=config.OUTBOX_RESEND_AFTER_SECONDS)
+
+    def read_page(start: checkpoints.Key | None) -> tuple[list[str], checkpoints.Key | None]:
         page = EmailJob.open_jobs.query(
             OPEN, EmailJob.created_at <= older_than, limit=SWEEP_PAGE, last_evaluated_key=start
         )
-        stale = [job.job_id for job in page]
+        return [job.job_id for job in page], page.last_evaluated_key
+
+    def resend(stale: list[str]) -> int:
         if stale:
             send_to_queue(stale)
-            resent += len(stale)
-        budget.spend()
-        start = page.last_evaluated_key
-        if start is None:
-            break
-    checkpoints.save_cursor(SWEEP_TRIGGER, start)
-    if resent:
-        logs.event("outbox.resent", jobs=resent, done=start is None)
-    return resent
+            logs.event("outbox.resent", jobs=len(stale))
+        return len(stale)
+
+    return checkpoints.sweep(SWEEP_TRIGGER, read_page, resend, budget or Budget())
 
 
 def record_suppressed(
