@@ -10,6 +10,8 @@ R53: a job never stores its rendered body, and the link or code it carries only 
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pynamodb.attributes import (
@@ -71,14 +73,33 @@ class OpenEmails(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+# A day's sent emails spread over this many index partitions (issue #18): one partition takes
+# about 1,000 writes a second, so a busy day (a campaign, a backlog drained at once) would throttle
+# the index and, through it, the worker's outcome writes. A reader Queries each shard.
+SENT_DAY_SHARDS = 8
+
+
+def sent_day_key(job_id: str, sent_at: datetime) -> str:
+    """The `sent_by_day` partition of a job sent at `sent_at`: its UTC day and a shard fixed by
+    its id (a redelivery writes the same key)."""
+    shard = int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % SENT_DAY_SHARDS
+    return f"{sent_at.astimezone(UTC).strftime('%Y-%m-%d')}#{shard}"
+
+
+def sent_day_keys(day: str) -> list[str]:
+    """Every partition of one UTC day ("2026-12-01")."""
+    return [f"{day}#{shard}" for shard in range(SENT_DAY_SHARDS)]
+
+
 class EmailsSentByDay(GlobalSecondaryIndex):
-    """Sent emails by UTC day: the local outbox page and "what went out today" (sparse)."""
+    """Sent emails by UTC day and shard: the local outbox page and "what went out today"
+    (sparse)."""
 
     class Meta:
         index_name = "emails_sent_by_day"
         projection = AllProjection()
 
-    sent_day = UnicodeAttribute(hash_key=True)
+    sent_day = UnicodeAttribute(hash_key=True)  # "2026-12-01#3": day and shard
     sent_at = UTCDateTimeAttribute(range_key=True)
 
 
