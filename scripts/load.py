@@ -51,6 +51,7 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
     statuses: Counter[str] = field(default_factory=Counter)
     handler_ms: list[float] = field(default_factory=list)
+    handler_ms_by_name: dict[str, list[float]] = field(default_factory=dict)
     server_errors: list[str] = field(default_factory=list)
     clients: list[str] = field(default_factory=list)
     appointments: list[str] = field(default_factory=list)
@@ -64,6 +65,7 @@ class Tally:
             found = TIMING.search(answer.headers.get("Server-Timing", ""))
             if found:
                 self.handler_ms.append(float(found.group(1)))
+                self.handler_ms_by_name.setdefault(name, []).append(float(found.group(1)))
             if answer.status_code >= 500:
                 self.server_errors.append(f"{name} {answer.status_code} {answer.text[:200]}")
 
@@ -330,12 +332,17 @@ class Load:
         if state["faults"]:
             state["injected"] = self.faults(dict.fromkeys(FAULTS, 0.0))["injected"]
         times = sorted(self.tally.handler_ms)
+        by_name = {
+            name: {"p50": round(statistics.median(ms), 1), "p99": percentile(ms, 0.99)}
+            for name, ms in sorted(self.tally.handler_ms_by_name.items())
+        }
         return {
             "requests": self.tally.count,
             "seconds": round(elapsed, 2),
             "requests_per_second": round(self.tally.count / elapsed, 1),
             "handler_ms_p50": round(statistics.median(times), 1) if times else None,
-            "handler_ms_p99": round(times[int(len(times) * 0.99) - 1], 1) if times else None,
+            "handler_ms_p99": percentile(times, 0.99) if times else None,
+            "handler_ms_by_request": by_name,
             "server_errors": len(self.tally.server_errors),
             "server_error_samples": self.tally.server_errors[:5],
             "faults_injected": state["injected"],
@@ -406,6 +413,11 @@ class Load:
             "differences": differences,
             "total_differences": sum(differences.values()),
         }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[max(0, min(len(ordered) - 1, int(len(ordered) * share)))], 1)
 
 
 def moto_ses_count(moto_url: str) -> Callable[[], int]:

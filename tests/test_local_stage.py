@@ -66,6 +66,7 @@ def test_a_days_sent_emails_spread_over_shards_and_are_read_one_query_a_shard(
         ("GET", "/_local/api/redoc.standalone.js"),
         ("POST", "/_local/drain"),
         ("POST", "/_local/tick"),
+        ("POST", "/_local/faults"),
     ],
 )
 def test_other_stages_answer_404(api: Api, monkeypatch: pytest.MonkeyPatch, method, path) -> None:

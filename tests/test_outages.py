@@ -13,8 +13,9 @@ from chalicelib.models.appointments import Reminder
 from chalicelib.models.emails import EmailJob, EmailStatus
 from chalicelib.models.tokens import Token
 from chalicelib.services import triggers
+from chalicelib.services.email import delivery
 from tests.support.api import Api, Practice, sign_up_practice
-from tests.support.email import add_client, book
+from tests.support.email import RecordingSender, add_client, book
 from tests.support.family import family
 from tests.support.family import jobs_of as family_jobs
 from tests.support.invites import add_client as invited_client
@@ -162,3 +163,41 @@ def test_grant_reminders_catch_up_and_one_past_its_end_is_missed(
                 == expected
             )
     assert triggers.grants_ending(resumed + timedelta(hours=1))["grant_reminders"] == 0
+
+
+class Killed(BaseException):
+    """The worker's process ending (Lambda's timeout, an out-of-memory kill): no handler runs."""
+
+
+def test_a_worker_killed_between_ses_and_its_outcome_write_measures_r41s_window(
+    api: Api, practice: Practice, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R41, R42 (issue #18): the worker is killed after SES accepted the email and before the
+    # job's outcome is written. Nothing is lost: the job stays `sending`, and a redelivery
+    # inside OUTBOX_CLAIM_STALE_SECONDS sends nothing. Past it, the claim is stale and the
+    # email goes out a second time: that is the window the README names (no SES `Send`
+    # event dedupe yet), measured here as the stale-claim time.
+    client_id = add_client(api, practice, "Ana", "ana@example.com")
+    book(api, practice, [client_id])
+    [job] = list(EmailJob.by_client.query(f"{practice.id}#{client_id}"))
+    sender = RecordingSender()
+    end = delivery._end
+
+    def killed_after_sending(
+        job: EmailJob, claim: str, status: EmailStatus, *args, **kwargs
+    ) -> None:
+        if status == EmailStatus.SENT:
+            raise Killed
+        end(job, claim, status, *args, **kwargs)
+
+    monkeypatch.setattr(delivery, "_end", killed_after_sending)
+    with pytest.raises(Killed):
+        delivery.deliver(job.job_id, sender, t0)
+    monkeypatch.setattr(delivery, "_end", end)
+    assert EmailJob.get(job.job_id).status == EmailStatus.SENDING
+    stale = timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
+    assert delivery.deliver(job.job_id, sender, t0 + stale - timedelta(seconds=1)) == "in_flight"
+    assert len(sender.sent) == 1
+    assert delivery.deliver(job.job_id, sender, t0 + stale) == "sent"
+    assert len(sender.sent) == 2  # the one duplicate the window allows
+    assert delivery.deliver(job.job_id, sender, t0 + 2 * stale) == "duplicate"
