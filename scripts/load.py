@@ -297,10 +297,18 @@ class Load:
 
     # The run ----------------------------------------------------------------------------
 
-    def run(self, max_requests: int, seconds: float, workers: int, burst: int) -> dict[str, Any]:
+    def run(
+        self,
+        max_requests: int,
+        seconds: float,
+        workers: int,
+        burst: int,
+        faults: dict[str, float],
+    ) -> dict[str, Any]:
         self.set_up()
+        injected_before = Counter(self.faults(dict.fromkeys(faults, 0.0))["injected"])
         started = time.monotonic()
-        state = {"faults": False, "burst": False, "injected": {}}
+        state: dict[str, Any] = {"faults": False, "burst": False, "injected": {}}
         lock = threading.Lock()
 
         def progress() -> float:
@@ -313,10 +321,10 @@ class Load:
                 with lock:
                     if not state["faults"] and 1 / 3 <= done < 2 / 3:
                         state["faults"] = True
-                        self.faults(FAULTS)
+                        self.faults(faults)
                     elif state["faults"] and done >= 2 / 3:
                         state["faults"] = False
-                        state["injected"] = self.faults(dict.fromkeys(FAULTS, 0.0))["injected"]
+                        state["injected"] = self.faults(dict.fromkeys(faults, 0.0))["injected"]
                     fire_burst = not state["burst"] and done >= 1 / 2
                     if fire_burst:
                         state["burst"] = True
@@ -330,7 +338,7 @@ class Load:
                 future.result()
         elapsed = time.monotonic() - started
         if state["faults"]:
-            state["injected"] = self.faults(dict.fromkeys(FAULTS, 0.0))["injected"]
+            state["injected"] = self.faults(dict.fromkeys(faults, 0.0))["injected"]
         times = sorted(self.tally.handler_ms)
         by_name = {
             name: {"p50": round(statistics.median(ms), 1), "p99": percentile(ms, 0.99)}
@@ -345,7 +353,7 @@ class Load:
             "handler_ms_by_request": by_name,
             "server_errors": len(self.tally.server_errors),
             "server_error_samples": self.tally.server_errors[:5],
-            "faults_injected": state["injected"],
+            "faults_injected": dict(Counter(state["injected"]) - injected_before),
             "statuses": dict(sorted(self.tally.statuses.items())),
         }
 
@@ -446,13 +454,14 @@ def run_against(
     workers: int = 4,
     burst: int = 10,
     seed: int = 18,
+    faults: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """One load run and its reconciliation against a running stack (the e2e test's entry)."""
     drained(base_url)  # what other work left queued is not this run's
     ses_sent = moto_ses_count(moto_url)
     before = ses_sent()
     load = Load(base_url, seed)
-    report = load.run(max_requests, seconds, workers, burst)
+    report = load.run(max_requests, seconds, workers, burst, faults or FAULTS)
     report["reconciliation"] = load.reconcile(ses_sent, before)
     return report
 
