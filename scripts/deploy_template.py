@@ -494,6 +494,21 @@ def alarms(config: Any, functions: dict[str, str]) -> dict[str, Any]:
             },
             1,
         ),
+        # Issue #18: a reminder or follow-up recorded `missed` means a trigger was stopped past
+        # its moment (a disabled rule, a failed deploy): it caught up, but someone must know.
+        "ScheduledEmailsMissedAlarm": _alarm(
+            "A scheduled email was missed: a trigger was stopped past its moment (R43, R44)",
+            {
+                "Namespace": config.METRICS_NAMESPACE,
+                "MetricName": "ScheduledEmailsMissed",
+                "Dimensions": [
+                    {"Name": "service", "Value": config.SERVICE},
+                    {"Name": "stage", "Value": config.STAGE},
+                ],
+                "Statistic": "Sum",
+            },
+            1,
+        ),
         "EmailDeadLetterQueueAlarm": _alarm(
             "Messages stay in the email dead-letter queue: the outbox sweep is not burying them",
             {

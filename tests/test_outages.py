@@ -40,7 +40,7 @@ def t0() -> datetime:
 
 
 def test_reminders_catch_up_after_a_day_stopped_and_missed_ones_are_recorded(
-    api: Api, practice: Practice, t0: datetime
+    api: Api, practice: Practice, t0: datetime, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # R44, R42, R43 (issue #18): the reminder trigger runs, then is stopped for 24 hours, far
     # past its 6-hour look-back. When it comes back, a reminder of an appointment still to
@@ -72,6 +72,7 @@ def test_reminders_catch_up_after_a_day_stopped_and_missed_ones_are_recorded(
     ]
     assert outcomes(reminders_of(practice, clients["Cy"])) == [("suppressed", "missed")]
     assert outcomes(reminders_of(practice, clients["Dee"])) == [("suppressed", "missed")]
+    assert '"ScheduledEmailsMissed":[1.0]' in capsys.readouterr().out  # the alarm's metric
     # Nothing due is left in the index; only Ana's 2 h reminder (due at +28 h) waits.
     waiting = list(Reminder.query(practice.id, Reminder.sk.startswith("reminder#")))
     assert sorted(r.hours for r in waiting if r.due_hour) == [2]

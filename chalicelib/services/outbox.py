@@ -208,6 +208,8 @@ def _count_suppressed(jobs: Iterable[EmailJob]) -> None:
     for job in jobs:
         logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=job.reason)
         metrics.count("EmailsSuppressed", reason=job.reason or "")
+        if job.reason == checkpoints.MISSED:  # the schedule was stopped: someone must know
+            metrics.count("ScheduledEmailsMissed")
 
 
 def bury_dead_letters(max_batches: int = 50, budget: Budget | None = None) -> int:
