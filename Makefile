@@ -2,7 +2,7 @@
 # `make unit` (the in-process tests alone, on two workers), `make e2e` (the real local stack and
 # the browser alone), `make package` (the prod template and zip, linted by cfn-lint and checkov),
 # `make bench` (round trips, cold import, the email worker, Argon2 against Lambda's memory:
-# README "Benchmarks"), `make fuzz` (schemathesis and the property tests, longer), `make client` (a Python client of
+# README "Benchmarks"), `make load` (the local stack under a mix with faults, README "Load test"), `make fuzz` (schemathesis and the property tests, longer), `make client` (a Python client of
 # openapi.yaml in build/portico-client).
 # Each creates the virtual environment and the npm tools and installs what is missing first.
 
@@ -19,7 +19,7 @@ NODE_STAMP := node_modules/.installed-stamp
 # Redocly CLI asks no server about updates (telemetry is off in redocly.yaml).
 REDOCLY := REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly
 
-.PHONY: run test unit e2e lint bench package fuzz client clean chromium
+.PHONY: run test unit e2e lint bench load package fuzz client clean chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ bench: $(STAMP)
 	$(PY) -m scripts.bench_worker
 	$(PY) -m scripts.bench_passwords
 	IMPORT_BENCH_ROWS=5000 $(PY) -m pytest -p no:cacheprovider -q -s -k big_file tests/test_imports.py
+
+# A bounded load test of the real local stack with AWS faults part of the time, and the
+# reconciliation after it (README "Load test"); not part of `make test` (its short slice is).
+load: $(STAMP)
+	$(PY) -m scripts.load --requests $${LOAD_REQUESTS:-3000} --seconds $${LOAD_SECONDS:-120}
 
 package: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m scripts.package --checkov $(CHECKOV_VENV)/bin/checkov

@@ -129,17 +129,18 @@ FUNCTIONS: dict[str, Grants] = {
     # outbox.py: open jobs again, dead letters buried (R42).
     "outbox_sweep": Grants(reads=("emails",), writes=("emails",), dead_letters=True),
     # appointments.send_due_reminders (R44): the reminder, its appointment, provider, clients.
+    # Each trigger keeps its checkpoint in the emails table (issue #18).
     "appointment_reminders": Grants(
-        reads=("appointments", "orgs", "profiles"), writes=("appointments", "emails")
+        reads=("appointments", "emails", "orgs", "profiles"), writes=("appointments", "emails")
     ),
     # caregiver_grants.remind_ending_grants (B5).
     "caregiver_grants_ending": Grants(
-        reads=("links", "orgs", "profiles"), writes=("emails", "links")
+        reads=("emails", "links", "orgs", "profiles"), writes=("emails", "links")
     ),
     # follow_ups.send_due_follow_ups (R14): the token, its client and organization; a new link
     # and its email, the link sealed (R53); audited.
     "invite_follow_ups": Grants(
-        reads=("orgs", "profiles", "tokens"),
+        reads=("emails", "orgs", "profiles", "tokens"),
         writes=("audit", "emails", "tokens"),
         sealing=SEAL,
     ),
@@ -501,6 +502,21 @@ def alarms(config: Any, functions: dict[str, str]) -> dict[str, Any]:
             {
                 "Namespace": config.METRICS_NAMESPACE,
                 "MetricName": "EmailsDead",
+                "Dimensions": [
+                    {"Name": "service", "Value": config.SERVICE},
+                    {"Name": "stage", "Value": config.STAGE},
+                ],
+                "Statistic": "Sum",
+            },
+            1,
+        ),
+        # Issue #18: a reminder or follow-up recorded `missed` means a trigger was stopped past
+        # its moment (a disabled rule, a failed deploy): it caught up, but someone must know.
+        "ScheduledEmailsMissedAlarm": _alarm(
+            "A scheduled email was missed: a trigger was stopped past its moment (R43, R44)",
+            {
+                "Namespace": config.METRICS_NAMESPACE,
+                "MetricName": "ScheduledEmailsMissed",
                 "Dimensions": [
                     {"Name": "service", "Value": config.SERVICE},
                     {"Name": "stage", "Value": config.STAGE},

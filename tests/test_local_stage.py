@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import config
+from chalicelib.models.emails import SENT_DAY_SHARDS, EmailJob, EmailStatus
 from chalicelib.services import local_stage
 from tests.support.api import Api, Practice
 from tests.support.email import add_client, book
@@ -30,6 +31,31 @@ def test_the_outbox_shows_sent_emails_as_a_page_and_as_json(api: Api, practice: 
     assert "1 sent email," in page.raw.decode()
 
 
+def test_a_days_sent_emails_spread_over_shards_and_are_read_one_query_a_shard(
+    api: Api, practice: Practice, dynamo_calls
+) -> None:
+    # Issue #18: `sent_by_day` takes a day's sends in SENT_DAY_SHARDS partitions, not one (a
+    # busy day would throttle it); the outbox reads each shard of each day with one Query and
+    # lists every email once, oldest first.
+    client_ids = [add_client(api, practice, f"C{n}", f"c{n}@example.com") for n in range(3)]
+    for _ in range(4):
+        book(api, practice, client_ids)
+    api.post("/_local/drain")
+    jobs = [j for j in EmailJob.by_org.query(practice.id) if j.status == EmailStatus.SENT]
+    assert len(jobs) == 12
+    days = {job.sent_day.split("#")[0] for job in jobs if job.sent_day}
+    shards = {int(job.sent_day.split("#")[1]) for job in jobs if job.sent_day}
+    assert len(days) == 1
+    assert len(shards) > 1
+    assert shards <= set(range(SENT_DAY_SHARDS))
+    dynamo_calls.clear()
+    listed = local_stage.sent_emails()
+    assert dynamo_calls.operations.count("Query") == SENT_DAY_SHARDS * config.LOCAL_OUTBOX_DAYS
+    assert sorted(e.job.job_id for e in listed) == sorted(j.job_id for j in jobs)
+    moments = [e.job.sent_at for e in listed]
+    assert moments == sorted(moments)
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -40,6 +66,7 @@ def test_the_outbox_shows_sent_emails_as_a_page_and_as_json(api: Api, practice: 
         ("GET", "/_local/api/redoc.standalone.js"),
         ("POST", "/_local/drain"),
         ("POST", "/_local/tick"),
+        ("POST", "/_local/faults"),
     ],
 )
 def test_other_stages_answer_404(api: Api, monkeypatch: pytest.MonkeyPatch, method, path) -> None:

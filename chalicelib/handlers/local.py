@@ -13,7 +13,7 @@ from chalicelib import config
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import html, ok, parse, raw_body
 from chalicelib.handlers.views.email import outbox_view
-from chalicelib.schemas.local import TickBody
+from chalicelib.schemas.local import FaultsBody, TickBody
 from chalicelib.services import local_stage
 from chalicelib.services.email import rendering
 
@@ -48,6 +48,13 @@ def local_ses_feedback() -> Response:
 def tick() -> Response:
     local_stage.require_local()  # before parsing: other stages answer 404 whatever the body
     return ok(local_stage.tick(parse(TickBody, bp.current_request).now))
+
+
+@bp.route("/_local/faults", methods=["POST"])
+def faults() -> Response:
+    local_stage.require_local()
+    body = parse(FaultsBody, bp.current_request)
+    return ok(local_stage.set_faults(body.dynamodb, body.ses, body.sqs))
 
 
 # The stand-in portal is a small client of the API, as the real portal front end is (B9): its

@@ -11,6 +11,7 @@ R53: a job never stores its rendered body, and the link or code it carries only 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pynamodb.attributes import (
@@ -73,14 +74,33 @@ class OpenEmails(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+# A day's sent emails spread over this many index partitions (issue #18): one partition takes
+# about 1,000 writes a second, so a busy day (a campaign, a backlog drained at once) would throttle
+# the index and, through it, the worker's outcome writes. A reader Queries each shard.
+SENT_DAY_SHARDS = 8
+
+
+def sent_day_key(job_id: str, sent_at: datetime) -> str:
+    """The `sent_by_day` partition of a job sent at `sent_at`: its UTC day and a shard fixed by
+    its id (a redelivery writes the same key)."""
+    shard = int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % SENT_DAY_SHARDS
+    return f"{sent_at.astimezone(UTC).strftime('%Y-%m-%d')}#{shard}"
+
+
+def sent_day_keys(day: str) -> list[str]:
+    """Every partition of one UTC day ("2026-12-01")."""
+    return [f"{day}#{shard}" for shard in range(SENT_DAY_SHARDS)]
+
+
 class EmailsSentByDay(GlobalSecondaryIndex):
-    """Sent emails by UTC day: the local outbox page and "what went out today" (sparse)."""
+    """Sent emails by UTC day and shard: the local outbox page and "what went out today"
+    (sparse)."""
 
     class Meta:
         index_name = "emails_sent_by_day"
         projection = AllProjection()
 
-    sent_day = UnicodeAttribute(hash_key=True)
+    sent_day = UnicodeAttribute(hash_key=True)  # "2026-12-01#3": day and shard
     sent_at = UTCDateTimeAttribute(range_key=True)
 
 
@@ -195,3 +215,21 @@ class SuppressedAddress(Model):
     @staticmethod
     def key_for(address: str) -> str:
         return f"suppressed#{address}"
+
+
+class TriggerCheckpoint(Model):
+    """Where a scheduled trigger stopped (R42, R44, B5): the last slot (hour or day) it handled
+    whole, or the page a sweep reads next. A trigger that comes back after an outage catches up
+    from here instead of from its look-back alone; one that ran out of time resumes here."""
+
+    class Meta(BaseMeta):
+        table_name = config.table("emails")
+
+    key = UnicodeAttribute(hash_key=True, attr_name="job_id")
+    handled = UnicodeAttribute(null=True)  # the last slot handled whole ("2026-12-01T13")
+    cursor = JSONAttribute(null=True)  # a sweep's next page (DynamoDB's LastEvaluatedKey)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key_for(trigger: str) -> str:
+        return f"checkpoint#{trigger}"

@@ -16,7 +16,8 @@ from chalicelib.rules.actors import Actor
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.appointments import CreateAppointment
 from chalicelib.schemas.common import PageQuery
-from chalicelib.services import access, outbox, records
+from chalicelib.services import access, checkpoints, outbox, records
+from chalicelib.services.checkpoints import MISSED, Budget
 from chalicelib.services.practices import orgs
 
 
@@ -151,21 +152,39 @@ class _AlreadySent(Conflict):
         super().__init__("This reminder has been sent.")
 
 
-def send_due_reminders(now: datetime | None = None) -> int:
+REMINDERS_TRIGGER = "reminders"
+
+
+def send_due_reminders(now: datetime | None = None, budget: Budget | None = None) -> int:
     """The reminder trigger (R44): Query the hours that may hold due reminders, send each once.
 
-    Each reminder leaves the index in the transaction that queues its emails, under the
-    condition that it is still in it, so overlapping or repeated ticks send nothing twice."""
+    The hours run from the one after the trigger's checkpoint (issue #18: a schedule stopped
+    for a day catches up when it comes back) or `REMINDER_LOOKBACK_HOURS` back, whichever is
+    earlier. Each reminder leaves the index in the transaction that queues its emails, under
+    the condition that it is still in it, so overlapping or repeated ticks send nothing twice."""
     now = now or clock.now()
-    sent = 0
-    for back in range(config.REMINDER_LOOKBACK_HOURS, -1, -1):
-        hour = Reminder.hour_of(now - timedelta(hours=back))
-        for reminder in Reminder.due.query(hour, Reminder.due_at <= now):
-            sent += _send_reminder(reminder, now)
-    return sent
+
+    def hour(name: str) -> int:
+        return sum(
+            _send_reminder(reminder, now)
+            for reminder in Reminder.due.query(name, Reminder.due_at <= now)
+        )
+
+    return checkpoints.catch_up(
+        REMINDERS_TRIGGER,
+        now,
+        slot=checkpoints.HOUR,
+        lookback=timedelta(hours=config.REMINDER_LOOKBACK_HOURS),
+        handle=hour,
+        budget=budget or Budget(),
+    )
 
 
 def _send_reminder(reminder: Reminder, now: datetime) -> int:
+    """Queue the reminder's emails, once. One whose appointment has started already (the
+    trigger was stopped past its moment) is not sent late, nor one a nearer reminder of the
+    same appointment is due with: each client's is recorded `suppressed`, reason `missed`
+    (R43, issue #18), and the nearer one goes out alone."""
     appointment = db.get(Appointment, reminder.org_id, Appointment.sk_for(reminder.appointment_id))
     tx = Tx()
     tx.update(
@@ -174,18 +193,53 @@ def _send_reminder(reminder: Reminder, now: datetime) -> int:
         condition=Reminder.due_hour.exists(),
         on_conflict=_AlreadySent,
     )
-    if appointment is not None and appointment.starts_at > now:
+    missed = appointment is not None and (
+        appointment.starts_at <= now or _nearer_one_due(reminder, now)
+    )
+    if appointment is not None:
         provider = db.get(Provider, reminder.org_id, Provider.sk_for(appointment.provider_id))
         profiles = list(
             ClientProfile.batch_get([(reminder.org_id, c) for c in appointment.client_ids])
         )
-        if provider is not None:
+        if missed:
+            for profile in profiles:
+                outbox.record_suppressed(
+                    tx,
+                    org_id=reminder.org_id,
+                    kind="appointment_reminder",
+                    reason=MISSED,
+                    client_id=profile.client_id,
+                    to=profile.email,
+                    context={"appointment_id": appointment.appointment_id},
+                )
+        elif provider is not None:
             _queue_for_clients(tx, "appointment_reminder", appointment, provider, profiles)
     try:
         tx.commit()
     except _AlreadySent:
         return 0
+    if missed:
+        logs.event(
+            "reminder.missed", org_id=reminder.org_id, appointment_id=reminder.appointment_id
+        )
+        return 0
     return 1
+
+
+# A reminder this late was held up by a stopped schedule, not by the tick's own interval.
+LATE_AFTER = timedelta(hours=1)
+
+
+def _nearer_one_due(reminder: Reminder, now: datetime) -> bool:
+    """Whether a nearer reminder of the same appointment is due too: a late reminder is
+    superseded by it. One Query of the appointment's reminders, made only when late."""
+    if now - reminder.due_at < LATE_AFTER:
+        return False
+    prefix = Reminder.sk_for(reminder.appointment_id, 0)[: -len("0000")]
+    return any(
+        other.hours < reminder.hours and other.due_at <= now
+        for other in Reminder.query(reminder.org_id, Reminder.sk.startswith(prefix))
+    )
 
 
 def of_client(org_id: str, client_id: str, limit: int = 100) -> list[Appointment]:

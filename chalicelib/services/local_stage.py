@@ -8,14 +8,21 @@ and nothing outside this stage writes a copy."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import botocore.endpoint
+from botocore.awsrequest import AWSResponse
 
 from chalicelib import aws, clock, config
 from chalicelib.errors import NotFound
-from chalicelib.models.emails import EmailJob, LocalOutboxCopy
+from chalicelib.models.emails import SENT_DAY_SHARDS, EmailJob, LocalOutboxCopy, sent_day_keys
 from chalicelib.services import outbox, triggers
 from chalicelib.services.email import delivery, feedback
 from chalicelib.services.email.rendering import Rendered
@@ -93,6 +100,57 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     return {**triggered, **drained, "dead": triggered["dead"] + drained["dead"]}
 
 
+# The fault switch (issue #18, `make load`): AWS's own errors, answered below the SDK's retries
+# (botocore's HTTP layer, as tests/test_faults.py does), for a share of this process's calls.
+# DynamoDB throttles any call; SES fails a send; SQS fails a send (never a receive, so the
+# worker still drains what did arrive).
+_FAULTS = {
+    "dynamodb": ("ProvisionedThroughputExceededException", 400, None),
+    "ses": ("ServiceUnavailable", 503, {"SendEmail", "SendRawEmail"}),
+    "sqs": ("InternalError", 500, {"SendMessage", "SendMessageBatch"}),
+}
+_fault_rates: dict[str, float] = dict.fromkeys(_FAULTS, 0.0)
+_fault_counts: Counter[str] = Counter()
+_draw = random.Random()  # noqa: S311 (a fault's chance, not a secret)
+
+
+def set_faults(dynamodb: float, ses: float, sqs: float) -> dict[str, Any]:
+    """Fail this share of each service's calls from now on (0 turns it off); answers the rates
+    and how many faults were injected since the stack started."""
+    require_local()
+    if not hasattr(botocore.endpoint.Endpoint, "_portico_faults"):
+        _install_faults()
+    _fault_rates.update(dynamodb=dynamodb, ses=ses, sqs=sqs)
+    return {"rates": dict(_fault_rates), "injected": dict(_fault_counts)}
+
+
+def _install_faults() -> None:
+    original = botocore.endpoint.Endpoint._do_get_response
+
+    def answer(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        service = operation_model.service_model.service_name
+        fault = _FAULTS.get(service)
+        if fault and _draw.random() < _fault_rates[service]:
+            code, status, operations = fault
+            if operations is None or operation_model.name in operations:
+                _fault_counts[service] += 1
+                http = AWSResponse(request.url, status, {}, _NoBody())
+                parsed = {
+                    "Error": {"Code": code, "Message": f"injected {code} (local fault switch)"},
+                    "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+                }
+                return (http, parsed), None
+        return original(self, request, operation_model, context)
+
+    botocore.endpoint.Endpoint._do_get_response = answer
+    botocore.endpoint.Endpoint._portico_faults = True
+
+
+class _NoBody:
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b""
+
+
 @dataclass(frozen=True)
 class OutboxEmail:
     job: EmailJob
@@ -104,10 +162,15 @@ def sent_emails(days: int = config.LOCAL_OUTBOX_DAYS) -> list[OutboxEmail]:
     each with the copy it kept."""
     require_local()
     today = clock.now()
-    jobs: list[EmailJob] = []
-    for back in range(days - 1, -1, -1):
-        day = (today - timedelta(days=back)).strftime("%Y-%m-%d")
-        jobs += list(EmailJob.sent_by_day.query(day))
+    partitions = [
+        key
+        for back in range(days - 1, -1, -1)
+        for key in sent_day_keys((today - timedelta(days=back)).strftime("%Y-%m-%d"))
+    ]
+    # One Query per shard of each day (issue #18), issued side by side.
+    with ThreadPoolExecutor(max_workers=SENT_DAY_SHARDS) as pool:
+        found = pool.map(lambda key: list(EmailJob.sent_by_day.query(key)), partitions)
+    jobs = sorted((job for shard in found for job in shard), key=_sent_order)
     keys = {LocalOutboxCopy.key_for(job.ses_message_id) for job in jobs if job.ses_message_id}
     copies = {copy.key: copy for copy in LocalOutboxCopy.batch_get(keys)}
     return [
@@ -115,6 +178,11 @@ def sent_emails(days: int = config.LOCAL_OUTBOX_DAYS) -> list[OutboxEmail]:
         for job in jobs
         if job.ses_message_id and LocalOutboxCopy.key_for(job.ses_message_id) in copies
     ]
+
+
+def _sent_order(job: EmailJob) -> tuple[datetime, str]:
+    assert job.sent_at is not None  # in the sparse index only once sent
+    return job.sent_at, job.job_id
 
 
 def api_document() -> str:

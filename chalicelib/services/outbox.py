@@ -25,6 +25,8 @@ from chalicelib.models.orgs import Organization
 from chalicelib.rules.email_kinds import KINDS
 from chalicelib.rules.settings import DEFAULT_SETTINGS, org_settings
 from chalicelib.sealing import Sealed
+from chalicelib.services import checkpoints
+from chalicelib.services.checkpoints import Budget
 
 # A job's id (`queue`), or a copy's: its parent's id and the copy holder's (services/email/copies).
 JOB_ID = re.compile(r"^em_[0-9a-f]{24}(?:\.[a-z]+_[0-9a-f]{24})?$")
@@ -137,35 +139,96 @@ def send_to_dead_letters(job_ids: list[str]) -> None:
     send_to_queue(job_ids, config.EMAIL_DEAD_LETTER_QUEUE)
 
 
-def resend_open(now: datetime | None = None) -> int:
+# The outbox sweep reads this many open jobs a page (keys only: a page is well under 1 MB).
+SWEEP_PAGE = 1000
+SWEEP_TRIGGER = "outbox_sweep"
+
+
+def resend_open(now: datetime | None = None, budget: Budget | None = None) -> int:
     """Send again the jobs still open a while after they were written (the outbox sweep).
 
     A queued job whose message was never sent or was lost, or a job whose worker died holding
-    its claim, is put back on the queue; the worker's claim keeps a job sent once (R41)."""
-    now = now or clock.now()
-    older_than = now - timedelta(seconds=config.OUTBOX_RESEND_AFTER_SECONDS)
-    stale = [
-        job.job_id for job in EmailJob.open_jobs.query(OPEN, EmailJob.created_at <= older_than)
-    ]
-    if stale:
-        send_to_queue(stale)
-        logs.event("outbox.resent", jobs=len(stale))
-    return len(stale)
+    its claim, is put back on the queue; the worker's claim keeps a job sent once (R41).
+
+    A page at a time while the budget lasts, from where the last run stopped: a backlog of
+    100,000 open jobs drains across runs rather than timing out in one (issue #18). A pass
+    that reached the end starts the next run from the top again."""
+    older_than = (now or clock.now()) - timedelta(seconds=config.OUTBOX_RESEND_AFTER_SECONDS)
+
+    def read_page(start: checkpoints.Key | None) -> tuple[list[str], checkpoints.Key | None]:
+        page = EmailJob.open_jobs.query(
+            OPEN, EmailJob.created_at <= older_than, limit=SWEEP_PAGE, last_evaluated_key=start
+        )
+        return [job.job_id for job in page], page.last_evaluated_key
+
+    def resend(stale: list[str]) -> int:
+        if stale:
+            send_to_queue(stale)
+            logs.event("outbox.resent", jobs=len(stale))
+        return len(stale)
+
+    return checkpoints.sweep(SWEEP_TRIGGER, read_page, resend, budget or Budget())
 
 
-def bury_dead_letters(max_batches: int = 50) -> int:
+def record_suppressed(
+    tx: Tx,
+    *,
+    org_id: str,
+    kind: str,
+    reason: str,
+    client_id: str | None = None,
+    to: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> EmailJob:
+    """R43: an email that is not sent, recorded in the email log with its reason, in the
+    change that decided it: it never reaches the queue (nothing of it could go out, so it
+    carries no link or code). A scheduled email whose moment passed while the schedule was
+    stopped ends so, `missed` (issue #18), instead of going out late."""
+    moment = clock.now()
+    job = EmailJob(
+        ids.new_id("em"),
+        org_id=org_id,
+        kind=kind,
+        client_id=client_id,
+        to=to,
+        context=context or {},
+        status=EmailStatus.SUPPRESSED,
+        reason=reason,
+        created_at=moment,
+        updated_at=moment,
+        org_client=f"{org_id}#{client_id}" if client_id else None,
+    )
+    job.purge_at = purge_at(job, None)
+    tx.save(job, condition=EmailJob.job_id.does_not_exist())
+    tx.after_commit("outbox.suppressed", _count_suppressed, job)
+    return job
+
+
+def _count_suppressed(jobs: Iterable[EmailJob]) -> None:
+    for job in jobs:
+        logs.event("email.suppressed", job_id=job.job_id, org_id=job.org_id, reason=job.reason)
+        metrics.count("EmailsSuppressed", reason=job.reason or "")
+        if job.reason == checkpoints.MISSED:  # the schedule was stopped: someone must know
+            metrics.count("ScheduledEmailsMissed")
+
+
+def bury_dead_letters(max_batches: int = 50, budget: Budget | None = None) -> int:
     """Jobs the queue gave up on (R42) end `dead`, with their last error, and leave the DLQ.
 
     One message never stops the sweep: a body that names no job is dropped, and a message whose
     burial fails (DynamoDB's error) or whose job a worker holds right now stays for the next."""
     sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_DEAD_LETTER_QUEUE)
     buried = 0
+    budget = budget or Budget()
     for _ in range(max_batches):
+        if not budget.left():
+            break  # the queue is the cursor: what is left waits for the next run
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
             "Messages", []
         )
         if not messages:
             break
+        budget.spend()
         done = []
         for message in messages:
             try:

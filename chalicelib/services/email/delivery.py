@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 from chalicelib import aws, clock, config, db, ids, logs, metrics, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.emails import EmailJob, EmailStatus
+from chalicelib.models.emails import EmailJob, EmailStatus, sent_day_key
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
@@ -314,7 +314,7 @@ def _end(
     if sent_at:
         actions += [
             EmailJob.sent_at.set(sent_at),
-            EmailJob.sent_day.set(sent_at.strftime("%Y-%m-%d")),
+            EmailJob.sent_day.set(sent_day_key(job.job_id, sent_at)),
         ]
     if subject:
         actions.append(EmailJob.subject.set(subject))

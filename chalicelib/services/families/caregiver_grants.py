@@ -17,7 +17,8 @@ from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules import grants
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.families import PortalAccess
-from chalicelib.services import audit, outbox, tokens
+from chalicelib.services import audit, checkpoints, outbox, tokens
+from chalicelib.services.checkpoints import MISSED, Budget
 
 # B5: the caregiver and the client are reminded this many days before a grant ends.
 GRANT_REMINDER_DAYS = 7
@@ -167,20 +168,30 @@ class _Reminded(Conflict):
         super().__init__("This grant's reminder has been sent.")
 
 
-def remind_ending_grants(now: datetime | None = None) -> int:
+GRANTS_TRIGGER = "grants_ending"
+
+
+def remind_ending_grants(now: datetime | None = None, budget: Budget | None = None) -> int:
     """B5: remind the caregiver and the client, once, before a grant with an end date lapses.
     Grants wait in the sparse `grants_ending` index under the day their reminder is due; the
-    trigger Queries the last few days (a missed tick is caught up), never Scans."""
-    today = (now or clock.now()).date()
-    sent = 0
-    for back in range(GRANT_REMINDER_LOOKBACK_DAYS, -1, -1):
-        day = (today - timedelta(days=back)).isoformat()
-        for link in Link.ending.query(day):
-            sent += _remind(link, day)
-    return sent
+    trigger Queries the days from the one after its checkpoint (or the last few, whichever is
+    earlier: a stopped schedule catches up, issue #18), never Scans."""
+    now = now or clock.now()
+    today = now.date()
+    return checkpoints.catch_up(
+        GRANTS_TRIGGER,
+        now,
+        slot=checkpoints.DAY,
+        lookback=timedelta(days=GRANT_REMINDER_LOOKBACK_DAYS),
+        handle=lambda day: sum(_remind(link, day, today) for link in Link.ending.query(day)),
+        budget=budget or Budget(),
+    )
 
 
-def _remind(link: Link, day: str) -> int:
+def _remind(link: Link, day: str, today: date) -> int:
+    """One grant's reminder, once. A grant that has ended already (the trigger was stopped
+    past its end date) is not reminded late: both emails are recorded `suppressed`, reason
+    `missed` (R43, issue #18)."""
     grant = link.portal_access or {}
     tx = Tx()
     tx.update(
@@ -189,26 +200,37 @@ def _remind(link: Link, day: str) -> int:
         condition=Link.remind_day == day,
         on_conflict=_Reminded,
     )
-    if grant.get("ends_on"):
+    ends_on = grant.get("ends_on")
+    missed = bool(ends_on) and date.fromisoformat(str(ends_on)) <= today
+    if ends_on:
         receiver, caregiver = both_profiles(link)
         context = {
             "receiver": {"first_name": receiver.first_name},
             "caregiver": {"first_name": caregiver.first_name},
-            "ends_on": grant["ends_on"],
+            "ends_on": ends_on,
         }
-        [
-            outbox.queue(
-                tx,
-                org_id=link.org_id,
-                kind="caregiver_access_ending",
-                client_id=profile.client_id,
-                to=profile.email,
-                context={**context, "client": {"first_name": profile.first_name}},
-            )
-            for profile in (caregiver, receiver)
-        ]
+        for profile in (caregiver, receiver):
+            if missed:
+                outbox.record_suppressed(
+                    tx,
+                    org_id=link.org_id,
+                    kind="caregiver_access_ending",
+                    reason=MISSED,
+                    client_id=profile.client_id,
+                    to=profile.email,
+                    context={"ends_on": ends_on},
+                )
+            else:
+                outbox.queue(
+                    tx,
+                    org_id=link.org_id,
+                    kind="caregiver_access_ending",
+                    client_id=profile.client_id,
+                    to=profile.email,
+                    context={**context, "client": {"first_name": profile.first_name}},
+                )
     try:
         tx.commit()
     except _Reminded:
         return 0
-    return 1
+    return 0 if missed else 1

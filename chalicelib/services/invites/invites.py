@@ -158,15 +158,20 @@ def invited_at(token: Token) -> datetime:
 def schedule_next_follow_up(token: Token, *, after_days: int) -> bool:
     """File the invite under the hour of its next follow-up (R14), if one is left before it
     expires; else take it out of the index. Says whether one is left."""
-    later = [d for d in token.data.get("follow_up_days", []) if d > after_days]
-    for days in later:
+    due = next_follow_up_at(token, after_days=after_days)
+    token.follow_up_at = due
+    token.follow_up_hour = due.strftime("%Y-%m-%dT%H") if due else None
+    return due is not None
+
+
+def next_follow_up_at(token: Token, *, after_days: int) -> datetime | None:
+    """R14: when the invite's next follow-up after `after_days` is due, if one is left before
+    it expires."""
+    for days in [d for d in token.data.get("follow_up_days", []) if d > after_days]:
         due = invited_at(token) + timedelta(days=days)
         if due < token.expires_at:
-            token.follow_up_at = due
-            token.follow_up_hour = due.strftime("%Y-%m-%dT%H")
-            return True
-    token.follow_up_at = token.follow_up_hour = None
-    return False
+            return due
+    return None
 
 
 # Staff: send, resend, revoke, reset (R14, R20, B1) ------------------------------------------
