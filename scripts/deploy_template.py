@@ -148,7 +148,8 @@ FUNCTIONS: dict[str, Grants] = {
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at a dead job
 # R54: SES's events come back through SNS into this queue; an event that keeps failing is kept
 # in its dead-letter queue. `Send` joins MATCHING_EVENTS when its handler lands (feedback.py).
-FEEDBACK_MATCHING_EVENTS = ["bounce", "complaint"]
+# `send` lets a job SES accepted be marked sent if its worker died before writing it (#18).
+FEEDBACK_MATCHING_EVENTS = ["send", "bounce", "complaint"]
 FEEDBACK_MAX_RECEIVES = 5
 FEEDBACK_TIMEOUT_SECONDS = 30
 

@@ -13,13 +13,14 @@ from chalicelib.models.appointments import Reminder
 from chalicelib.models.emails import EmailJob, EmailStatus
 from chalicelib.models.tokens import Token
 from chalicelib.services import triggers
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, feedback
 from tests.support.api import Api, Practice, sign_up_practice
 from tests.support.email import RecordingSender, add_client, book
 from tests.support.family import family
 from tests.support.family import jobs_of as family_jobs
 from tests.support.invites import add_client as invited_client
 from tests.support.invites import jobs_of
+from tests.support.ses import in_sns, ses_event
 
 
 def outcomes(jobs: list[EmailJob]) -> list[tuple[str, str | None]]:
@@ -170,14 +171,10 @@ class Killed(BaseException):
     """The worker's process ending (Lambda's timeout, an out-of-memory kill): no handler runs."""
 
 
-def test_a_worker_killed_between_ses_and_its_outcome_write_measures_r41s_window(
+def _killed_after_ses(
     api: Api, practice: Practice, t0: datetime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # R41, R42 (issue #18): the worker is killed after SES accepted the email and before the
-    # job's outcome is written. Nothing is lost: the job stays `sending`, and a redelivery
-    # inside OUTBOX_CLAIM_STALE_SECONDS sends nothing. Past it, the claim is stale and the
-    # email goes out a second time: that is the window the README names (no SES `Send`
-    # event dedupe yet), measured here as the stale-claim time.
+) -> tuple[EmailJob, RecordingSender]:
+    """A booking's confirmation that SES accepted, its worker killed before the outcome."""
     client_id = add_client(api, practice, "Ana", "ana@example.com")
     book(api, practice, [client_id])
     [job] = list(EmailJob.by_client.query(f"{practice.id}#{client_id}"))
@@ -195,6 +192,18 @@ def test_a_worker_killed_between_ses_and_its_outcome_write_measures_r41s_window(
     with pytest.raises(Killed):
         delivery.deliver(job.job_id, sender, t0)
     monkeypatch.setattr(delivery, "_end", end)
+    return job, sender
+
+
+def test_a_worker_killed_between_ses_and_its_outcome_write_measures_r41s_window(
+    api: Api, practice: Practice, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R41, R42 (issue #18): the worker is killed after SES accepted the email and before the
+    # job's outcome is written. Nothing is lost: the job stays `sending`, and a redelivery
+    # inside OUTBOX_CLAIM_STALE_SECONDS sends nothing. Past it, the claim is stale and the
+    # email goes out a second time if SES's `Send` event has not arrived by then: the window
+    # the README names, measured here as the stale-claim time.
+    job, sender = _killed_after_ses(api, practice, t0, monkeypatch)
     assert EmailJob.get(job.job_id).status == EmailStatus.SENDING
     stale = timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
     assert delivery.deliver(job.job_id, sender, t0 + stale - timedelta(seconds=1)) == "in_flight"
@@ -202,3 +211,44 @@ def test_a_worker_killed_between_ses_and_its_outcome_write_measures_r41s_window(
     assert delivery.deliver(job.job_id, sender, t0 + stale) == "sent"
     assert len(sender.sent) == 2  # the one duplicate the window allows
     assert delivery.deliver(job.job_id, sender, t0 + 2 * stale) == "duplicate"
+
+
+def test_r41_a_send_event_marks_the_killed_workers_job_sent_and_nothing_goes_twice(
+    api: Api, practice: Practice, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue #18: SES's `Send` event, tagged with the job, arrives before the claim goes stale:
+    # the job is sent in the log, and the redelivery past the stale time sends nothing.
+    job, sender = _killed_after_ses(api, practice, t0, monkeypatch)
+    event = ses_event("Send", "ana@example.com", job.job_id)
+    assert feedback.handle(in_sns(event)) == "recorded_sent"
+    recorded = EmailJob.get(job.job_id)
+    assert recorded.status == EmailStatus.SENT
+    assert (recorded.to, recorded.ses_message_id) == ("ana@example.com", event["mail"]["messageId"])
+    assert recorded.sent_at == datetime.fromisoformat(event["mail"]["timestamp"])
+    assert recorded.sealed_secret is None  # R53
+    assert recorded.open_shard is None  # the outbox sweep no longer sees it
+    stale = timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
+    assert delivery.deliver(job.job_id, sender, t0 + stale) == "duplicate"
+    assert len(sender.sent) == 1
+    assert feedback.handle(in_sns(event)) == "already_recorded"  # SNS delivers at least once
+
+
+def test_r41_a_send_event_after_the_workers_own_outcome_changes_nothing(
+    api: Api, practice: Practice
+) -> None:
+    client_id = add_client(api, practice, "Ana", "ana@example.com")
+    book(api, practice, [client_id])
+    [job] = list(EmailJob.by_client.query(f"{practice.id}#{client_id}"))
+    assert delivery.deliver(job.job_id, RecordingSender()) == "sent"
+    before = EmailJob.get(job.job_id)
+    assert feedback.handle(in_sns(ses_event("Send", "ana@example.com", job.job_id))) == (
+        "already_recorded"
+    )
+    after = EmailJob.get(job.job_id)
+    assert (after.status, after.ses_message_id, after.sent_at) == (
+        before.status,
+        before.ses_message_id,
+        before.sent_at,
+    )
+    missing = ses_event("Send", "ana@example.com", "em_" + "0" * 24)
+    assert feedback.handle(in_sns(missing)) == "unknown_job"

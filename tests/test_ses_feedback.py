@@ -22,75 +22,10 @@ from chalicelib.services.email.feedback import Event
 from tests.support.api import Api, Practice, sign_up_practice
 from tests.support.email import RecordingSender
 from tests.support.family import add_client
+from tests.support.ses import in_sns, ses_event
 
 NOTIFY = "/v1/orgs/{org_id}/clients/{client_id}/notifications"
 GOAL = {"kind": "goal_reminder", "data": {"goal_name": "Walk 30 minutes a day"}}
-
-
-def ses_event(event_type: str, address: str, job_id: str | None, **body: Any) -> dict[str, Any]:
-    """An SES event as a configuration set's event destination publishes it."""
-    tags: dict[str, list[str]] = {
-        "ses:configuration-set": ["portico-prod-email-events"],
-        "ses:source-ip": ["192.0.2.10"],
-        "ses:from-domain": ["portico.example"],
-        "ses:caller-identity": ["portico-prod-EmailWorkerRole"],
-    }
-    if job_id:
-        tags["job_id"] = [job_id]
-    event: dict[str, Any] = {
-        "eventType": event_type,
-        "mail": {
-            "timestamp": "2026-12-01T19:00:00.000Z",
-            "source": "Acme via Portico <notifications@portico.example>",
-            "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/portico.example",
-            "sendingAccountId": "123456789012",
-            "messageId": "0100018c2b6f7c1e-5d0c8e7a-aaaa-bbbb-cccc-000000000000-000000",
-            "destination": [address],
-            "headersTruncated": False,
-            "tags": tags,
-        },
-    }
-    if event_type == "Bounce":
-        event["bounce"] = {
-            "feedbackId": "0100018c2b6f8d2a-feedback-000000",
-            "bounceType": body.get("bounce_type", "Permanent"),
-            "bounceSubType": "General",
-            "bouncedRecipients": [
-                {
-                    "emailAddress": address,
-                    "action": "failed",
-                    "status": "5.1.1",
-                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
-                }
-            ],
-            "timestamp": "2026-12-01T19:00:01.000Z",
-            "reportingMTA": "dsn; a8-50.smtp-out.amazonses.com",
-        }
-    elif event_type == "Complaint":
-        event["complaint"] = {
-            "feedbackId": "0100018c2b6f9e3b-feedback-000001",
-            "complaintSubType": None,
-            "complainedRecipients": [{"emailAddress": address}],
-            "timestamp": "2026-12-01T19:05:00.000Z",
-            "userAgent": "Yahoo!-Mail-Feedback/2.0",
-            "complaintFeedbackType": "abuse",
-            "arrivalDate": "2026-12-01T19:04:59.000Z",
-        }
-    return event
-
-
-def in_sns(event: dict[str, Any]) -> str:
-    """The SQS message body SNS delivers (without raw message delivery)."""
-    return json.dumps(
-        {
-            "Type": "Notification",
-            "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:portico-prod-ses-feedback",
-            "Message": json.dumps(event),
-            "Timestamp": "2026-12-01T19:00:02.000Z",
-            "SignatureVersion": "1",
-        }
-    )
 
 
 def deliver_from_queue(bodies: list[str]) -> None:
@@ -249,16 +184,16 @@ def test_r54_events_other_than_bounces_and_complaints_are_read_and_ignored(
 def test_r54_the_event_table_takes_a_new_type_with_the_job_its_send_was_tagged_with(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The seam a later `Send` handler uses: a row in HANDLERS gets the job id of the tag
+    # The seam `Send` used (issue #18): a row in HANDLERS gets the job id of the tag
     seen: list[Event] = []
 
-    def sent(event: Event) -> str:
+    def delayed(event: Event) -> str:
         seen.append(event)
         return "seen"
 
-    monkeypatch.setitem(feedback.HANDLERS, "Send", sent)
+    monkeypatch.setitem(feedback.HANDLERS, "DeliveryDelay", delayed)
     job_id = "em_" + "a" * 24
-    assert feedback.handle(in_sns(ses_event("Send", "a@example.com", job_id))) == "seen"
+    assert feedback.handle(in_sns(ses_event("DeliveryDelay", "a@example.com", job_id))) == "seen"
     assert [e.job_id for e in seen] == [job_id]
     untagged = feedback.parse(json.dumps(ses_event("Send", "a@example.com", "not-a-job")))
     assert untagged is not None

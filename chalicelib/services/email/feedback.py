@@ -1,12 +1,13 @@
-"""SES's feedback on sent emails (R54): bounce and complaint events of the configuration set,
-through SNS to an SQS queue, to this consumer.
+"""SES's feedback on sent emails (R54): send, bounce and complaint events of the configuration
+set, through SNS to an SQS queue, to this consumer.
 
 Each event names its email job by the `job_id` tag the worker put on the send
 (`delivery.JOB_TAG`). A permanent bounce or a complaint suppresses the address for every
 organization until staff clear it (services/email/suppressions.py), and the job shows it in
-the email log. What to do is looked up by the event's type in `HANDLERS`, a table that other
-event types (SES's `Send`, `Delivery`, …) join by adding a row; a type without one is read
-and ignored, never retried.
+the email log. A `Send` event marks a job SES accepted as sent, should its worker have died
+before writing that (issue #18, R41). What to do is looked up by the event's type in
+`HANDLERS`, a table other event types (`Delivery`, …) join by adding a row; a type without
+one is read and ignored, never retried.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
-from chalicelib import db, logs, metrics
-from chalicelib.models.emails import EmailJob
+from chalicelib import clock, db, logs, metrics
+from chalicelib.models.emails import EmailJob, EmailStatus, sent_day_key
 from chalicelib.services import outbox
 from chalicelib.services.email import suppressions
 from chalicelib.services.email.delivery import JOB_TAG
@@ -33,6 +36,7 @@ class Event:
     job_id: str | None  # from the send's tag; None when the send carried none (or not ours)
     tags: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)  # the event's own object (`bounce`, …)
+    mail: dict[str, Any] = field(default_factory=dict)  # what SES sent: id, time, destination
 
     def recipients(self, key: str) -> list[str]:
         listed = self.body.get(key) or []
@@ -62,7 +66,13 @@ def parse(message: str) -> Event | None:
     first = named[0] if isinstance(named, list) and named else None
     job_id = first if isinstance(first, str) and outbox.is_job_id(first) else None
     body = found.get(event_type[:1].lower() + event_type[1:])
-    return Event(event_type, job_id, tags, body if isinstance(body, dict) else {})
+    return Event(
+        event_type,
+        job_id,
+        tags,
+        body if isinstance(body, dict) else {},
+        mail if isinstance(mail, dict) else {},
+    )
 
 
 def _job(event: Event) -> EmailJob | None:
@@ -94,8 +104,54 @@ def complaint(event: Event) -> str:
     return _suppress(event, "complainedRecipients", suppressions.COMPLAINED)
 
 
+def accepted(event: Event) -> str:
+    """SES accepted the email (its `Send` event, issue #18). A job still `sending` is marked
+    sent from the event: a worker killed after SES took the email and before writing the outcome
+    then does not send it again once its claim goes stale (R41). What remains is the event's
+    own delay (README "What remains of R41"). The claim stays, so the worker's outcome write, if
+    it still comes, succeeds and writes the same."""
+    job = _job(event)
+    if job is None:
+        return "unknown_job"
+    sent_at = _moment(event.mail.get("timestamp"))
+    actions: list[Action] = [
+        EmailJob.status.set(EmailStatus.SENT),
+        EmailJob.sent_at.set(sent_at),
+        EmailJob.sent_day.set(sent_day_key(job.job_id, sent_at)),
+        EmailJob.updated_at.set(clock.now()),
+        EmailJob.open_shard.remove(),
+        EmailJob.sealed_secret.remove(),  # R53: sent, its link is no longer needed
+    ]
+    if isinstance(message_id := event.mail.get("messageId"), str):
+        actions.append(EmailJob.ses_message_id.set(message_id))
+    destination = event.mail.get("destination")
+    if isinstance(destination, list) and destination and isinstance(destination[0], str):
+        actions.append(EmailJob.to.set(destination[0]))
+    try:
+        job.update(actions=actions, condition=EmailJob.status == EmailStatus.SENDING)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return "already_recorded"  # the worker wrote its outcome, as it almost always does
+    logs.event("email.sent_by_event", job_id=job.job_id, org_id=job.org_id, kind=job.kind)
+    metrics.count("EmailsSentRecordedByEvent", kind=job.kind)
+    return "recorded_sent"
+
+
+def _moment(timestamp: object) -> datetime:
+    """SES's `mail.timestamp` (ISO 8601, UTC), or now if it is missing or unreadable."""
+    if isinstance(timestamp, str):
+        try:
+            found = datetime.fromisoformat(timestamp)
+        except ValueError:
+            return clock.now()
+        return found if found.tzinfo else found.replace(tzinfo=UTC)
+    return clock.now()
+
+
 # What each SES event type does; a type without a row is ignored.
 HANDLERS: dict[str, Callable[[Event], str]] = {
+    "Send": accepted,
     "Bounce": bounce,
     "Complaint": complaint,
 }
