@@ -16,6 +16,7 @@ import pytest
 
 from app import app
 from tests.support.api import Api, Practice, add_provider, sign_up_practice
+from tests.support.ses import ses_event
 from tests.support.worlds import shared_world
 
 # A valid body for every organization-scoped route that takes one, so that the answer comes
@@ -47,6 +48,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/orgs/{org_id}/clients/{client_id}/links/{link_id}"): {"notify": True},
     ("PUT", "/v1/orgs/{org_id}/clients/{client_id}/portal-settings"): {"login_enabled": True},
     ("PUT", "/v1/orgs/{org_id}/portal-settings"): {"features": {"bills": True}},
+    ("POST", "/v1/orgs/{org_id}/clients/{client_id}/notifications"): {
+        "kind": "goal_reminder",
+        "data": {"goal_name": "Walk 30 minutes a day"},
+    },
     ("POST", "/v1/orgs/{org_id}/appointments"): {
         "provider_id": "pr_" + "1" * 24,
         "client_ids": ["cl_" + "1" * 24],
@@ -97,12 +102,22 @@ def build_world(api: Api) -> dict[str, Any]:
         practice: Practice = sign_up_practice(api, f"practice-{name}")
         provider = add_provider(api, practice, "lee")
         group = api.post(f"/v1/orgs/{practice.id}/groups", {"name": "G"}, practice.admin_token)
+        address = f"c.{name}@example.com"
         client = api.post(
             f"/v1/orgs/{practice.id}/clients",
-            {"first_name": "C", "last_name": "L", "primary_provider_id": provider["id"]},
+            {
+                "first_name": "C",
+                "last_name": "L",
+                "primary_provider_id": provider["id"],
+                "email": address,
+                "send_invite": False,
+            },
             practice.admin_token,
         )
         client_id = client.body["client"]["id"]
+        # R54: the client's address bounced, so the practice sees its suppression
+        bounced = api.post("/_local/ses-feedback", ses_event("Bounce", address, None))
+        assert bounced.status == 200, bounced.body
         other = api.post(
             f"/v1/orgs/{practice.id}/clients",
             {"first_name": "O", "last_name": "L", "primary_provider_id": provider["id"]},
@@ -128,6 +143,7 @@ def build_world(api: Api) -> dict[str, Any]:
             "group_id": group.body["group"]["id"],
             "provider_id": provider["id"],
             "kind": KIND,
+            "email": address,
         }
     return made
 
@@ -143,6 +159,7 @@ MISSING = {
     "link_id": "lk_" + "0" * 24,
     "provider_id": "pr_" + "0" * 24,
     "kind": KIND,
+    "email": "nobody.bounced@example.com",
 }
 
 
