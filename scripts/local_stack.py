@@ -140,11 +140,13 @@ def main() -> None:
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
     from chalicelib import infra  # noqa: PLC0415
+    from scripts.moto_answers import plain_dynamodb_answers  # noqa: PLC0415
     from scripts.moto_journal import undo_by_item  # noqa: PLC0415
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log
     serialize_dynamodb()
     undo_by_item()
+    plain_dynamodb_answers()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
     moto.start()
     infra.create_all()

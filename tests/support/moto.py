@@ -29,6 +29,7 @@ from moto.ses.models import ses_backends
 from moto.sqs.models import sqs_backends
 
 from chalicelib import aws, config, infra
+from scripts.moto_answers import plain_dynamodb_answers
 from scripts.moto_journal import undo_by_item
 
 
@@ -58,8 +59,10 @@ def _ses() -> Any:
 def session_aws() -> Iterator[None]:
     """moto for the session, Portico's resources created once, its boto3 clients kept.
     Failed transactions are undone item by item (scripts/moto_journal.py), not by copying
-    every table they touch for each of their items."""
+    every table they touch for each of their items, and DynamoDB's answers are dumped as they
+    are (scripts/moto_answers.py)."""
     undo_by_item()
+    plain_dynamodb_answers()
     with mock_aws():
         aws.reset()
         infra.create_all()
