@@ -8,7 +8,8 @@ absent (None) members left out as the serializer leaves them out. Checked equal 
 answer for every item operation of a run of the clients, invites, families, email, search,
 sweep and import tests (4,677 answers, none different; issue #17's test time).
 
-Used wherever Portico runs on moto, beside scripts/moto_journal.py. Never by the app itself.
+Used wherever Portico runs on moto (the tests, the local stack, the benchmarks), beside
+scripts/moto_journal.py. Never by the app itself.
 """
 
 from __future__ import annotations
