@@ -19,7 +19,7 @@ from chalicelib.rules.notifications import NOTIFICATIONS
 from chalicelib.schemas.notifications import SendNotification
 from chalicelib.services.email import notifications
 from chalicelib.services.identity import sessions
-from tests.support.api import Answer, Api, Practice, sign_up_practice
+from tests.support.api import SIGV4_AUTHORIZATION, Answer, Api, Practice, sign_up_practice
 from tests.support.concurrency import at_once
 from tests.support.contract import DOCUMENT, assert_documented
 from tests.support.family import add_client
@@ -236,15 +236,24 @@ def test_r54_the_platforms_services_call_the_iam_route_with_the_same_rules(
     api: Api, practice: Practice
 ) -> None:
     # The IAM door: API Gateway checks the signature in production (tests/test_deployment.py);
-    # `chalice local` admits the call. Same service function: data checked, client of the org.
+    # `chalice local` checks none, but an unsigned call is refused there too, as the contract
+    # says. Same service function: data checked, client of the org.
     client_id = add_client(api, practice, "Maya", "maya@example.com")
     path = SERVICE_ROUTE.format(org_id=practice.id, client_id=client_id)
-    answer = api.post(path, {"kind": "program_assigned", "data": {"program_name": "Yoga"}})
+    program = {"kind": "program_assigned", "data": {"program_name": "Yoga"}}
+    unsigned = api.call("POST", path, program)
+    assert (unsigned.status, unsigned.error_code()) == (403, "iam_signature_needed")
+    assert_documented("POST", SERVICE_ROUTE, unsigned)
+
+    def signed(url: str, body: dict[str, Any]) -> Answer:
+        return api.call("POST", url, body, headers={"authorization": SIGV4_AUTHORIZATION})
+
+    answer = signed(path, program)
     assert answer.status == 202, answer.body
     assert_documented("POST", SERVICE_ROUTE, answer)
-    assert api.post(path, {"kind": "program_assigned", "data": {}}).status == 400
+    assert signed(path, {"kind": "program_assigned", "data": {}}).status == 400
     missing = SERVICE_ROUTE.format(org_id=practice.id, client_id="cl_" + "0" * 24)
-    assert api.post(missing, {"kind": "goal_reminder", "data": {"goal_name": "x"}}).status == 404
+    assert signed(missing, {"kind": "goal_reminder", "data": {"goal_name": "x"}}).status == 404
     assert [e["kind"] for e in outbox(api)] == ["program_assigned"]
 
 

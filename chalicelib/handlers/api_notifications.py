@@ -5,7 +5,8 @@ Two doors to one service function: staff call the API.md path with their session
 client of the API does; the platform's own services call `/v1/services/…` with IAM-signed
 requests, which API Gateway checks (Chalice's IAM authorizer, on that route alone), so no
 session of theirs exists to steal. `chalice local` does not check IAM signatures (it admits
-the call); the deployment template's method says `AWS_IAM` (tests/test_deployment.py).
+the call if it carries a SigV4 header); the deployment template's method says `AWS_IAM`
+(tests/test_deployment.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ bp = Blueprint(__name__)
 NOTIFICATIONS = "/v1/orgs/{org_id}/clients/{client_id}/notifications"
 SERVICE_NOTIFICATIONS = "/v1/services/orgs/{org_id}/clients/{client_id}/notifications"
 SUPPRESSED = "/v1/orgs/{org_id}/suppressed-addresses/{email}"
+SIGV4 = "AWS4-HMAC-SHA256 "  # how a Signature Version 4 Authorization header starts
 
 
 def _notify(caller: Caller, request: Request, org_id: str, client_id: str) -> Response:
@@ -48,14 +50,18 @@ def notify_client(org_id: str, client_id: str) -> Response:
 
 
 def _signed_caller(request: Request) -> PlatformService:
-    """The IAM principal API Gateway checked. Outside the local stage (where `chalice local`
-    checks no signature) a request without one is refused, should the route ever be served
-    without its authorizer."""
+    """The IAM principal API Gateway checked. A request without one is refused, should the
+    route ever be served without its authorizer. `chalice local` checks no signature and gives
+    no principal: there the request must still carry a Signature Version 4 `Authorization`
+    header, as the contract says, so an unsigned call answers as it would on AWS."""
     identity = (request.context or {}).get("identity") or {}
     principal = identity.get("userArn")
-    if not principal and not config.is_local():
+    signed_locally = config.is_local() and (request.headers.get("authorization") or "").startswith(
+        SIGV4
+    )
+    if not principal and not signed_locally:
         raise Forbidden("This route takes IAM-signed requests only.", code="iam_signature_needed")
-    return PlatformService(str(principal or "unsigned-local"))
+    return PlatformService(str(principal or "unchecked-local-signature"))
 
 
 @bp.route(SERVICE_NOTIFICATIONS, methods=["POST"], authorizer=IAMAuthorizer())

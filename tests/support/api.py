@@ -17,6 +17,14 @@ from tests.support.records import sealed_link
 PASSWORD = "correct horse battery"
 
 
+# The shape of a Signature Version 4 header, as the platform's services sign their calls to
+# `/v1/services/…` (R54). `chalice local` checks no signature; API Gateway does.
+SIGV4_AUTHORIZATION = (
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/us-east-1/execute-api/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64
+)
+
+
 @dataclass
 class Answer:
     status: int
