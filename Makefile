@@ -81,6 +81,7 @@ package: $(STAMP) $(CHECKOV_STAMP)
 fuzz: $(STAMP) $(NODE_STAMP)
 	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -m fuzz tests/e2e/test_fuzz.py
 	LONG_PROPERTIES=1 $(PY) -m pytest -p no:cacheprovider -n 2 tests/test_properties.py tests/test_suppression_properties.py
+	LONG_PROPERTIES=1 $(PY) -m pytest -p no:cacheprovider tests/e2e/test_concurrency.py tests/e2e/test_link_concurrency.py
 
 # What a platform team runs to get a client (README "The contract"): openapi-python-client with
 # openapi-python-client.yaml. tests/e2e/test_generated_client.py generates one too and uses it.

@@ -16,7 +16,7 @@ those real records, so requests reach the handlers' code rather than stopping at
 parameters of new routes to `real_path_values`. Operations that end the session they are sent
 with (sign-out, switch) get a throwaway session of their own.
 
-Budget: `FUZZ_EXAMPLES` generated requests per operation (5 in `make test`; `make fuzz`
+Budget: `FUZZ_EXAMPLES` generated requests per operation (3 in `make test`; `make fuzz`
 sets 200 and adds the coverage phase, `FUZZ_COVERAGE=1`). Hypothesis keeps no example
 database (`database=None`): runs are repeatable from their seed, and nothing is written to the
 work tree.
@@ -45,7 +45,7 @@ from tests.support.stack import Stack
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 # Schemathesis' coverage phase (every boundary value of every parameter, and methods a path does
 # not take) runs in `make fuzz` only: it alone took two of the e2e half's four and a half minutes.
 # `make test` keeps the generated examples, valid and invalid, and test_contract.py checks every

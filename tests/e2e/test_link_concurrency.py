@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.budget import examples
 from tests.support.concurrency import Call, fresh, tally, together
 from tests.support.stack import Stack, Visitor, found_in, wait_for_email
 
 pytestmark = pytest.mark.e2e
 
-ROUNDS = 2  # each round a fresh race; make test's budget (README "How the tests stay fast")
+# Each round a fresh race: one in make test, three in make fuzz (README "How the tests stay fast").
+ROUNDS = examples(1, 3)
 PASSWORD = "a caregiver's own password"
 # What a request may answer in the burst: done, or refused as the rules say (already linked,
 # a concurrent change of the same profile, a link already removed).

@@ -1,5 +1,6 @@
-"""How many examples a property test generates: a bounded slice in `make test`, the whole budget
-in `make fuzz` (`LONG_PROPERTIES=1`), as the fuzz run of the contract does."""
+"""How many examples a property test generates, or rounds a race runs: a bounded slice in
+`make test`, the whole budget in `make fuzz` (`LONG_PROPERTIES=1`), as the fuzz run of the
+contract does."""
 
 from __future__ import annotations
 
