@@ -36,7 +36,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, config
-from chalicelib.errors import Conflict, PorticoError
+from chalicelib.errors import Conflict, PorticoError, Throttled
 
 ErrorFactory = Callable[[], PorticoError]
 
@@ -244,6 +244,8 @@ def get(model_cls: type[M], hash_key: str, range_key: str | None = None) -> M | 
 
 
 Key = tuple[type[Model], str, str | None]
+# Rounds of asking again for keys a BatchGetItem left unprocessed, before answering 429.
+UNPROCESSED_ROUNDS = 5
 
 
 class Found:
@@ -276,7 +278,9 @@ def get_together(keys: Sequence[Key]) -> Found:
             entry = request.setdefault(table, {"Keys": [], "ConsistentRead": True})
             names = _key_names(model_cls)
             entry["Keys"].append({n: {"S": v} for n, v in zip(names, values, strict=True)})
-        while request:
+        for attempt in range(UNPROCESSED_ROUNDS + 1):
+            if attempt:  # DynamoDB left keys unprocessed (throttled): back off, then ask again
+                time.sleep(random.uniform(0.01, 0.03) * 2**attempt)  # noqa: S311 (jitter)
             answer = aws.client("dynamodb").batch_get_item(RequestItems=request)
             for table, items in answer["Responses"].items():
                 for item in items:
@@ -284,6 +288,10 @@ def get_together(keys: Sequence[Key]) -> Found:
                     key = wanted[(table, tuple(item[n]["S"] for n in _key_names(some[0])))]
                     found[key] = key[0].from_raw_data(item)
             request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise Throttled("Portico is busy right now; try again in a moment.", retry_after=1)
     return Found(found)
 
 

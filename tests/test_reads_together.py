@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import db
+from chalicelib import aws, db
+from chalicelib.errors import Throttled
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.models.profiles import ClientProfile
@@ -113,3 +114,27 @@ def test_reads_issued_together_run_at_once_in_order_and_raise_what_they_raise() 
 
     with pytest.raises(LookupError):
         db.together(lambda: 1, broken)
+
+
+def test_get_together_asks_again_for_unprocessed_keys_then_answers_429(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DynamoDB may leave keys of a BatchGetItem unprocessed when throttled: they are asked
+    # again with backoff; a table that stays throttled answers 429, never loops or 500s.
+    client = aws.client("dynamodb")
+    real = client.batch_get_item
+    left = {"unprocessed": 2}
+
+    def throttled(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        if left["unprocessed"]:
+            left["unprocessed"] -= 1
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return real(RequestItems=RequestItems)
+
+    monkeypatch.setattr(client, "batch_get_item", throttled)
+    monkeypatch.setattr(db.time, "sleep", lambda seconds: None)
+    found = db.get_together([(Organization, practice.id, "org")])
+    assert found.of(Organization, practice.id, "org") is not None
+    left["unprocessed"] = db.UNPROCESSED_ROUNDS + 1
+    with pytest.raises(Throttled):
+        db.get_together([(Organization, practice.id, "org")])
