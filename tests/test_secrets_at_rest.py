@@ -315,3 +315,22 @@ def test_r53_the_retention_is_at_least_a_month_and_at_most_ten_years(
     assert answer.status == status, answer.body
     shown = api.get(f"/v1/orgs/{practice.id}", practice.admin_token).body["org"]["settings"]
     assert shown["email_retention_days"] == (days if status == 200 else 400)
+
+
+def test_r53_a_copy_carries_its_ttl_from_the_moment_it_is_written(
+    api: Api, practice: Practice
+) -> None:
+    # R29's copies are email jobs like any other: one the worker never ends still expires.
+    from tests.support.email import add_client as add_plain_client  # noqa: PLC0415
+
+    ana = add_plain_client(api, practice, "Ana", "ana@example.com")
+    contact = {"first_name": "Jo", "last_name": "C", "email": "jo@example.com", "notify": True}
+    path = f"/v1/orgs/{practice.id}/clients/{ana}/contacts"
+    added = api.post(path, {**contact, "relationship": "parent"}, practice.admin_token)
+    assert added.status == 201, added.body
+    book(api, practice, [ana])
+    [parent] = email_log(api, practice)
+    assert delivery.copies.queue_for(stored(EmailJob, parent["id"])) == 1
+    [copy] = [j for j in EmailJob.by_client.query(f"{practice.id}#{ana}") if j.copy_of]
+    assert copy.status == "queued"
+    assert _kept_days(copy) == 400

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib import aws, clock, config, db, ids, logs, metrics
-from chalicelib.db import Tx
+from chalicelib.db import ErrorFactory, Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob, EmailStatus
 from chalicelib.models.orgs import Organization
@@ -88,9 +88,8 @@ def queue(
         raise ValueError(f"{kind}: its {sealed} goes sealed as `secret`, never in its context")
     if secret is not None:
         context = {**context, "token_hash": secret.token_hash}
-    moment = clock.now()
-    job = EmailJob(
-        ids.new_id("em"),
+    job = new_job(
+        tx,
         org_id=org_id,
         kind=kind,
         client_id=client_id,
@@ -98,14 +97,38 @@ def queue(
         to=to,
         context=context,
         sealed_secret=secret.ciphertext if secret else None,
+        open_shard=OPEN,
+    )
+    tx.after_commit("outbox", dispatch, job)  # to the queue once the change is committed
+    return job
+
+
+def new_job(
+    tx: Tx,
+    *,
+    org_id: str,
+    kind: str,
+    client_id: str | None,
+    job_id: str | None = None,
+    on_conflict: ErrorFactory | None = None,
+    **fields: Any,
+) -> EmailJob:
+    """A new email job saved in `tx`: its id, times, the client index's key and the default
+    expiry (R53), written the one way for queued, suppressed and copied jobs alike. A copy
+    names its own id (R29: one per holder, so a redelivery writes none twice)."""
+    moment = clock.now()
+    job = EmailJob(
+        job_id or ids.new_id("em"),
+        org_id=org_id,
+        kind=kind,
+        client_id=client_id,
         created_at=moment,
         updated_at=moment,
         org_client=f"{org_id}#{client_id}" if client_id else None,
-        open_shard=OPEN,
+        **fields,
     )
     job.purge_at = purge_at(job, None)  # the default; the worker sets the organization's (R53)
-    tx.save(job, condition=EmailJob.job_id.does_not_exist())
-    tx.after_commit("outbox", dispatch, job)  # to the queue once the change is committed
+    tx.save(job, condition=EmailJob.job_id.does_not_exist(), on_conflict=on_conflict)
     return job
 
 
@@ -184,9 +207,8 @@ def record_suppressed(
     change that decided it: it never reaches the queue (nothing of it could go out, so it
     carries no link or code). A scheduled email whose moment passed while the schedule was
     stopped ends so, `missed` (issue #18), instead of going out late."""
-    moment = clock.now()
-    job = EmailJob(
-        ids.new_id("em"),
+    job = new_job(
+        tx,
         org_id=org_id,
         kind=kind,
         client_id=client_id,
@@ -194,12 +216,7 @@ def record_suppressed(
         context=context or {},
         status=EmailStatus.SUPPRESSED,
         reason=reason,
-        created_at=moment,
-        updated_at=moment,
-        org_client=f"{org_id}#{client_id}" if client_id else None,
     )
-    job.purge_at = purge_at(job, None)
-    tx.save(job, condition=EmailJob.job_id.does_not_exist())
     tx.after_commit("outbox.suppressed", _count_suppressed, job)
     return job
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from chalicelib import clock, db, logs
+from chalicelib import db, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
 from chalicelib.models.emails import OPEN, EmailJob
@@ -64,7 +64,6 @@ def queue_for(parent: EmailJob) -> int:
     holders = _holders(parent.org_id, parent.client_id)
     if not holders:
         return 0
-    moment = clock.now()
     client_name = (parent.context.get("client") or {}).get("first_name")
     jobs = []
     tx = Tx()
@@ -73,21 +72,19 @@ def queue_for(parent: EmailJob) -> int:
             **parent.context,
             "copy_of": {"holder_first_name": first_name, "client_first_name": client_name},
         }
-        job = EmailJob(
-            f"{parent.job_id}.{holder.partition(':')[2]}",
+        job = outbox.new_job(
+            tx,
             org_id=parent.org_id,
             kind=parent.kind,
             client_id=parent.client_id,
+            job_id=f"{parent.job_id}.{holder.partition(':')[2]}",
+            on_conflict=_AlreadyCopied,
             to=address,
             context=context,
             copy_of=parent.job_id,
             copy_holder=holder,
-            created_at=moment,
-            updated_at=moment,
-            org_client=f"{parent.org_id}#{parent.client_id}",
             open_shard=OPEN,
         )
-        tx.save(job, condition=EmailJob.job_id.does_not_exist(), on_conflict=_AlreadyCopied)
         jobs.append(job)
     # A redelivery finds the copies written: sending them again is harmless (claimed once).
     with contextlib.suppress(_AlreadyCopied):
