@@ -12,7 +12,7 @@ from typing import Any
 from chalice import Chalice
 from chalice.app import Request, Response
 
-from chalicelib import config, logs
+from chalicelib import config, db, logs
 from chalicelib.errors import PorticoError
 from chalicelib.handlers import (
     api_appointments,
@@ -64,6 +64,13 @@ if config.is_local():
 def invocation_ids(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Every log line of an invocation carries its request ids and cold start (logs.py)."""
     return logs.invoked(event, lambda: get_response(event))
+
+
+@app.middleware("http")
+def reads_ahead(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """What a request reads ahead with its session lives as long as the request (db.py)."""
+    with db.request_scope():
+        return get_response(event)
 
 
 @app.middleware("http")

@@ -22,11 +22,12 @@ import contextvars
 import itertools
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
@@ -170,6 +171,7 @@ class Tx:
             hook(values)
 
     def _write(self, attempts: int) -> None:
+        _forget_ahead()  # what the request read ahead may change now: it reads afresh after
         writes = sorted(self._writes, key=lambda write: write.order)  # stable: keeps our order
         if len(writes) == 1 and writes[0].alone is not None:
             _commit_alone(writes[0])
@@ -236,7 +238,13 @@ def run(
 
 
 def get(model_cls: type[M], hash_key: str, range_key: str | None = None) -> M | None:
-    """One strongly consistent GetItem, or None when the item does not exist."""
+    """One strongly consistent GetItem, or None when the item does not exist; an item the
+    request read ahead (`read_ahead`) is answered from that read."""
+    ahead = _ahead.get()
+    key = (model_cls, hash_key, range_key)
+    if ahead is not None and key in ahead:
+        kept = ahead[key]
+        return kept if isinstance(kept, model_cls) else None
     try:
         return model_cls.get(hash_key, range_key, consistent_read=True)
     except model_cls.DoesNotExist:
@@ -265,12 +273,15 @@ def get_together(keys: Sequence[Key]) -> Found:
     each other cost one round trip, not one each (DESIGN "Data"). Keys are strings, as every
     Portico table's are; models sharing a table (an organization, its groups and providers)
     are told apart by the key asked for."""
+    ahead = _ahead.get() or {}
+    found: dict[Key, Model] = {k: m for k in keys if isinstance(m := ahead.get(k), Model)}
     wanted: dict[tuple[str, tuple[str, ...]], Key] = {}
     for key in keys:
+        if key in ahead:  # read ahead by this request: found or known missing
+            continue
         model_cls, hash_key, range_key = key
         values: tuple[str, ...] = (hash_key,) if range_key is None else (hash_key, range_key)
         wanted[(model_cls.Meta.table_name, values)] = key
-    found: dict[Key, Model] = {}
     asked = list(wanted.items())
     for start in range(0, len(asked), 100):
         request: dict[str, Any] = {}
@@ -307,15 +318,17 @@ C = TypeVar("C")
 
 
 # Which read of which `together` call this thread is running, for the benchmark's count of
-# sequential round trips (scripts/bench.py): calls of one call's reads cost one wait.
-_lane: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "portico_read_lane", default=None
-)
+# sequential round trips (scripts/bench.py): calls of one call's reads cost one wait. A read
+# issued together inside another's lane (the Queries of an account list read beside a session)
+# adds its own step to the path.
+Lane = tuple[tuple[int, int], ...]
+_lane: contextvars.ContextVar[Lane] = contextvars.ContextVar("portico_read_lane", default=())
 _waves = itertools.count()
 
 
-def lane() -> tuple[int, int] | None:
-    """(which `together` call, which of its reads) the current thread runs, or None."""
+def lane() -> Lane:
+    """The (which `together` call, which of its reads) steps the current thread runs in,
+    outermost first; empty outside any."""
     return _lane.get()
 
 
@@ -327,7 +340,7 @@ def _threads() -> ThreadPoolExecutor:
 
 
 def _in_lane(where: tuple[int, int], read: Callable[[], A]) -> A:
-    _lane.set(where)
+    _lane.set((*_lane.get(), where))
     return read()
 
 
@@ -355,3 +368,67 @@ def all_together(reads: Sequence[Callable[[], T]]) -> list[T]:
     ]
     first = contextvars.copy_context().run(_in_lane, (wave, 0), reads[0])
     return [first, *(future.result() for future in later)]
+
+
+# Reading ahead (issue #17) ----------------------------------------------------------------------
+
+# What the current request read ahead, by key (a model's Key, or a Query's own name); None
+# outside a request (the worker, the triggers, a script), which reads as it always did.
+_ahead: contextvars.ContextVar[dict[Hashable, object] | None] = contextvars.ContextVar(
+    "portico_read_ahead", default=None
+)
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """What a request will read, asked for with what its session stands on so that it costs no
+    round trip of its own (issue #17): items by key, in the session's BatchGetItem, and Queries
+    by a name of their own, issued beside it. Each answers the request's reads (`get`,
+    `get_together`, `ahead_or`) until its first write: a commit, or its retry after a refused
+    condition, reads afresh what it reads after."""
+
+    keys: Sequence[Key] = ()
+    queries: Mapping[Hashable, Callable[[], object]] = field(default_factory=dict)
+
+
+NOTHING_AHEAD = ReadAhead()
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """One request's reads ahead, kept from its start to its end (app.py's middleware), so a
+    warm container's next request never sees them."""
+    reset = _ahead.set({})
+    try:
+        yield
+    finally:
+        _ahead.reset(reset)
+
+
+def read_with(keys: Sequence[Key], ahead: ReadAhead) -> Found:
+    """`keys` and `ahead`'s keys in one BatchGetItem, `ahead`'s Queries beside it at once; what
+    `ahead` names is kept for the request's reads (found or known missing)."""
+    queries = list(ahead.queries.items())
+    answers = all_together(
+        [lambda: get_together([*keys, *ahead.keys]), *(read for _, read in queries)]
+    )
+    found = cast(Found, answers[0])
+    kept = _ahead.get()
+    if kept is not None:
+        kept.update({key: found.of(*key) for key in ahead.keys})
+        kept.update({name: answer for (name, _), answer in zip(queries, answers[1:], strict=True)})
+    return found
+
+
+def ahead_or(name: Hashable, read: Callable[[], T]) -> T:
+    """What this request read ahead under `name` (a Query's), else `read()` now."""
+    kept = _ahead.get()
+    if kept is not None and name in kept:
+        return cast(T, kept[name])
+    return read()
+
+
+def _forget_ahead() -> None:
+    kept = _ahead.get()
+    if kept:
+        kept.clear()

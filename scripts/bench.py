@@ -91,19 +91,28 @@ class Counted:
     round_trips: int = 0
     items_read: int = 0
     operations: list[str] = field(default_factory=list)
-    lanes: list[tuple[int, int] | None] = field(default_factory=list)
+    lanes: list[db.Lane] = field(default_factory=list)
 
     @property
     def sequential_round_trips(self) -> int:
         """Round trips one after another, the waits a caller sees (issue #17): the reads of
         one `db.together` call are issued at once, so they cost as many waits as the longest
         of them; every other call is one wait (a BatchGetItem is one call already)."""
-        alone = sum(1 for lane in self.lanes if lane is None)
-        per_read = collections.Counter(lane for lane in self.lanes if lane is not None)
-        longest: dict[int, int] = {}
-        for (wave, _), calls in per_read.items():
-            longest[wave] = max(longest.get(wave, 0), calls)
-        return alone + sum(longest.values())
+        return waits(self.lanes)
+
+
+def waits(lanes: list[db.Lane], depth: int = 0) -> int:
+    """The waits of calls made in these lanes (`db.lane()`), `depth` steps in: a call at this
+    depth is one; the reads of one `together` call cost the most any of them costs."""
+    alone = sum(1 for lane in lanes if len(lane) == depth)
+    by_read: dict[tuple[int, int], list[db.Lane]] = collections.defaultdict(list)
+    for lane in lanes:
+        if len(lane) > depth:
+            by_read[lane[depth]].append(lane)
+    longest: dict[int, int] = {}
+    for (wave, _), inner in by_read.items():
+        longest[wave] = max(longest.get(wave, 0), waits(inner, depth + 1))
+    return alone + sum(longest.values())
 
 
 class DynamoCounter:
@@ -278,11 +287,6 @@ def _new_client(org: Org, token: str, *, invite: bool) -> str:
     return answer["client"]["id"]
 
 
-def _staff_and_new_client(org: Org) -> dict[str, Any]:
-    token = org.token()
-    return {"token": token, "client_id": _new_client(org, token, invite=False)}
-
-
 def _staff_and_invited_client(org: Org) -> dict[str, Any]:
     """A new client with an invite: its timeline holds the invite, its email and the audit."""
     token = org.token()
@@ -443,7 +447,7 @@ CALLS: tuple[Call, ...] = (
     ),
     Call(
         "client get",
-        _staff_and_client,
+        _staff_and_invited_client,  # with its invite's status: the pointer and the token
         lambda org, p: org.api.call(
             "GET", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}", None, p["token"]
         ),
@@ -460,7 +464,7 @@ CALLS: tuple[Call, ...] = (
     ),
     Call(
         "invite issue (a resend: the older link dies)",
-        _staff_and_new_client,
+        _staff_and_invited_client,
         lambda org, p: org.api.call(
             "POST", f"/v1/orgs/{org.org_id}/clients/{p['client_id']}/invite", None, p["token"]
         ),

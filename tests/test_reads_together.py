@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from chalicelib import aws, db
-from chalicelib.errors import Throttled
+from chalicelib.errors import Conflict, Throttled
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Group, Organization, Provider
 from chalicelib.models.profiles import ClientProfile
-from tests.support.api import Api, Practice, give_password
+from tests.support.api import Api, Practice, give_password, sign_up_practice
 from tests.support.family import add_client, client_session
 
 
@@ -138,3 +138,83 @@ def test_get_together_asks_again_for_unprocessed_keys_then_answers_429(
     left["unprocessed"] = db.UNPROCESSED_ROUNDS + 1
     with pytest.raises(Throttled):
         db.get_together([(Organization, practice.id, "org")])
+
+
+# Reading ahead with the session (issue #17) -----------------------------------------------------
+
+
+def test_a_read_ahead_answers_the_request_until_its_first_write_then_reads_afresh(
+    api: Api, practice: Practice, dynamo_calls: Any
+) -> None:
+    # issue #17: what a request read with its session stands in for its later reads, as if read
+    # then; once it writes (or a refused write is retried), it reads DynamoDB again, so a rule
+    # checked after a write never sees the item as it was before it
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    key: db.Key = (ClientProfile, practice.id, sam)
+    with db.request_scope():
+        db.read_with([], db.ReadAhead([key, (ClientProfile, practice.id, "cl_none")]))
+        _rename(practice.id, sam, "Samuel")  # another request changes it meanwhile
+        dynamo_calls.clear()
+        read = db.get(ClientProfile, practice.id, sam)
+        assert read is not None
+        assert read.first_name == "Sam"
+        assert db.get(ClientProfile, practice.id, "cl_none") is None  # known missing, not asked
+        assert db.get_together([key]).of(*key) is read
+        assert dynamo_calls.operations == []
+        tx = db.Tx()
+        tx.check(
+            Organization,
+            practice.id,
+            "org",
+            Organization.org_id.does_not_exist(),
+            on_conflict=lambda: Conflict("refused"),
+        )
+        with pytest.raises(Conflict):
+            tx.commit()  # a refused write: the retry must read afresh
+        again = db.get(ClientProfile, practice.id, sam)
+        assert again is not None
+        assert again.first_name == "Samuel"
+        assert dynamo_calls.operations == ["TransactWriteItems", "GetItem"]
+    dynamo_calls.clear()
+    db.get(ClientProfile, practice.id, sam)  # outside a request nothing is kept
+    assert dynamo_calls.operations == ["GetItem"]
+
+
+def _rename(org_id: str, client_id: str, first_name: str) -> None:
+    aws.client("dynamodb").update_item(
+        TableName=ClientProfile.Meta.table_name,
+        Key={"org_id": {"S": org_id}, "client_id": {"S": client_id}},
+        UpdateExpression="SET first_name = :n",
+        ExpressionAttributeValues={":n": {"S": first_name}},
+    )
+
+
+def test_r4_a_session_of_another_practice_reads_nothing_of_the_path_ahead(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R4: a staff session of practice B naming practice A's client gets the same 404 as for a
+    # missing one, and its batch read holds only what its own session stands on
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    other = sign_up_practice(api, "harbor-reads")
+    asked: list[list[db.Key]] = []
+    original = db.get_together
+
+    def spy(keys: Any) -> db.Found:
+        asked.append(list(keys))
+        return original(keys)
+
+    monkeypatch.setattr(db, "get_together", spy)
+    path = f"/v1/orgs/{practice.id}/clients"
+    for method, suffix in (
+        ("GET", f"/{sam}"),
+        ("POST", f"/{sam}/invite"),
+        ("POST", f"/{sam}/archive"),
+    ):
+        asked.clear()
+        answer = api.call(method, path + suffix, None, other.admin_token)
+        assert (answer.status, answer.error_code()) == (404, "org_not_found"), suffix
+        assert [model for model, _, _ in asked[0]] == [Identity, Provider], suffix
+    asked.clear()
+    # the practice's own staff read the profile with the session
+    assert api.get(path + f"/{sam}", practice.admin_token).status == 200
+    assert (ClientProfile, practice.id, sam) in asked[0]

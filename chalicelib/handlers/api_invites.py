@@ -18,7 +18,8 @@ CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 
 @bp.route(CLIENT + "/invite", methods=["POST"])
 def send_invite(org_id: str, client_id: str) -> Response:
-    outcome = invites.send(actor(bp.current_request), org_id, client_id)
+    caller = actor(bp.current_request, invites.send_reads(org_id, client_id))
+    outcome = invites.send(caller, org_id, client_id)
     return accepted({"invite": invite_view(outcome)})
 
 

@@ -64,11 +64,12 @@ def _invalid(exc: ValidationError) -> Invalid:
     return Invalid("Some fields need a fix: see details.", details=details)
 
 
-def actor(request: Request) -> Actor:
-    """The caller's live session (401 if none): `Authorization: Bearer <token>`."""
+def actor(request: Request, ahead: sessions.Ahead | None = None) -> Actor:
+    """The caller's live session (401 if none): `Authorization: Bearer <token>`. `ahead`: what
+    the route reads next, read with the session (issue #17)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    return sessions.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+    return sessions.authenticate(token.strip() if scheme.lower() == "bearer" else None, ahead)
 
 
 def source_address(request: Request) -> str:

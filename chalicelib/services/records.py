@@ -34,10 +34,26 @@ def org(org_id: str) -> Organization:
 
 
 def client(org_id: str, client_id: str) -> ClientProfile:
-    profile = db.get(ClientProfile, org_id, client_id) if client_id.startswith("cl_") else None
+    profile = db.get(ClientProfile, org_id, client_id) if names_a_client(client_id) else None
     if profile is None:
         raise client_missing()
     return profile
+
+
+def names_a_client(client_id: str) -> bool:
+    """Whether a path's client id could be one (`ids.new_id("cl")`'s shape, bounded): another
+    answers missing unread, and never reaches DynamoDB's key limits."""
+    return client_id.startswith("cl_") and len(client_id) <= MAX_ID_LENGTH
+
+
+# Longer than any id Portico makes (a prefix and 24 hex digits), far below DynamoDB's key limit.
+MAX_ID_LENGTH = 64
+
+
+def client_keys(org_id: str, client_id: str) -> list[db.Key]:
+    """The profile's key, to read ahead with the session (issue #17); none for a path that
+    names no client."""
+    return [(ClientProfile, org_id, client_id)] if names_a_client(client_id) else []
 
 
 Levels = dict[str, tuple[Organization | None, dict[str, Group]]]

@@ -80,13 +80,15 @@ def issue(
     data: dict[str, object] | None = None,
     secret: str | None = None,
     ending: Sequence[Action] = (),
+    new_subject: bool = False,
 ) -> Issued:
     """Add a new live token for `subject` to `tx`; the subject's live one dies with it (R13).
 
     `secret` lets a caller choose the secret's form (a 6-digit code, R22); it is then hashed
     keyed and with the subject (`ids.code_hash`), so equal codes of different subjects never
     collide and a table copy cannot be searched for them. `ending` adds other
-    changes to the dying token's own write."""
+    changes to the dying token's own write. `new_subject`: the subject is created in `tx` (a
+    client just added), so it has no live token to read: its pointer must not exist yet."""
     moment = clock.now()
     secret = secret or ids.new_token()
     key = ids.code_hash(subject, secret) if kind == "otp" else ids.token_hash(secret)
@@ -103,7 +105,7 @@ def issue(
         purge_at=moment + ttl + KEEP_AFTER_EXPIRY,
     )
     tx.save(token, condition=Token.token_hash.does_not_exist())
-    pointer = db.get(LiveToken, LiveToken.key_for(subject))
+    pointer = None if new_subject else db.get(LiveToken, LiveToken.key_for(subject))
     old = db.get(Token, pointer.live_hash) if pointer is not None else None
     if old is not None and status_of(old, moment) == TokenStatus.LIVE:
         # The old link dies in this transaction; if it is used meanwhile, the issue fails whole.

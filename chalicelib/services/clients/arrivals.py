@@ -13,7 +13,7 @@ from typing import Any
 from chalicelib import clock, db, ids, logs
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict, field_error
-from chalicelib.models.identities import Identity
+from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Group, Organization, Provider, ProviderStatus, Role
 from chalicelib.models.profiles import ClientProfile, ImportKey
 from chalicelib.rules.actors import Actor, actor_ref
@@ -23,7 +23,7 @@ from chalicelib.schemas.clients import CreateClient
 from chalicelib.services import access, audit, chat, records
 from chalicelib.services.clients import search
 from chalicelib.services.clients.email_claims import LOOK_UP, LookUp, attach_email
-from chalicelib.services.identity import identities
+from chalicelib.services.identity import identities, sessions
 from chalicelib.services.invites import invites
 from chalicelib.services.invites.invites import InviteOutcome
 from chalicelib.services.practices import orgs
@@ -173,6 +173,26 @@ def admit(
     return admitted
 
 
+def create_reads(org_id: str, req: Callable[[], CreateClient]) -> sessions.Ahead:
+    """What `create` reads before its write, read ahead with a staff session of the path's
+    organization (issue #17): the organization, the providers and group the request names, the
+    email's claim (R1), and without a named primary the practice's providers (R10)."""
+
+    def plan() -> db.ReadAhead:
+        asked = req()
+        named = [asked.primary_provider_id] if asked.primary_provider_id else []
+        keys: list[db.Key] = [
+            (Organization, org_id, "org"),
+            *[(Provider, org_id, Provider.sk_for(p)) for p in [*named, *asked.care_team]],
+            *([(Group, org_id, Group.sk_for(asked.group_id))] if asked.group_id else []),
+            *([(EmailClaim, EmailClaim.key_for(asked.email), None)] if asked.email else []),
+        ]
+        queries = {} if named else orgs.providers_reads(org_id)
+        return db.ReadAhead(keys, queries)
+
+    return sessions.in_org(org_id, plan)
+
+
 def create(
     actor: Actor,
     org_id: str,
@@ -260,12 +280,9 @@ def care_team_of(org_id: str, provider_ids: list[str], primary_id: str) -> list[
         raise field_error("care_team", "Name each care team member once.")
     if primary_id in provider_ids:
         raise field_error("care_team", "The primary provider is not also on the care team.")
-    found = {
-        p.provider_id: p
-        for p in Provider.batch_get([(org_id, Provider.sk_for(pid)) for pid in provider_ids])
-    }
+    found = db.get_together([(Provider, org_id, Provider.sk_for(pid)) for pid in provider_ids])
     for index, pid in enumerate(provider_ids):
-        member = found.get(pid)
+        member = found.of(Provider, org_id, Provider.sk_for(pid))
         if (
             member is None
             or member.status != ProviderStatus.ACTIVE

@@ -32,8 +32,14 @@ from chalicelib.services.clients.email_claims import (
     refuse_staff,
     release_email,
 )
-from chalicelib.services.identity import identities, passwords
+from chalicelib.services.identity import identities, passwords, sessions
 from chalicelib.services.practices import orgs
+
+
+def profile_reads(org_id: str, client_id: str) -> sessions.Ahead:
+    """The path's profile, read ahead with a staff session of its organization (issue #17): what
+    archive, unarchive and a change read first."""
+    return sessions.in_org(org_id, lambda: records.client_keys(org_id, client_id))
 
 
 def get(actor: Actor, org_id: str, client_id: str) -> ClientProfile:

@@ -7,6 +7,7 @@ a profile or shutting its login removes it everywhere at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from pynamodb.expressions.update import Action
@@ -57,17 +58,48 @@ def staff_account(provider: Provider) -> Account:
     )
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The accounts an identity may enter, and the organizations they are in (read with the
+    levels of their settings, in the same BatchGetItem)."""
+
+    accounts: list[Account]
+    orgs: dict[str, Organization]
+
+
 def list_for(identity: Identity) -> list[Account]:
+    return listing(identity).accounts
+
+
+def holdings_reads(identity_id: str) -> db.ReadAhead:
+    """The three Queries of `listing`, to issue beside the session's read (issue #17)."""
+    return db.ReadAhead(queries={_held_name(identity_id): lambda: _held(identity_id)})
+
+
+def _held_name(identity_id: str) -> tuple[str, str]:
+    return ("accounts-held-by", identity_id)
+
+
+Held = tuple[list[ClientProfile], list[Link], list[Provider]]
+
+
+def _held(identity_id: str) -> Held:
+    """The identity's profiles, caregiver grants and staff memberships: one Query each, at once."""
+    return db.together(
+        lambda: list(ClientProfile.by_identity.query(identity_id)),
+        lambda: list(Link.by_caregiver.query(identity_id)),
+        lambda: list(Provider.by_identity.query(identity_id)),
+    )
+
+
+def listing(identity: Identity) -> Listing:
     """Every account the identity may enter, in a fixed number of round trips (R2, DESIGN):
     one Query each for its profiles, its caregiver grants and its staff memberships, issued
-    together, then one BatchGetItem for the care receivers and one for the settings' levels."""
-    own, grants, memberships = db.together(
-        lambda: list(ClientProfile.by_identity.query(identity.id)),
-        lambda: list(Link.by_caregiver.query(identity.id)),
-        lambda: list(Provider.by_identity.query(identity.id)),
-    )
+    together (or read ahead with the session), then one BatchGetItem for the care receivers and
+    one for the organizations and the settings' levels."""
+    own, grants, memberships = db.ahead_or(_held_name(identity.id), lambda: _held(identity.id))
     receivers = _profiles({(link.org_id, link.client_id) for link in grants})
-    levels = _levels([*own, *receivers.values()])
+    levels = _levels([*own, *receivers.values()], also_orgs={p.org_id for p in memberships})
     accounts = [
         client_account(profile)
         for profile in own
@@ -93,7 +125,8 @@ def list_for(identity: Identity) -> list[Account]:
         for provider in memberships
         if staff_account_open(provider, identity.id)
     ]
-    return accounts
+    orgs = {org_id: org for org_id, (org, _) in levels.items() if org is not None}
+    return Listing(accounts, orgs)
 
 
 def people_of(found: list[Account]) -> dict[tuple[str, str], ClientProfile]:
@@ -106,12 +139,16 @@ def people_of(found: list[Account]) -> dict[tuple[str, str], ClientProfile]:
 def _profiles(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ClientProfile]:
     if not keys:
         return {}
-    return {(p.org_id, p.client_id): p for p in ClientProfile.batch_get(sorted(keys))}
+    found = db.get_together(
+        [(ClientProfile, org_id, client_id) for org_id, client_id in sorted(keys)]
+    )
+    return {key: profile for key in keys if (profile := found.of(ClientProfile, *key))}
 
 
-def _levels(profiles: list[ClientProfile]) -> Levels:
-    """The organizations and groups above these profiles, in one BatchGetItem."""
-    wanted: dict[str, set[str]] = {}
+def _levels(profiles: list[ClientProfile], also_orgs: Collection[str] = ()) -> Levels:
+    """The organizations and groups above these profiles, and the organizations `also_orgs`, in
+    one BatchGetItem."""
+    wanted: dict[str, set[str]] = {org_id: set() for org_id in also_orgs}
     for profile in profiles:
         groups = wanted.setdefault(profile.org_id, set())
         if profile.group_id:
@@ -207,7 +244,24 @@ def _resolve_caregiver(identity: Identity, org_id: str, record_id: str) -> Accou
 
 
 def organizations(org_ids: set[str]) -> dict[str, Organization]:
-    """The organizations behind a set of accounts, in one BatchGetItem."""
-    if not org_ids:
-        return {}
-    return {org.org_id: org for org in Organization.batch_get([(oid, "org") for oid in org_ids])}
+    """The organizations behind a set of accounts, in one BatchGetItem (none for those read
+    ahead)."""
+    found = db.get_together([(Organization, org_id, "org") for org_id in sorted(org_ids)])
+    return {org_id: org for org_id in org_ids if (org := found.of(Organization, org_id, "org"))}
+
+
+def resolve_reads(account_id: str) -> list[db.Key]:
+    """What `resolve` reads first for this account id, and its organization, to read ahead with
+    the session (issue #17); a caregiver account's profiles and a client's group come after."""
+    kind, org_id, record_id = _parts(account_id)
+    if not org_id or not record_id:
+        return []
+    org: db.Key = (Organization, org_id, "org")
+    if kind == SessionKind.CLIENT:
+        return [(ClientProfile, org_id, record_id), org]
+    if kind == SessionKind.STAFF:
+        return [(Provider, org_id, Provider.sk_for(record_id)), org]
+    client_id, _, link_id = record_id.partition(":")
+    if kind == SessionKind.CAREGIVER and client_id and link_id:
+        return [(Link, owner_for(org_id, client_id), Link.sk_for(link_id)), org]
+    return []

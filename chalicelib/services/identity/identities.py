@@ -29,8 +29,13 @@ class EmailClaimedMeanwhile(Conflict):
 
 def find_by_email(email: str) -> Identity | None:
     """The identity of a normalized email, if any: two reads, whatever the data size."""
-    claim = db.get(EmailClaim, EmailClaim.key_for(email))
+    claim = claim_of(email)
     return db.get(Identity, claim.identity_id) if claim else None
+
+
+def claim_of(email: str) -> EmailClaim | None:
+    """Which identity a normalized email belongs to (R1), if any: one read."""
+    return db.get(EmailClaim, EmailClaim.key_for(email))
 
 
 def get(identity_id: str) -> Identity | None:

@@ -7,10 +7,11 @@ ends it at once (R37, R38, R46), with no list of sessions to chase.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from chalicelib import clock, config, db, ids
-from chalicelib.db import Tx
+from chalicelib.db import ReadAhead, Tx
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.identities import Identity
 from chalicelib.models.orgs import Provider
@@ -66,8 +67,14 @@ def start(
     return token
 
 
-def authenticate(token: str | None) -> Actor:
-    """The actor behind a bearer token, or 401 if the session is missing, expired or revoked."""
+# What a request reads next, planned from its session (issue #17): read with what the session
+# stands on, in the same round trip.
+Ahead = Callable[[Session], ReadAhead]
+
+
+def authenticate(token: str | None, ahead: Ahead | None = None) -> Actor:
+    """The actor behind a bearer token, or 401 if the session is missing, expired or revoked.
+    `ahead`: what the request reads next, read with what the session stands on."""
     if not token:
         raise Unauthenticated("Sign in to continue.", code="unauthenticated")
     session = db.get(Session, ids.token_hash(token))
@@ -75,7 +82,10 @@ def authenticate(token: str | None) -> Actor:
     if session is None or session.expires_at <= clock.now():
         raise _dead()
     # What the session stands on, in one round trip after the session's own (issue #17).
-    found = db.get_together([(Identity, session.identity_id, None), *_stands_on(session)])
+    found = db.read_with(
+        [(Identity, session.identity_id, None), *_stands_on(session)],
+        ahead(session) if ahead else db.NOTHING_AHEAD,
+    )
     identity = found.of(Identity, session.identity_id)
     if identity is None or identity.session_epoch != session.epoch:
         raise _dead()
@@ -158,3 +168,16 @@ def may_enter(session: Session, account: Account) -> bool:
     if session.by_passcode:
         return account.kind == SessionKind.CLIENT and account.org_id in (session.only_org_ids or ())
     return not session.only_org_ids or account.org_id in session.only_org_ids
+
+
+def in_org(org_id: str, plan: Callable[[], ReadAhead | list[db.Key]]) -> Ahead:
+    """Read `plan` ahead only for a session in `org_id`, the organization of the path: a
+    session elsewhere gets the path's 404 without reading another practice's records (R4)."""
+
+    def ahead(session: Session) -> ReadAhead:
+        if session.org_id != org_id:
+            return db.NOTHING_AHEAD
+        planned = plan()
+        return planned if isinstance(planned, ReadAhead) else ReadAhead(planned)
+
+    return ahead

@@ -23,6 +23,7 @@ from chalicelib.models.tokens import LiveToken, SendLog, Token, TokenStatus
 from chalicelib.rules.actors import SYSTEM, Actor, provider_ref
 from chalicelib.rules.settings import org_settings
 from chalicelib.services import access, audit, outbox, records, sends, tokens
+from chalicelib.services.identity import sessions
 
 # B1: what the client record shows for its newest invite, by the token's status.
 _SHOWN: dict[str, str] = {
@@ -66,7 +67,7 @@ def for_new_client(
         return InviteOutcome("not_sent", "no_email")  # R11: no email, no invite, no portal
     if not send:
         return InviteOutcome("not_sent", "not_requested")
-    outcome = _issue(tx, org, profile, actor=actor, action="invite.issued")
+    outcome = _issue(tx, org, profile, actor=actor, action="invite.issued", new_client=True)
     key = SendLog.key_for(profile.org_id, profile.client_id)
     sends.count(tx, sends.Sends(key, None, []), clock.now())
     return outcome
@@ -80,6 +81,7 @@ def _issue(
     actor: str,
     action: str,
     follow_up_of: Token | None = None,
+    new_client: bool = False,
 ) -> InviteOutcome:
     """A new invite for the profile, its email and its audit event, added to `tx`; the live
     one dies with it (R13). A follow-up (`follow_up_of`, R14) is a new link too, as the seed
@@ -110,6 +112,7 @@ def _issue(
         data=data,
         # The earlier link leaves the follow-up index as it dies.
         ending=[Token.follow_up_hour.remove(), Token.follow_up_at.remove()],
+        new_subject=new_client,  # a client added in `tx` has no invite yet
     )
     token = issued.token
     link = sealing.seal(f"{config.PUBLIC_URL}/invite/{issued.secret}", token.token_hash)
@@ -235,6 +238,35 @@ def revoke(actor: Actor, org_id: str, client_id: str) -> None:
     )
     tx.commit()
     logs.event("invite.revoked", org_id=org_id, client_id=client_id, actor=staff.provider_id)
+
+
+def record_reads(org_id: str, client_id: str) -> sessions.Ahead:
+    """What `record` and `send` read first, read ahead with a staff session of the path's
+    organization (issue #17): the profile and its invite's live pointer."""
+    return sessions.in_org(org_id, lambda: _profile_and_pointer(org_id, client_id))
+
+
+def _profile_and_pointer(org_id: str, client_id: str) -> list[db.Key]:
+    profile = records.client_keys(org_id, client_id)
+    pointer = (LiveToken, LiveToken.key_for(subject_for(org_id, client_id)), None)
+    return [*profile, pointer] if profile else []
+
+
+def send_reads(org_id: str, client_id: str) -> sessions.Ahead:
+    """What `send` reads before its write, read ahead (issue #17): the organization, the
+    profile, its send log (R20) and its invite's live pointer (R13)."""
+    return sessions.in_org(
+        org_id,
+        lambda: [
+            (Organization, org_id, "org"),
+            *_profile_and_pointer(org_id, client_id),
+            *(
+                [(SendLog, SendLog.key_for(org_id, client_id), None)]
+                if records.names_a_client(client_id)
+                else []
+            ),
+        ],
+    )
 
 
 def record(actor: Actor, org_id: str, client_id: str) -> tuple[ClientProfile, InviteOutcome]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from chalicelib import clock, db, ids, logs, metrics
@@ -229,6 +230,19 @@ def clinical_providers(org_id: str) -> list[Provider]:
 
 
 def providers_of(org_id: str) -> list[Provider]:
+    return db.ahead_or(_providers_name(org_id), lambda: _query_providers(org_id))
+
+
+def providers_reads(org_id: str) -> dict[Hashable, Callable[[], object]]:
+    """The Query of `providers_of`, to issue beside a session's read (issue #17)."""
+    return {_providers_name(org_id): lambda: _query_providers(org_id)}
+
+
+def _providers_name(org_id: str) -> tuple[str, str]:
+    return ("providers-of", org_id)
+
+
+def _query_providers(org_id: str) -> list[Provider]:
     return list(Provider.query(org_id, Provider.sk.startswith("provider#"), consistent_read=True))
 
 
