@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import random
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -332,11 +333,20 @@ def lane() -> Lane:
     return _lane.get()
 
 
+_pool_thread = threading.local()
+
+
+def _mark_pool_thread() -> None:
+    _pool_thread.is_one = True
+
+
 @cache
 def _threads() -> ThreadPoolExecutor:
     """A few threads for reads issued together, kept for the life of the process (a Lambda
     container's), so a request does not pay for starting them."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="portico-read")
+    return ThreadPoolExecutor(
+        max_workers=4, thread_name_prefix="portico-read", initializer=_mark_pool_thread
+    )
 
 
 def _in_lane(where: tuple[int, int], read: Callable[[], A]) -> A:
@@ -362,6 +372,10 @@ def all_together(reads: Sequence[Callable[[], T]]) -> list[T]:
     if not reads:
         return []
     wave = next(_waves)
+    if getattr(_pool_thread, "is_one", False):
+        # Reads together inside a read issued together run one after another here: a pool
+        # thread waiting on the pool deadlocks it once every thread does (parallel requests).
+        return [contextvars.copy_context().run(_in_lane, (wave, 0), read) for read in reads]
     later = [
         _threads().submit(contextvars.copy_context().run, _in_lane, (wave, n), read)
         for n, read in enumerate(reads[1:], start=1)

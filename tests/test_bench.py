@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAFF_BUDGETS = {
     "provider add (its staff invite queued)": 6,
     "staff invite resend (the older link dies)": 8,
-    "staff invite accept (the form, setting a password)": 7,  # B9: its hand-over code
+    "staff invite accept (the form, setting a password)": 4,  # B9: its code in its transaction
     "provider role change (to staff: its clients counted)": 5,
     "provider deactivate (no clients)": 7,
 }
@@ -36,7 +36,8 @@ SEQUENTIAL_BUDGETS = {
     "client get": 3,  # the profile and its live pointer with the session, then the token
     "client create": 3,  # the org, the email's claim, the providers' Query with the session
     "invite issue (a resend: the older link dies)": 4,  # the older token, then the write
-    "invite redeem (the form, setting a password)": 8,
+    "invite redeem (the form, setting a password)": 4,  # the token, two batch reads, the write
+    "code exchange (the portal trades a page's code)": 5,  # what `me` reads, after the move
     "archive": 3,
 }
 

@@ -218,3 +218,24 @@ def test_r4_a_session_of_another_practice_reads_nothing_of_the_path_ahead(
     # the practice's own staff read the profile with the session
     assert api.get(path + f"/{sam}", practice.admin_token).status == 200
     assert (ClientProfile, practice.id, sam) in asked[0]
+
+
+def test_reads_together_nested_in_parallel_requests_never_wait_on_each_other() -> None:
+    # issue #17: a read issued together that issues reads together itself (the account Queries
+    # read beside a session) runs them on its own thread; were it to wait on the shared pool,
+    # parallel requests would fill every pool thread with such waits and hang (R52's races)
+    barrier = threading.Barrier(8)
+
+    def inner() -> int:
+        return sum(db.all_together([lambda: 1, lambda: 1, lambda: 1]))
+
+    def request() -> None:
+        barrier.wait()
+        assert db.all_together([inner, inner, inner, inner]) == [3, 3, 3, 3]
+
+    threads = [threading.Thread(target=request, daemon=True) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)

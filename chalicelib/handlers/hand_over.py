@@ -53,7 +53,13 @@ def query(portal: PortalRequest | None, **extra: str) -> str:
 def to_portal(session_token: str, portal: PortalRequest | None = None) -> Response:
     """B9: the portal gets a one-time code for the session, in the URL's fragment (which no
     server, log nor Referer sees); the held session, if any, is let go."""
-    code = handover.issue(session_token, portal.code_challenge if portal else None)
+    return with_code(
+        handover.issue(session_token, portal.code_challenge if portal else None), portal
+    )
+
+
+def with_code(code: str, portal: PortalRequest | None = None) -> Response:
+    """`to_portal` for a code the sign-in's own change wrote (`handover.add`)."""
     fragment = {"code": code, **({"state": portal.state} if portal and portal.state else {})}
     return forms.redirect(
         f"{config.PORTAL_URL}#{urlencode(fragment)}", headers={"Set-Cookie": released()}

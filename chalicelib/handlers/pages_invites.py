@@ -77,8 +77,8 @@ def invite_form(token: str) -> Response:
     outcome = landing.accept(
         token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
     )
-    if outcome.session_token:
-        return hand_over.to_portal(outcome.session_token)
+    if outcome.handover_code:
+        return hand_over.with_code(outcome.handover_code)
     return _invite_page(request, outcome.landing, outcome.errors, outcome.status)
 
 
@@ -121,8 +121,8 @@ def staff_invite_form(token: str) -> Response:
     outcome = staff.accept(
         token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
     )
-    if outcome.session_token:
-        return hand_over.to_portal(outcome.session_token)
+    if outcome.handover_code:
+        return hand_over.with_code(outcome.handover_code)
     return _staff_invite_page(request, outcome.landing, outcome.errors, outcome.status)
 
 

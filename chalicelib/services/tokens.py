@@ -143,15 +143,19 @@ def revoke(tx: Tx, subject: str) -> Token | None:
     return token
 
 
+def pointer_keys(subjects: list[str]) -> list[db.Key]:
+    """The keys of the subjects' live pointers, to read with other records at once."""
+    return [(LiveToken, LiveToken.key_for(subject), None) for subject in subjects]
+
+
 def supersede(tx: Tx, subjects: list[str], *, keep: str | None = None) -> None:
     """End the subjects' live tokens as superseded in `tx`, but `keep` (a token the same
     change consumes): a password set another way kills the login's outstanding reset links
     and passcodes (R13, R20, R22). Two BatchGetItems at most, the second only if a pointer
     exists; a token used meanwhile fails the change whole."""
-    pointers = LiveToken.batch_get(
-        [LiveToken.key_for(subject) for subject in subjects], consistent_read=True
-    )
-    hashes = {pointer.live_hash for pointer in pointers} - {keep}
+    found = db.get_together(pointer_keys(subjects))
+    pointers = [found.of(*key) for key in pointer_keys(subjects)]
+    hashes = {pointer.live_hash for pointer in pointers if isinstance(pointer, LiveToken)} - {keep}
     if not hashes:
         return
     moment = clock.now()

@@ -7,8 +7,10 @@ a profile or shutting its login removes it everywhere at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from pynamodb.expressions.update import Action
 
@@ -73,23 +75,26 @@ def list_for(identity: Identity) -> list[Account]:
 
 def holdings_reads(identity_id: str) -> db.ReadAhead:
     """The three Queries of `listing`, to issue beside the session's read (issue #17)."""
-    return db.ReadAhead(queries={_held_name(identity_id): lambda: _held(identity_id)})
-
-
-def _held_name(identity_id: str) -> tuple[str, str]:
-    return ("accounts-held-by", identity_id)
-
-
-Held = tuple[list[ClientProfile], list[Link], list[Provider]]
-
-
-def _held(identity_id: str) -> Held:
-    """The identity's profiles, caregiver grants and staff memberships: one Query each, at once."""
-    return db.together(
-        lambda: list(ClientProfile.by_identity.query(identity_id)),
-        lambda: list(Link.by_caregiver.query(identity_id)),
-        lambda: list(Provider.by_identity.query(identity_id)),
+    return db.ReadAhead(
+        queries=dict(_holdings(identity_id)),
     )
+
+
+def _holdings(identity_id: str) -> list[tuple[tuple[str, str], Callable[[], list[Any]]]]:
+    """The identity's profiles, caregiver grants and staff memberships: a Query each, by name."""
+    return [
+        (("profiles-of", identity_id), lambda: list(ClientProfile.by_identity.query(identity_id))),
+        (("grants-of", identity_id), lambda: list(Link.by_caregiver.query(identity_id))),
+        (("memberships-of", identity_id), lambda: list(Provider.by_identity.query(identity_id))),
+    ]
+
+
+def _held(identity_id: str) -> tuple[list[ClientProfile], list[Link], list[Provider]]:
+    """`_holdings`, read ahead with the session or issued together now."""
+    own, grants, memberships = db.all_together(
+        [partial(db.ahead_or, name, query) for name, query in _holdings(identity_id)]
+    )
+    return own, grants, memberships
 
 
 def listing(identity: Identity) -> Listing:
@@ -97,7 +102,7 @@ def listing(identity: Identity) -> Listing:
     one Query each for its profiles, its caregiver grants and its staff memberships, issued
     together (or read ahead with the session), then one BatchGetItem for the care receivers and
     one for the organizations and the settings' levels."""
-    own, grants, memberships = db.ahead_or(_held_name(identity.id), lambda: _held(identity.id))
+    own, grants, memberships = _held(identity.id)
     receivers = _profiles({(link.org_id, link.client_id) for link in grants})
     levels = _levels([*own, *receivers.values()], also_orgs={p.org_id for p in memberships})
     accounts = [

@@ -41,9 +41,17 @@ KEEP = timedelta(days=1)
 def issue(session_token: str, challenge: str | None = None) -> str:
     """A new one-time code for the session behind `session_token`, bound to a PKCE S256
     `challenge` when the app sent one. The code is shown once; only its hash is stored."""
+    tx = Tx()
+    code = add(tx, session_token, challenge)
+    tx.commit()
+    return code
+
+
+def add(tx: Tx, session_token: str, challenge: str | None = None) -> str:
+    """`issue`'s code written by `tx`, the change that starts the session (one round trip less
+    for a page that signs in, issue #17)."""
     code = ids.new_token()
     moment = clock.now()
-    tx = Tx()
     tx.save(
         HandOver(
             HandOver.key_for(code),
@@ -55,7 +63,6 @@ def issue(session_token: str, challenge: str | None = None) -> str:
         ),
         condition=HandOver.key.does_not_exist(),
     )
-    tx.commit()
     return code
 
 
@@ -79,12 +86,14 @@ def exchange(req: Exchange) -> SignedIn:
         raise invalid_code()
     token = ids.new_token()
     kept = {name: value for name, value in session.attribute_values.items() if name != "token_hash"}
+    moved = Session(ids.token_hash(token), **kept)
     tx = Tx()
     tx.delete(session, condition=Session.token_hash.exists(), on_conflict=invalid_code)
-    tx.save(Session(ids.token_hash(token), **kept), condition=Session.token_hash.does_not_exist())
+    tx.save(moved, condition=Session.token_hash.does_not_exist())
     tx.commit()
-    # Read afresh like any request: an account archived or shut since the page ends it (R37).
-    result = auth.me(sessions.authenticate(token))
+    # What it stands on is read afresh like any request's, the account Queries beside it
+    # (issue #17): an account archived or shut since the page ends it (R37).
+    result = auth.me(sessions.standing(moved, auth.me_reads))
     logs.event("identity.handed_over", identity_id=result.identity.id)
     return dataclasses.replace(result, token=token)
 

@@ -115,6 +115,11 @@ def passcode_subject(email: str) -> str:
     return f"otp#{email}"
 
 
+def password_link_subjects(identity: Identity) -> list[str]:
+    """The subjects of the links a password set ends (R13, R20, R22): its resets, passcodes."""
+    return [reset_subject(identity.email), passcode_subject(identity.email)]
+
+
 def password_orgs(identity: Identity) -> set[str] | None:
     """R50: the organizations whose accounts the login's password opens: only the one where an
     unproven password was set or chosen; None (all of them) once the mailbox is proven."""
@@ -226,9 +231,7 @@ def _set_password(
       to the mailbox proved it.
     `also` adds other changes of the identity (one transaction may write an item once).
     """
-    tokens.supersede(
-        tx, [reset_subject(identity.email), passcode_subject(identity.email)], keep=keep_token
-    )
+    tokens.supersede(tx, password_link_subjects(identity), keep=keep_token)
     identity.session_epoch += 1
     identity.password_hash = password_hash
     identity.password_org_id = unproven_in

@@ -81,6 +81,12 @@ def authenticate(token: str | None, ahead: Ahead | None = None) -> Actor:
     # TTL deletion is lazy (up to days), so expiry is checked here too.
     if session is None or session.expires_at <= clock.now():
         raise _dead()
+    return standing(session, ahead)
+
+
+def standing(session: Session, ahead: Ahead | None = None) -> Actor:
+    """The actor of a live session read (or just written) by the caller: what it stands on is
+    read afresh, so an archive or a shut login since ends it (R37, R38, R46)."""
     # What the session stands on, in one round trip after the session's own (issue #17).
     found = db.read_with(
         [(Identity, session.identity_id, None), *_stands_on(session)],

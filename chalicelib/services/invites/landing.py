@@ -17,8 +17,8 @@ from chalicelib.models.tokens import Token, TokenStatus
 from chalicelib.rules.accounts import client_account_open
 from chalicelib.rules.actors import SYSTEM, client_ref
 from chalicelib.rules.passwords import new_password_errors
-from chalicelib.services import audit, chat, outbox, throttle, tokens
-from chalicelib.services.identity import accounts, identities, passwords, sessions
+from chalicelib.services import audit, chat, outbox, records, throttle, tokens
+from chalicelib.services.identity import accounts, handover, identities, passwords, sessions
 
 
 class LandingState(StrEnum):
@@ -50,20 +50,29 @@ def landing(secret: str) -> Landing:
     token = tokens.find(secret, "invite")
     if token is None or not token.org_id or not token.client_id:
         return Landing(LandingState.UNKNOWN)
-    org = db.get(Organization, token.org_id, "org")
+    # The organization, the profile and the login the invite was sent to, at once (issue #17).
+    found = db.get_together(
+        [
+            (Organization, token.org_id, "org"),
+            (ClientProfile, token.org_id, token.client_id),
+            *([(Identity, token.identity_id, None)] if token.identity_id else []),
+        ]
+    )
+    org = found.of(Organization, token.org_id, "org")
     if org is None:
         return Landing(LandingState.UNKNOWN)
     state = tokens.status_of(token)
     if state != TokenStatus.LIVE:
         return Landing(LandingState.DEAD, org, token, reason=state)
-    profile = db.get(ClientProfile, token.org_id, token.client_id)
+    profile = found.of(ClientProfile, token.org_id, token.client_id)
     if (
         profile is None
         or profile.status != ProfileStatus.ACTIVE
         or not tokens.addressed_to(token, profile.identity_id)  # R53: the email changed
     ):
         return Landing(LandingState.DEAD, org, token, reason=TokenStatus.REVOKED)
-    identity = identities.get(profile.identity_id) if profile.identity_id else None
+    # addressed_to: the profile's login is the one the invite was sent to, read above
+    identity = found.of(Identity, profile.identity_id) if profile.identity_id else None
     if identity is None:
         return Landing(LandingState.DEAD, org, token, reason=TokenStatus.REVOKED)
     # R15, R50: a proven password is asked for; a login without one, or with an unproven one
@@ -83,6 +92,8 @@ class Accepted:
     errors: dict[str, str] = field(default_factory=dict)
     status: int = 400
     session_token: str | None = None
+    # B9: the one-time code for the portal, written with the session
+    handover_code: str | None = None
 
 
 def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
@@ -122,6 +133,12 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
                     "ask for a password reset."
                 },
             )
+    # What the change reads next, at once (issue #17): the levels of the profile's settings
+    # (R37) and the login's reset and passcode pointers, which a password set ends (R13).
+    group_ids = {profile.group_id} if profile.group_id else set()
+    db.read_with(
+        [], db.ReadAhead([*records.level_keys(org.org_id, group_ids), *_pointer_keys(identity)])
+    )
     now = clock.now()
     tx = Tx()
     if counted is not None:
@@ -159,6 +176,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
     account = accounts.client_account(profile)
     opened = client_account_open(profile, identity.id, accounts.settings_of(profile))
     session_token = sessions.start(tx, identity, account if opened else None)
+    code = handover.add(tx, session_token)
     try:
         tx.commit()
     except Conflict as exc:
@@ -166,7 +184,11 @@ def accept(secret: str, password: str, confirm: str, source: str) -> Accepted:
             raise
         return Accepted(landing(secret))  # another tab won: the link now says why it is dead
     logs.event("invite.accepted", org_id=org.org_id, client_id=profile.client_id)
-    return Accepted(found, session_token=session_token)
+    return Accepted(found, session_token=session_token, handover_code=code)
+
+
+def _pointer_keys(identity: Identity) -> list[db.Key]:
+    return tokens.pointer_keys(identities.password_link_subjects(identity))
 
 
 def renewal(secret: str) -> Landing:

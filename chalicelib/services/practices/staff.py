@@ -37,7 +37,7 @@ from chalicelib.rules.passwords import new_password_errors
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.practices import AddProvider, Deactivate, UpdateProvider
 from chalicelib.services import access, audit, outbox, records, sends, tokens
-from chalicelib.services.identity import accounts, auth, identities, passwords, sessions
+from chalicelib.services.identity import accounts, auth, handover, identities, passwords, sessions
 from chalicelib.services.practices import orgs
 
 KIND = "staff_invite"
@@ -257,14 +257,23 @@ def landing(secret: str) -> StaffLanding:
     token = tokens.find(secret, KIND)
     if token is None or not token.org_id:
         return StaffLanding(StaffInviteState.UNKNOWN)
-    org = db.get(Organization, token.org_id, "org")
+    provider_key = Provider.sk_for(str(token.data.get("provider_id")))
+    # The organization, the membership and the login the invite was sent to, at once (#17).
+    found = db.get_together(
+        [
+            (Organization, token.org_id, "org"),
+            (Provider, token.org_id, provider_key),
+            *([(Identity, token.identity_id, None)] if token.identity_id else []),
+        ]
+    )
+    org = found.of(Organization, token.org_id, "org")
     if org is None:
         return StaffLanding(StaffInviteState.UNKNOWN)
     state = tokens.status_of(token)
     if state != TokenStatus.LIVE:
         return StaffLanding(StaffInviteState.DEAD, org, token, reason=state)
-    provider = db.get(Provider, token.org_id, Provider.sk_for(str(token.data.get("provider_id"))))
-    identity = identities.get(token.identity_id) if token.identity_id else None
+    provider = found.of(Provider, token.org_id, provider_key)
+    identity = found.of(Identity, token.identity_id) if token.identity_id else None
     if (
         provider is None
         or provider.status != ProviderStatus.INVITED
@@ -288,6 +297,8 @@ class StaffAccepted:
     errors: dict[str, str] = field(default_factory=dict)
     status: int = 400
     session_token: str | None = None
+    # B9: the one-time code for the portal, written with the session
+    handover_code: str | None = None
 
 
 def accept(secret: str, password: str, confirm: str, source: str) -> StaffAccepted:
@@ -355,6 +366,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> StaffAccept
         details={"provider_id": provider.provider_id},
     )
     session_token = sessions.start(tx, identity, accounts.staff_account(provider))
+    code = handover.add(tx, session_token)
     try:
         tx.commit()
     except Conflict as exc:
@@ -362,7 +374,7 @@ def accept(secret: str, password: str, confirm: str, source: str) -> StaffAccept
             raise
         return StaffAccepted(landing(secret))  # another tab won: the page now says why
     logs.event("staff_invite.accepted", org_id=org.org_id, provider_id=provider.provider_id)
-    return StaffAccepted(found, session_token=session_token)
+    return StaffAccepted(found, session_token=session_token, handover_code=code)
 
 
 # Administration (R49, R10, R47) -------------------------------------------------------------
