@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Round trips of the staff calls (issue #13, R49), at most: a new read on these paths shows here.
 STAFF_BUDGETS = {
-    "provider add (its staff invite queued)": 6,
-    "staff invite resend (the older link dies)": 8,
+    "provider add (its staff invite queued)": 3,  # org and claim with the session (#17)
+    "staff invite resend (the older link dies)": 4,  # as a client's invite (#17)
     "staff invite accept (the form, setting a password)": 4,  # B9: its code in its transaction
     "provider role change (to staff: its clients counted)": 5,
     "provider deactivate (no clients)": 7,

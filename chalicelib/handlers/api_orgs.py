@@ -56,7 +56,9 @@ def update_org(org_id: str) -> Response:
 @bp.route("/v1/orgs/{org_id}/providers", methods=["POST"])
 def add_provider(org_id: str) -> Response:
     request = bp.current_request
-    provider = staff.add(actor(request), org_id, parse(AddProvider, request))
+    # The body is read after the session (a 401 first) and before its batch read (issue #17).
+    caller = actor(request, staff.add_reads(org_id, lambda: parse(AddProvider, request)))
+    provider = staff.add(caller, org_id, parse(AddProvider, request))
     return created({"provider": provider_view(provider)})
 
 
@@ -91,7 +93,8 @@ def reactivate_provider(org_id: str, provider_id: str) -> Response:
 
 @bp.route(PROVIDER + "/invite", methods=["POST"])
 def send_staff_invite(org_id: str, provider_id: str) -> Response:
-    invite = staff.resend(actor(bp.current_request), org_id, provider_id)
+    caller = actor(bp.current_request, staff.resend_reads(org_id, provider_id))
+    invite = staff.resend(caller, org_id, provider_id)
     return accepted({"invite": staff_invite_view(invite)})
 
 

@@ -12,6 +12,7 @@ on sessions already open at their next request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -28,7 +29,7 @@ from chalicelib.errors import (
     Unauthenticated,
     field_error,
 )
-from chalicelib.models.identities import Identity
+from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Organization, Provider, ProviderStatus, Role
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim, ProfileStatus
 from chalicelib.models.tokens import SendLog, Token, TokenStatus
@@ -76,6 +77,34 @@ class StaffInvite:
 # Adding and inviting (R49, R13, R20) ----------------------------------------------------------
 
 
+def add_reads(org_id: str, req: Callable[[], AddProvider]) -> sessions.Ahead:
+    """What `add` reads before its write, read ahead with an admin session of the path's
+    organization (issue #17): the organization and the address's claim (R1)."""
+    return sessions.in_org(
+        org_id,
+        lambda: [
+            (Organization, org_id, "org"),
+            (EmailClaim, EmailClaim.key_for(req().email), None),
+        ],
+    )
+
+
+def resend_reads(org_id: str, provider_id: str) -> sessions.Ahead:
+    """What `resend` reads before its write, read ahead (issue #17): the organization, the
+    membership, its send log (R20) and its invite's live pointer (R13)."""
+    if not provider_id.startswith("pr_") or len(provider_id) > records.MAX_ID_LENGTH:
+        return sessions.in_org(org_id, lambda: [])
+    return sessions.in_org(
+        org_id,
+        lambda: [
+            (Organization, org_id, "org"),
+            (Provider, org_id, Provider.sk_for(provider_id)),
+            (SendLog, SendLog.key_for(org_id, provider_id), None),
+            *tokens.pointer_keys([subject_for(org_id, provider_id)]),
+        ],
+    )
+
+
 def add(actor: Actor, org_id: str, req: AddProvider) -> Provider:
     """Admins add a provider: the membership starts `invited` and its staff invite goes out in
     the same change (R49). An address used by a client of this practice is refused (R12)."""
@@ -115,7 +144,12 @@ def add(actor: Actor, org_id: str, req: AddProvider) -> Provider:
             },
         )
         _issue(
-            tx, org, provider, actor=provider_ref(admin.provider_id), action="staff_invite.issued"
+            tx,
+            org,
+            provider,
+            actor=provider_ref(admin.provider_id),
+            action="staff_invite.issued",
+            new_provider=True,
         )
         key = SendLog.key_for(org_id, provider.provider_id)
         sends.count(tx, sends.Sends(key, None, []), clock.now())  # R20: the first of five
@@ -126,8 +160,17 @@ def add(actor: Actor, org_id: str, req: AddProvider) -> Provider:
     return provider
 
 
-def _issue(tx: Tx, org: Organization, provider: Provider, *, actor: str, action: str) -> Token:
-    """A new staff invite, its branded email and its audit event, added to `tx` (R13, R49)."""
+def _issue(
+    tx: Tx,
+    org: Organization,
+    provider: Provider,
+    *,
+    actor: str,
+    action: str,
+    new_provider: bool = False,
+) -> Token:
+    """A new staff invite, its branded email and its audit event, added to `tx` (R13, R49).
+    `new_provider`: the membership is added in `tx`, so it has no invite to read."""
     issued = tokens.issue(
         tx,
         KIND,
@@ -136,6 +179,7 @@ def _issue(tx: Tx, org: Organization, provider: Provider, *, actor: str, action:
         org_id=provider.org_id,
         identity_id=provider.identity_id,
         data={"provider_id": provider.provider_id},
+        new_subject=new_provider,
     )
     token = issued.token
     outbox.queue(
