@@ -15,7 +15,6 @@ path, and the baseline's emails are byte for byte the ones the worker sent.
 
 from __future__ import annotations
 
-from chalicelib.rules.settings import org_branding
 from scripts import in_process  # noqa: F401 (first: the environment chalicelib reads)
 
 # isort: split
@@ -48,6 +47,7 @@ from chalicelib import aws, clock, config, infra
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.rules.email_kinds import KINDS
+from chalicelib.rules.settings import org_branding
 from chalicelib.services.email import delivery
 from chalicelib.services.email.rendering import Rendered
 from scripts.moto_answers import plain_dynamodb_answers
