@@ -11,8 +11,9 @@ from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services.email import copies, delivery
-from chalicelib.services.families import links
+from chalicelib.services.families import holders, links
 from chalicelib.services.identity import identities
+from scripts import backfill_copy_holders
 from tests.support.api import Api, Practice
 from tests.support.email import RecordingSender, book
 from tests.support.family import add_client, link
@@ -294,10 +295,18 @@ def test_r29_a_profile_stored_before_its_summary_still_gets_its_copies(
     profile.update(actions=[ClientProfile.copy_holders.remove()])
     assert _copy_holders(practice, sam) is None
     book(api, practice, [sam])
+    confirmation = next(iter(EmailJob.by_client.query(f"{practice.id}#{sam}"))).job_id
     sender = RecordingSender()
     drain(sender)
     sent = sorted(m["to"] for m in sender.sent)
     assert sent == ["ana@example.com", "lee@example.com", "sam@example.com"]
+    assert {m["job_id"].partition(".")[0] for m in sender.sent} == {confirmation}
+    # The backfill then writes the summary the contacts and links would have kept.
+    assert backfill_copy_holders.fill_one(practice.id, sam)
+    assert set(_copy_holders(practice, sam) or {}) == {
+        holders.ref_of(item) for item in copies._partition(f"{practice.id}#{sam}")
+    }
+    assert not backfill_copy_holders.fill_one(practice.id, sam)  # filled: nothing to do
 
 
 def test_r41_a_redelivered_email_adds_no_second_copy(api: Api, practice: Practice) -> None:

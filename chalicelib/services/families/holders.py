@@ -65,6 +65,8 @@ def note(profile: ClientProfile, holder: Contact | Link, *, gone: bool = False) 
 
 def keep(tx: Tx, profile: ClientProfile, holder: Contact | Link, *, gone: bool = False) -> None:
     """`note`, and the profile saved in `tx` when its summary changed (a contact's change;
-    a link's saves its profiles with its link summary, links._save_summaries)."""
-    if note(profile, holder, gone=gone):
+    a link's saves its profiles with its link summary, links._save_summaries). A profile with
+    no summary is saved too: its version moves, so a backfill that read the partition before
+    this change fails its versioned save and reads again (scripts/backfill_copy_holders.py)."""
+    if note(profile, holder, gone=gone) or profile.copy_holders is None:
         search.save(tx, profile)
