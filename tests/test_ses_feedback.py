@@ -244,3 +244,15 @@ def test_r54_the_worker_checks_the_suppression_with_one_read_by_key(
     assert sender.sent == []
     # the claim, the read, the practice added to those that see the suppression, the outcome
     assert dynamo_calls.operations == ["UpdateItem", "BatchGetItem", "UpdateItem", "UpdateItem"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ana@example.com", "a.b+c_d-e@ex-ample.co.uk", "Ana@Example.com", " ana@example.com "],
+)
+def test_r54_the_workers_quick_key_of_a_stored_address_is_the_suppressions_own(
+    address: str,
+) -> None:
+    # Issue #17: the worker keys a stored address without the validator; it must name the
+    # same suppression as the normalized form, or a bounced address would be mailed again.
+    assert suppressions.key_of_stored(address) == suppressions.key_of(address)

@@ -188,7 +188,7 @@ def _records_of(job: EmailJob) -> _Records:
     token_hash = job.context.get("token_hash")
     if token_hash:
         keys.append((Token, token_hash, None))
-    stop_key = suppressions.key_of(job.to) if job.to else None
+    stop_key = suppressions.key_of_stored(job.to) if job.to else None
     if stop_key:
         keys.append((SuppressedAddress, stop_key, None))
     holder_key = copies.holder_key(job)
