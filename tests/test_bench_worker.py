@@ -47,6 +47,7 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     assert worker["calls_per_email"]["sqs"] <= 0.5  # one receive and one delete per batch
     assert "Scan" not in worker["by_operation"]["dynamodb"]
     assert baseline["calls_per_email"] == {"dynamodb": 0, "ses": 1, "sqs": 0}
+    assert figures["ratio_outside_aws_calls"] > 0  # a timing: reported, not asserted
     assert worker["emails_per_second"] > 0
     assert baseline["emails_per_second"] > 0
     assert figures["ratio_worker_to_baseline"] == pytest.approx(
