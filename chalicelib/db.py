@@ -28,8 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar, cast, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -250,6 +251,47 @@ def get(model_cls: type[M], hash_key: str, range_key: str | None = None) -> M | 
         return model_cls.get(hash_key, range_key, consistent_read=True)
     except model_cls.DoesNotExist:
         return None
+
+
+@dataclass(frozen=True)
+class Updated(Generic[M]):
+    """What `update_answering` did: `written`, and the item as written (when asked for), or
+    as it stood when the condition failed (None: there was no such item)."""
+
+    written: bool
+    item: M | None
+
+
+def update_answering(
+    model: M, actions: Sequence[Action], condition: Condition, *, answer: bool = True
+) -> Updated[M]:
+    """One conditional UpdateItem that answers the item either way, so a caller that must know
+    why its condition failed (the email worker's claim, R41) reads nothing before it: the item
+    as written (`answer`) or, on a failed condition, as it stood (ReturnValuesOnConditionCheck-
+    Failure, which PynamoDB does not offer). For models without a version only (no version
+    condition is added). `answer=False`: nothing is read back nor parsed."""
+    model_cls = type(model)
+    assert model_cls._version_attribute_name is None, "a versioned model goes through Tx"
+    _forget_ahead()  # a write: what the request read ahead is read afresh after it
+    table = model_cls._get_connection()
+    hash_key, range_key = model._get_hash_range_key_serialized_values()
+    request = table.connection.get_operation_kwargs(
+        table.table_name,
+        hash_key,
+        range_key=range_key,
+        actions=list(actions),
+        condition=condition,
+        return_values="ALL_NEW" if answer else "NONE",
+        return_values_on_condition_failure="ALL_OLD",
+    )
+    try:
+        written = aws.client("dynamodb").update_item(**request)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        before = exc.response.get("Item")
+        return Updated(False, model_cls.from_raw_data(before) if before else None)
+    return Updated(True, model_cls.from_raw_data(written["Attributes"]) if answer else None)
 
 
 Key = tuple[type[Model], str, str | None]

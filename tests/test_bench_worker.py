@@ -39,11 +39,15 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     worker, baseline = figures["worker"], figures["baseline"]
     assert worker["emails"] == baseline["emails"] == 12
     # Round trips per job are constants of the code, not of the machine (DESIGN "Data").
-    assert worker["calls_per_email"]["dynamodb"] <= 10
+    # Issue #17: the claim (which answers the job), one BatchGetItem, the outcome; a fourth
+    # call per email fails this.
+    assert worker["calls_per_email"]["dynamodb"] <= 3
+    assert set(worker["by_operation"]["dynamodb"]) == {"UpdateItem", "BatchGetItem"}
     assert worker["calls_per_email"]["ses"] == 1
     assert worker["calls_per_email"]["sqs"] <= 0.5  # one receive and one delete per batch
     assert "Scan" not in worker["by_operation"]["dynamodb"]
     assert baseline["calls_per_email"] == {"dynamodb": 0, "ses": 1, "sqs": 0}
+    assert figures["ratio_outside_aws_calls"] > 0  # a timing: reported, not asserted
     assert worker["emails_per_second"] > 0
     assert baseline["emails_per_second"] > 0
     assert figures["ratio_worker_to_baseline"] == pytest.approx(

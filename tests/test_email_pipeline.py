@@ -108,8 +108,7 @@ def test_a_worker_that_died_holding_a_claim_is_relieved_after_it_goes_stale(
     # R42: a claim whose worker died is claimed again once stale; the job is not lost.
     book(api, practice, [add_client(api, practice, "Ana", "ana@example.com")])
     job_id = email_log(api, practice)[0]["id"]
-    job = stored(EmailJob, job_id)
-    delivery._claim(job, "dead-worker", clock.now())
+    assert delivery._claim(job_id, "dead-worker", clock.now()).written
     sender = RecordingSender()
     assert delivery.deliver(job_id, sender) == "in_flight"
     later = clock.now() + timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS + 1)
@@ -360,7 +359,7 @@ def test_r42_a_message_whose_job_another_delivery_holds_is_kept_not_deleted(
     # R42: a delivery that meets another's fresh claim leaves the message on the queue: if
     # that worker dies, this message is what brings the job back once the claim is stale.
     job_id = _queued_job(api, practice)
-    delivery._claim(stored(EmailJob, job_id), "a-worker-that-dies", clock.now())
+    delivery._claim(job_id, "a-worker-that-dies", clock.now())
     [record] = _records([job_id])
     sender = RecordingSender()
     batch = delivery.process_batch([record], sender)
@@ -389,7 +388,7 @@ def test_r42_the_sqs_trigger_returns_a_waiting_message_to_the_queue(
     from app import app  # noqa: PLC0415
 
     job_id = _queued_job(api, practice)
-    delivery._claim(stored(EmailJob, job_id), "another-worker", clock.now())
+    delivery._claim(job_id, "another-worker", clock.now())
     records = _records([job_id])
     monkeypatch.setattr(config, "EMAIL_WORKER_REPORTS_FAILURES", True)
     with Client(app) as client:

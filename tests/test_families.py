@@ -3,14 +3,17 @@ of exactly the client's emails."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chalicelib.models.emails import EmailJob
 from chalicelib.models.orgs import Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.services.email import copies, delivery
-from chalicelib.services.families import links
+from chalicelib.services.families import holders, links
 from chalicelib.services.identity import identities
+from scripts import backfill_copy_holders
 from tests.support.api import Api, Practice
 from tests.support.email import RecordingSender, book
 from tests.support.family import add_client, link
@@ -210,6 +213,102 @@ def test_r29_r34_copy_holders_receive_exactly_the_clients_emails(
     assert "A copy for Ana" in copy.text
 
 
+def _copy_holders(practice: Practice, client_id: str) -> dict[str, dict[str, str]] | None:
+    return ClientProfile.get(practice.id, client_id, consistent_read=True).copy_holders
+
+
+def test_r29_each_contact_and_link_change_keeps_the_profiles_copy_holders(
+    api: Api, practice: Practice
+) -> None:
+    # Issue #17: the worker reads a client's copy holders from its profile, so every change
+    # to a contact or a link writes them there in its own transaction.
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    lee = add_client(api, practice, "Lee", "lee@example.com")
+    assert _copy_holders(practice, sam) == {}
+    body = {"first_name": "Ana", "last_name": "R", "email": "ana@example.com"}
+    added = api.post(
+        contacts_path(practice, sam),
+        {**body, "relationship": "parent", "notify": True},
+        practice.admin_token,
+    )
+    contact = f"contact:{added.body['contact']['id']}"
+    assert _copy_holders(practice, sam) == {
+        contact: {"email": "ana@example.com", "first_name": "Ana"}
+    }
+    path = f"{contacts_path(practice, sam)}/{added.body['contact']['id']}"
+    assert api.patch(path, {"email": "ana@new.example"}, practice.admin_token).status == 200
+    assert _copy_holders(practice, sam) == {
+        contact: {"email": "ana@new.example", "first_name": "Ana"}
+    }
+    assert api.patch(path, {"notify": False}, practice.admin_token).status == 200
+    assert _copy_holders(practice, sam) == {}
+    assert api.patch(path, {"notify": True}, practice.admin_token).status == 200
+    assert api.call("DELETE", path, token=practice.admin_token).status == 204
+    assert _copy_holders(practice, sam) == {}
+
+    made = link(api, practice, sam, {"client_id": lee, "relationship": "parent", "notify": True})
+    holder = f"link:{made.body['link']['id']}"
+    assert _copy_holders(practice, sam) == {holder: {"client_id": lee}}
+    assert _copy_holders(practice, lee) == {}  # the copies are of the origin's emails
+    link_path = f"/v1/orgs/{practice.id}/clients/{sam}/links/{made.body['link']['id']}"
+    assert api.patch(link_path, {"notify": False}, practice.admin_token).status == 200
+    assert _copy_holders(practice, sam) == {}
+    assert api.patch(link_path, {"notify": True}, practice.admin_token).status == 200
+    assert api.call("DELETE", link_path, token=practice.admin_token).status == 204
+    assert _copy_holders(practice, sam) == {}
+
+
+def test_r29_the_worker_finds_copy_holders_on_the_profile_without_a_query(
+    api: Api, practice: Practice, dynamo_calls: Any
+) -> None:
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    body = {"first_name": "Ana", "last_name": "R", "email": "ana@example.com"}
+    api.post(
+        contacts_path(practice, sam),
+        {**body, "relationship": "parent", "notify": True},
+        practice.admin_token,
+    )
+    book(api, practice, [sam])
+    (parent,) = list(EmailJob.by_client.query(f"{practice.id}#{sam}"))
+    sender = RecordingSender()
+    dynamo_calls.clear()
+    assert delivery.deliver(parent.job_id, sender) == "sent"
+    assert "Query" not in dynamo_calls.operations
+    drain(sender)
+    assert sorted(m["to"] for m in sender.sent) == ["ana@example.com", "sam@example.com"]
+
+
+def test_r29_a_profile_stored_before_its_summary_still_gets_its_copies(
+    api: Api, practice: Practice
+) -> None:
+    # A profile written before `copy_holders` existed has none: the worker reads its partition.
+    sam = add_client(api, practice, "Sam", "sam@example.com")
+    lee = add_client(api, practice, "Lee", "lee@example.com")
+    body = {"first_name": "Ana", "last_name": "R", "email": "ana@example.com"}
+    api.post(
+        contacts_path(practice, sam),
+        {**body, "relationship": "parent", "notify": True},
+        practice.admin_token,
+    )
+    link(api, practice, sam, {"client_id": lee, "relationship": "parent", "notify": True})
+    profile = ClientProfile.get(practice.id, sam, consistent_read=True)
+    profile.update(actions=[ClientProfile.copy_holders.remove()])
+    assert _copy_holders(practice, sam) is None
+    book(api, practice, [sam])
+    confirmation = next(iter(EmailJob.by_client.query(f"{practice.id}#{sam}"))).job_id
+    sender = RecordingSender()
+    drain(sender)
+    sent = sorted(m["to"] for m in sender.sent)
+    assert sent == ["ana@example.com", "lee@example.com", "sam@example.com"]
+    assert {m["job_id"].partition(".")[0] for m in sender.sent} == {confirmation}
+    # The backfill then writes the summary the contacts and links would have kept.
+    assert backfill_copy_holders.fill_one(practice.id, sam)
+    assert set(_copy_holders(practice, sam) or {}) == {
+        holders.ref_of(item) for item in copies._partition(f"{practice.id}#{sam}")
+    }
+    assert not backfill_copy_holders.fill_one(practice.id, sam)  # filled: nothing to do
+
+
 def test_r41_a_redelivered_email_adds_no_second_copy(api: Api, practice: Practice) -> None:
 
     sam = add_client(api, practice, "Sam", "sam@example.com")
@@ -226,8 +325,9 @@ def test_r41_a_redelivered_email_adds_no_second_copy(api: Api, practice: Practic
     )
     book(api, practice, [sam])
     (parent,) = list(EmailJob.by_client.query(f"{practice.id}#{sam}"))
-    assert copies.queue_for(parent) == 1
-    assert copies.queue_for(parent) == 1  # the same child, not a second one
+    sam_profile = ClientProfile.get(practice.id, sam, consistent_read=True)
+    assert copies.queue_for(parent, sam_profile) == 1
+    assert copies.queue_for(parent, sam_profile) == 1  # the same child, not a second one
     sender = RecordingSender()
     drain(sender)
     assert sorted(m["to"] for m in sender.sent) == ["ana@example.com", "sam@example.com"]

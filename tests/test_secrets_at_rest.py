@@ -21,6 +21,7 @@ import pytest
 from chalicelib import aws, config, sealing
 from chalicelib.errors import NotFound
 from chalicelib.models.emails import EmailJob, LocalOutboxCopy
+from chalicelib.models.profiles import ClientProfile
 from chalicelib.services import local_stage, outbox, triggers
 from chalicelib.services.email import delivery
 from chalicelib.services.email.rendering import Rendered
@@ -330,7 +331,8 @@ def test_r53_a_copy_carries_its_ttl_from_the_moment_it_is_written(
     assert added.status == 201, added.body
     book(api, practice, [ana])
     [parent] = email_log(api, practice)
-    assert delivery.copies.queue_for(stored(EmailJob, parent["id"])) == 1
+    client = stored(ClientProfile, practice.id, ana)
+    assert delivery.copies.queue_for(stored(EmailJob, parent["id"]), client) == 1
     [copy] = [j for j in EmailJob.by_client.query(f"{practice.id}#{ana}") if j.copy_of]
     assert copy.status == "queued"
     assert _kept_days(copy) == 400

@@ -17,7 +17,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import aws, config
 from chalicelib.models.audit import AuditEvent
-from chalicelib.services.email import delivery, feedback
+from chalicelib.services.email import delivery, feedback, suppressions
 from chalicelib.services.email.feedback import Event
 from tests.support.api import Api, Practice, sign_up_practice
 from tests.support.email import RecordingSender
@@ -228,19 +228,31 @@ def test_r54_each_send_goes_through_the_configuration_set_tagged_with_its_job(
 def test_r54_the_worker_checks_the_suppression_with_one_read_by_key(
     api: Api, practice: Practice, dynamo_calls: Any
 ) -> None:
-    # One GetItem by the normalized address (no Scan), and only for an email that would go;
-    # the practice and the client are read together, so an email costs the calls it did
-    # before (7): the job, its claim, practice and client, the address; the copy holders; the end.
+    # The suppression is read by the normalized address (no Scan) in the one BatchGetItem that
+    # reads the practice and the client (issue #17): an email costs its claim, that read and
+    # its outcome; a suppressed address stops the next email with no read more.
     maya = add_client(api, practice, "Maya", "maya@example.com")
     job = notified(api, practice, maya)
     dynamo_calls.clear()
     assert delivery.deliver(job, RecordingSender()) == "sent"
-    assert dynamo_calls.operations == [
-        "GetItem",
-        "UpdateItem",
-        "BatchGetItem",
-        "GetItem",
-        "Query",
-        "Query",
-        "UpdateItem",
-    ]
+    assert dynamo_calls.operations == ["UpdateItem", "BatchGetItem", "UpdateItem"]
+    suppressions.mark("Maya@Example.com", suppressions.BOUNCED, None, None)
+    job = notified(api, practice, maya)
+    dynamo_calls.clear()
+    sender = RecordingSender()
+    assert delivery.deliver(job, sender) == "suppressed"
+    assert sender.sent == []
+    # the claim, the read, the practice added to those that see the suppression, the outcome
+    assert dynamo_calls.operations == ["UpdateItem", "BatchGetItem", "UpdateItem", "UpdateItem"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ana@example.com", "a.b+c_d-e@ex-ample.co.uk", "Ana@Example.com", " ana@example.com "],
+)
+def test_r54_the_workers_quick_key_of_a_stored_address_is_the_suppressions_own(
+    address: str,
+) -> None:
+    # Issue #17: the worker keys a stored address without the validator; it must name the
+    # same suppression as the normalized form, or a bounced address would be mailed again.
+    assert suppressions.key_of_stored(address) == suppressions.key_of(address)

@@ -187,6 +187,7 @@ class NotificationRequest(Model):
     kind = UnicodeAttribute()
     client_id = UnicodeAttribute()
     job_ids = JSONAttribute(default=list)
+    to = UnicodeAttribute(null=True)  # the address the first answer showed its email queued to
     created_at = UTCDateTimeAttribute()
     purge_at = TTLAttribute()
 

@@ -113,6 +113,11 @@ class ClientProfile(Model):
     # R26: a summary of each link of this profile, either side, by link id (written with the
     # link), so the client list shows links without a read per client.
     link_summary = JSONAttribute(default=dict)
+    # R29: this client's copy holders by holder ("contact:ct_…": address and first name,
+    # "link:lk_…": the linked client), written with each contact and link
+    # (services/families/holders.py), so the email worker reads them with the client. Null
+    # for a profile stored before it existed: the worker then Queries its partition.
+    copy_holders = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     archived_at = UTCDateTimeAttribute(null=True)

@@ -18,5 +18,8 @@ def queue(tx: Tx, profile: ClientProfile, kind: str, data: Data) -> EmailJob:
         org_id=profile.org_id,
         kind=kind,
         client_id=profile.client_id,
+        # The address as it is now: the worker reads its suppression (R54) with the client in
+        # one BatchGetItem, and again by itself only if the address changed meanwhile.
+        to=profile.email,
         context=context({"first_name": profile.first_name}, data, config.PORTAL_URL),
     )

@@ -114,6 +114,7 @@ def admit(
             primary_provider_id=arrival.primary_provider_id,
             care_team=list(arrival.care_team),
             source=arrival.source,
+            copy_holders={},  # R29: none yet; each contact and link writes its own entry
             created_at=moment,
             updated_at=moment,
         )

@@ -2,8 +2,9 @@
 
 When the worker has decided that a client's email is sent (not suppressed), it adds one child
 job per copy holder: contacts with `notify` and linked clients whose link (made on this client)
-has `notify`. Each child's id is derived from the parent's and the holder's, written under a
-`does_not_exist` condition in one transaction, so a parent delivered twice adds nothing twice
+has `notify`, as the client's profile summarises them (services/families/holders.py). Each
+child's id is derived from the parent's and the holder's, written under a `does_not_exist`
+condition in one transaction, so a parent delivered twice adds nothing twice
 (R41). A child is claimed and sent once like any job; it re-checks the client (a notification
 suppressed for the client is suppressed for its copies) and the holder (removed, or no longer
 wanting copies) when it is delivered.
@@ -22,6 +23,7 @@ from chalicelib.models.links import Contact, Link, owner_for
 from chalicelib.models.profiles import ClientProfile, ProfileStatus
 from chalicelib.rules.accounts import ClosedReason
 from chalicelib.services import outbox
+from chalicelib.services.families import holders
 
 
 class _AlreadyCopied(Conflict):
@@ -29,25 +31,32 @@ class _AlreadyCopied(Conflict):
         super().__init__("The copies of this email exist already.")
 
 
-def _holders(org_id: str, client_id: str) -> list[tuple[str, str, str]]:
-    """(holder ref, address, first name) of each copy holder: two Queries, one BatchGetItem."""
-    holders: list[tuple[str, str, str]] = []
-    linked: list[Link] = []
-    for item in _partition(owner_for(org_id, client_id)):
-        if isinstance(item, Contact) and item.notify and item.email:
-            holders.append((f"contact:{item.contact_id}", item.email, item.first_name))
-        elif isinstance(item, Link) and item.notify:
-            linked.append(item)
+def _holders(org_id: str, client: ClientProfile) -> list[tuple[str, str, str]]:
+    """(holder ref, address, first name) of each copy holder: from the client's summary
+    (services/families/holders.py), with one BatchGetItem for linked clients' addresses when
+    any is a holder. A client stored before the summary existed: two Queries on its partition."""
+    contacts: list[tuple[str, str, str]] = []
+    linked: list[tuple[str, str]] = []  # (holder ref, linked client id)
+    if client.copy_holders is None:
+        for item in _partition(owner_for(org_id, client.client_id)):
+            if (entry := holders.entry_of(item)) is not None:
+                if isinstance(item, Contact):
+                    contacts.append((holders.ref_of(item), entry["email"], entry["first_name"]))
+                else:
+                    linked.append((holders.ref_of(item), entry["client_id"]))
+    else:
+        for ref, entry in sorted(client.copy_holders.items()):
+            if ref.startswith("contact:"):
+                contacts.append((ref, entry["email"], entry["first_name"]))
+            else:
+                linked.append((ref, entry["client_id"]))
     if linked:
-        profiles = {
-            p.client_id: p
-            for p in ClientProfile.batch_get([(org_id, link.linked_client_id) for link in linked])
-        }
-        for link in linked:
-            profile = profiles.get(link.linked_client_id)
+        found = db.get_together([(ClientProfile, org_id, client_id) for _, client_id in linked])
+        for ref, client_id in linked:
+            profile = found.of(ClientProfile, org_id, client_id)
             if profile is not None and profile.status == ProfileStatus.ACTIVE and profile.email:
-                holders.append((f"link:{link.link_id}", profile.email, profile.first_name))
-    return holders
+                contacts.append((ref, profile.email, profile.first_name))
+    return contacts
 
 
 def _partition(owner: str) -> list[Contact | Link]:
@@ -57,17 +66,18 @@ def _partition(owner: str) -> list[Contact | Link]:
     return [*contacts, *links]
 
 
-def queue_for(parent: EmailJob) -> int:
-    """Add and dispatch the copies of a client's email that is being sent (R29)."""
-    if parent.client_id is None:
+def queue_for(parent: EmailJob, client: ClientProfile | None) -> int:
+    """Add and dispatch the copies of a client's email that is being sent (R29); `client` is
+    the profile the worker read with the job."""
+    if parent.client_id is None or client is None:
         return 0
-    holders = _holders(parent.org_id, parent.client_id)
-    if not holders:
+    found = _holders(parent.org_id, client)
+    if not found:
         return 0
     client_name = (parent.context.get("client") or {}).get("first_name")
     jobs = []
     tx = Tx()
-    for holder, address, first_name in holders:
+    for holder, address, first_name in found:
         context: dict[str, Any] = {
             **parent.context,
             "copy_of": {"holder_first_name": first_name, "client_first_name": client_name},
@@ -94,20 +104,28 @@ def queue_for(parent: EmailJob) -> int:
     return len(jobs)
 
 
-def holder_address(job: EmailJob) -> tuple[str | None, str | None]:
-    """Where a copy goes now, or why it is suppressed: its holder removed or not wanting
-    copies any more, or a linked client archived or without email."""
+def holder_key(job: EmailJob) -> db.Key | None:
+    """The key of a copy's holder (its contact or link), for the worker's one read."""
     kind, _, holder_id = (job.copy_holder or "").partition(":")
     owner = owner_for(job.org_id, job.client_id or "")
     if kind == "contact":
-        contact = db.get(Contact, owner, Contact.sk_for(holder_id))
-        if contact is None or not contact.notify or not contact.email:
+        return (Contact, owner, Contact.sk_for(holder_id))
+    if kind == "link":
+        return (Link, owner, Link.sk_for(holder_id))
+    return None
+
+
+def holder_address(job: EmailJob, holder: Contact | Link | None) -> tuple[str | None, str | None]:
+    """Where a copy goes now, or why it is suppressed: its holder (read with the job, at
+    `holder_key`) removed or not wanting copies any more, or a linked client archived or
+    without email."""
+    if isinstance(holder, Contact):
+        if not holder.notify or not holder.email:
             return job.to, "copy_holder_removed"
-        return contact.email, None
-    link = db.get(Link, owner, Link.sk_for(holder_id))
-    if link is None or not link.notify:
+        return holder.email, None
+    if holder is None or not holder.notify:
         return job.to, "copy_holder_removed"
-    profile = db.get(ClientProfile, job.org_id, link.linked_client_id)
+    profile = db.get(ClientProfile, job.org_id, holder.linked_client_id)
     if profile is None or profile.status != ProfileStatus.ACTIVE:
         return job.to, ClosedReason.ARCHIVED
     if not profile.email:

@@ -16,8 +16,9 @@ from typing import Any, NamedTuple, Protocol
 from chalicelib import aws, clock, config, db, ids, logs, metrics, sealing
 from chalicelib.db import Tx
 from chalicelib.errors import Conflict
-from chalicelib.models.emails import EmailJob, EmailStatus, sent_day_key
+from chalicelib.models.emails import EmailJob, EmailStatus, SuppressedAddress, sent_day_key
 from chalicelib.models.identities import Identity
+from chalicelib.models.links import Contact, Link
 from chalicelib.models.orgs import Group, Organization
 from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.tokens import Token, TokenStatus
@@ -96,37 +97,26 @@ class _Sent:
     branded_org_id: str | None
 
 
-class _Claimed(Conflict):
-    def __init__(self) -> None:
-        super().__init__("Another delivery holds this job.")
-
-
 _ENDED = {EmailStatus.SENT, EmailStatus.SUPPRESSED, EmailStatus.DEAD}
 
 
 def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     """Send, suppress or skip one job; the outcome names which.
 
-    Anything that fails once the job is claimed (SES, rendering, DynamoDB, a kind this code
-    does not know yet) releases the claim with the error and raises, so the queue retries it
-    (R42); a job that has failed `EMAIL_MAX_RECEIVES` deliveries, across all its messages, goes
-    to the dead-letter queue instead of being tried again."""
+    Three DynamoDB calls for an email (issue #17): the claim, which answers the job (or, when
+    it fails, the job as it stood, which says why); one BatchGetItem of all the email needs;
+    the outcome. Anything that fails once the job is claimed (SES, rendering, DynamoDB, a kind
+    this code does not know yet) releases the claim with the error and raises, so the queue
+    retries it (R42); a job that has failed `EMAIL_MAX_RECEIVES` deliveries, across all its
+    messages, goes to the dead-letter queue instead of being tried again."""
     now = now or clock.now()
-    # A message that names no job has nothing to send and nothing to retry.
-    job = db.get(EmailJob, job_id) if outbox.is_job_id(job_id) else None
-    if job is None:
-        return "unknown"
-    if job.status in _ENDED:
-        return "duplicate"  # R41: delivered twice, sent once
-    if (job.attempts or 0) >= config.EMAIL_MAX_RECEIVES:
-        # R42: the sweep's resends each start SQS's receive count afresh, so the queue's redrive
-        # may never see this job fail enough; the job's own count does. Its message goes where
-        # the redrive would have put it, and the dead-letter sweep ends it `dead`.
-        outbox.send_to_dead_letters([job.job_id])
-        return "dead_lettered"
+    if not outbox.is_job_id(job_id):
+        return "unknown"  # a message that names no job has nothing to send nor to retry
     claim = ids.new_token()
-    if not _claim(job, claim, now):
-        return "in_flight"
+    claimed = _claim(job_id, claim, now)
+    job = claimed.item
+    if not claimed.written or job is None:
+        return _not_claimed(job)
     own_org: Organization | None = None
     try:
         if asked.is_asked(job) and not asked.address(job, claim):  # R51: looked up only here
@@ -159,6 +149,21 @@ def deliver(job_id: str, sender: Sender, now: datetime | None = None) -> str:
     return "sent"
 
 
+def _not_claimed(job: EmailJob | None) -> str:
+    """Why a delivery did not get the job, from the job as it stood when the claim failed."""
+    if job is None:
+        return "unknown"
+    if job.status in _ENDED:
+        return "duplicate"  # R41: delivered twice, sent once
+    if (job.attempts or 0) >= config.EMAIL_MAX_RECEIVES:
+        # R42: the sweep's resends each start SQS's receive count afresh, so the queue's
+        # redrive may never see this job fail enough; the job's own count does. Its message
+        # goes where the redrive would have put it, and the dead-letter sweep ends it `dead`.
+        outbox.send_to_dead_letters([job.job_id])
+        return "dead_lettered"
+    return "in_flight"  # another delivery holds a fresh claim
+
+
 @dataclass(frozen=True)
 class _Records:
     """What a job is about, as read once its claim is held."""
@@ -166,22 +171,48 @@ class _Records:
     org: Organization | None
     identity: Identity | None
     profile: ClientProfile | None
+    token: Token | None  # the token of the link or code it carries (R43)
+    stop: SuppressedAddress | None  # the suppression of the job's own address, if any (R54)
+    suppression_read: str | None  # the address whose suppression was read with the rest
+    holder: Contact | Link | None  # a copy's holder (R29)
 
 
 def _records_of(job: EmailJob) -> _Records:
-    """The job's practice, login and client, in one BatchGetItem (`db.get_together`): their
-    keys are all on the job, so the address's suppression (R54) costs no round trip more."""
+    """The job's practice, login, client, token, copy holder and the suppression of the address
+    it names, in one BatchGetItem (`db.get_together`): their keys are all on the job."""
     keys: list[db.Key] = [(Organization, job.org_id, "org")]
     if job.identity_id:
         keys.append((Identity, job.identity_id, None))
     if job.client_id:
         keys.append((ClientProfile, job.org_id, job.client_id))
+    token_hash = job.context.get("token_hash")
+    if token_hash:
+        keys.append((Token, token_hash, None))
+    stop_key = suppressions.key_of_stored(job.to) if job.to else None
+    if stop_key:
+        keys.append((SuppressedAddress, stop_key, None))
+    holder_key = copies.holder_key(job)
+    if holder_key:
+        keys.append(holder_key)
     found = db.get_together(keys)
+    holder = found.of(*holder_key) if holder_key else None
     return _Records(
         found.of(Organization, job.org_id, "org"),
         found.of(Identity, job.identity_id, None) if job.identity_id else None,
         found.of(ClientProfile, job.org_id, job.client_id) if job.client_id else None,
+        found.of(Token, token_hash, None) if token_hash else None,
+        found.of(SuppressedAddress, stop_key, None) if stop_key else None,
+        job.to if stop_key else None,
+        holder if isinstance(holder, Contact | Link) else None,
     )
+
+
+def _stopped_by(address: str, records: _Records) -> str | None:
+    """R54: why SES said not to send to `address` (bounced, complained), or None; read with
+    the rest when it is the job's own address, else by itself."""
+    if address == records.suppression_read:
+        return records.stop.reason if records.stop else None
+    return suppressions.reason_for(address)
 
 
 def _suppress_or_send(job: EmailJob, claim: str, records: _Records, sender: Sender) -> _Sent | None:
@@ -189,11 +220,12 @@ def _suppress_or_send(job: EmailJob, claim: str, records: _Records, sender: Send
     kind = KINDS[job.kind]  # a KeyError for a kind a newer deploy queued: released, retried
     own_org, identity = records.org, records.identity
     address, reason = recipient(job, kind, own_org, identity, records.profile)
-    if reason is None and kind.live_link and not _link_live(job):
+    if reason is None and kind.live_link and not _link_live(job, records.token):
         reason = "invite_superseded"  # R43: the link (or code) in it died before it went out
     if reason is None and job.copy_holder:
-        address, reason = copies.holder_address(job)  # R29: the client's decision, then its own
-    if reason is None and address and (stop := suppressions.reason_for(address)):
+        # R29: the client's decision, then the holder's own
+        address, reason = copies.holder_address(job, records.holder)
+    if reason is None and address and (stop := _stopped_by(address, records)):
         reason = stop  # R54: SES said the address bounced or complained; until staff clear it
         suppressions.stopped(address, job.org_id)
     if reason:
@@ -201,7 +233,7 @@ def _suppress_or_send(job: EmailJob, claim: str, records: _Records, sender: Send
         return None
     assert address is not None
     if kind.copies and not job.copy_holder:
-        copies.queue_for(job)  # R29: the client's email is sent, so its copies are
+        copies.queue_for(job, records.profile)  # R29: the client's email is sent, so its copies are
     org = branding.branding_org(kind, own_org, identity)
     brand = branding.branding_of(org)
     message = rendering.render(kind, _values(job, kind), brand)
@@ -251,19 +283,18 @@ def recipient(
     return profile.email, None
 
 
-def _link_live(job: EmailJob) -> bool:
+def _link_live(job: EmailJob, token: Token | None) -> bool:
     """R43: whether the secret an email carries still works (its job names its token)."""
-    token_hash = job.context.get("token_hash")
-    if not token_hash:
+    if not job.context.get("token_hash"):
         return True
-    token = db.get(Token, token_hash)
     return token is not None and tokens.status_of(token) == TokenStatus.LIVE
 
 
-def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
-    tx = Tx()
-    tx.update(
-        job,
+def _claim(job_id: str, claim: str, now: datetime) -> db.Updated[EmailJob]:
+    """Claim the job if a delivery may take it and it has deliveries left: one UpdateItem that
+    answers the job as claimed, or as it stood when the claim failed (None: no such job)."""
+    return db.update_answering(
+        EmailJob(job_id),
         [
             EmailJob.status.set(EmailStatus.SENDING),
             EmailJob.claim.set(claim),
@@ -271,15 +302,9 @@ def _claim(job: EmailJob, claim: str, now: datetime) -> bool:
             EmailJob.attempts.add(1),
             EmailJob.updated_at.set(now),
         ],
-        condition=outbox.claimable(now),
-        on_conflict=_Claimed,
+        outbox.claimable(now)
+        & ((EmailJob.attempts < config.EMAIL_MAX_RECEIVES) | EmailJob.attempts.does_not_exist()),
     )
-    try:
-        tx.commit()
-    except _Claimed:
-        return False
-    job.attempts = (job.attempts or 0) + 1
-    return True
 
 
 def _end(
@@ -322,9 +347,14 @@ def _end(
         actions.append(EmailJob.ses_message_id.set(message_id))
     if branded_org_id:
         actions.append(EmailJob.branded_org_id.set(branded_org_id))
-    tx = Tx()
-    tx.update(job, actions, condition=EmailJob.claim == claim)
-    tx.commit()
+    # Nothing read back: the job's outcome is the last the worker says of it.
+    if not db.update_answering(job, actions, EmailJob.claim == claim, answer=False).written:
+        raise _ClaimLost()
+
+
+class _ClaimLost(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This delivery's claim on the job was taken over.")
 
 
 def _release(job: EmailJob, claim: str, error: str, org: Organization | None) -> None:

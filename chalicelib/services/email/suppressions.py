@@ -9,6 +9,8 @@ no other (R4): an address's history at other practices is not theirs to learn.
 
 from __future__ import annotations
 
+import re
+
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
@@ -32,6 +34,18 @@ def key_of(address: str) -> str:
         return SuppressedAddress.key_for(normalize_email(address))
     except ValueError:
         return SuppressedAddress.key_for(address.strip().lower())
+
+
+_PLAIN = re.compile(r"^[a-z0-9.+_-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def key_of_stored(address: str) -> str:
+    """`key_of` for an address Portico stored (a job's, a profile's): in R1's normal form
+    already when it is plain lower-case ASCII, which skips the validator (issue #17: the worker
+    reads the suppression of every email it sends); any other form is normalized."""
+    if _PLAIN.match(address):
+        return SuppressedAddress.key_for(address)
+    return key_of(address)
 
 
 def reason_for(address: str) -> str | None:

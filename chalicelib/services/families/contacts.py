@@ -11,6 +11,7 @@ from chalicelib.models.links import Contact, owner_for
 from chalicelib.rules.actors import Actor
 from chalicelib.schemas.families import CreateContact, UpdateContact
 from chalicelib.services import access, audit, records
+from chalicelib.services.families import holders
 
 
 def _contact_missing() -> NotFound:
@@ -34,6 +35,7 @@ def add_contact(actor: Actor, org_id: str, client_id: str, req: CreateContact) -
     )
     tx = Tx()
     tx.save(contact, condition=Contact.sk.does_not_exist())
+    holders.keep(tx, profile, contact)  # R29: with `notify`, a copy holder
     audit.record(
         tx,
         org_id=org_id,
@@ -71,7 +73,7 @@ def update_contact(
     actor: Actor, org_id: str, client_id: str, contact_id: str, req: UpdateContact
 ) -> Contact:
     permit = access.may(actor, org_id, client_id)
-    records.client(org_id, client_id)
+    profile = records.client(org_id, client_id)
     contact = _load_contact(org_id, client_id, contact_id)
     changes = req.model_dump(exclude_unset=True)
     for name in ("first_name", "last_name", "relationship", "emergency_contact", "notify"):
@@ -82,6 +84,7 @@ def update_contact(
     contact.updated_at = clock.now()
     tx = Tx()
     tx.save(contact, condition=Contact.sk.exists(), on_conflict=_contact_missing)
+    holders.keep(tx, profile, contact)  # R29: its address, name or `notify` may have changed
     audit.record(
         tx,
         org_id=org_id,
@@ -96,10 +99,11 @@ def update_contact(
 
 def remove_contact(actor: Actor, org_id: str, client_id: str, contact_id: str) -> None:
     permit = access.may(actor, org_id, client_id)
-    records.client(org_id, client_id)
+    profile = records.client(org_id, client_id)
     contact = _load_contact(org_id, client_id, contact_id)
     tx = Tx()
     tx.delete(contact, condition=Contact.sk.exists(), on_conflict=_contact_missing)
+    holders.keep(tx, profile, contact, gone=True)
     audit.record(
         tx,
         org_id=org_id,

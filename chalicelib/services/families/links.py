@@ -16,6 +16,7 @@ from chalicelib.rules.actors import Actor
 from chalicelib.schemas.families import CreateLink, UpdateLink
 from chalicelib.services import access, audit, records
 from chalicelib.services.clients import arrivals, search
+from chalicelib.services.families import holders
 from chalicelib.services.families.caregiver_grants import (
     both_profiles,
     end_grant,
@@ -52,7 +53,9 @@ def _save_summaries(
 ) -> None:
     """Both profiles carry the link's summary, written with the link (versioned saves, so a
     concurrent change to either profile makes the whole change fail, not one side). A profile
-    created in the same transaction is saved there already, with its summary set here."""
+    created in the same transaction is saved there already, with its summary set here. The
+    origin's copy holders (R29) are summarised with it."""
+    holders.note(origin, link, gone=remove)  # R29: a link with `notify` is a copy holder
     for profile, side in ((origin, "origin"), (linked, "linked")):
         summary = dict(profile.link_summary or {})
         if remove:
