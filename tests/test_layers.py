@@ -59,8 +59,19 @@ LAYERS: list[tuple[str, ...]] = [
     ("chalicelib.services.triggers", "chalicelib.services.local_stage"),
     ("chalicelib.handlers",),
 ]
-# Imports a function may make: heavy libraries only the paths that need them load.
-LAZY = {("chalicelib.aws", "boto3"), ("chalicelib.services.email.rendering", "css_inline")}
+# Imports a function may make: heavy libraries only the paths that need them load, so that a
+# cold start does not pay for them (issue #17). Each is third-party, never chalicelib: an
+# import inside a function is invisible to the cycle check above.
+LAZY = {
+    # boto3's session and clients: only the paths that call SQS, SES, KMS or SSM build them.
+    ("chalicelib.aws", "boto3"),
+    # css-inline: only rendering an email (the worker, a preview) inlines its styles.
+    ("chalicelib.services.email.rendering", "css_inline"),
+    # email-validator's regular expressions: only a body or page with an address checks one.
+    ("chalicelib.schemas.common", "email_validator"),
+    # argon2-cffi's C library: only hashing or verifying a password (sign-in, set password).
+    ("chalicelib.services.identity.passwords", "argon2"),
+}
 
 
 def module_name(path: Path) -> str:

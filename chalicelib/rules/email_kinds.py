@@ -4,6 +4,7 @@ sample data staff preview it with before it is ever sent (B8)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,18 @@ class EmailKind:
     # The value of the context that is a secret link or code: never in a job's context, but
     # sealed beside it until sent (R53); a job whose token is no longer live is not sent (R43).
     sealed: str | None = None
-    sample: dict[str, Any] = field(default_factory=dict)
+    # The preview's sample data (B8), or the function that draws it: a notification's sample is
+    # checked against its data schema, which pydantic builds on first use, so it is drawn when
+    # a preview asks rather than at every cold start (issue #17).
+    example: dict[str, Any] | Callable[[], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def live_link(self) -> bool:
         return self.sealed is not None
+
+    @property
+    def sample(self) -> dict[str, Any]:
+        return self.example() if callable(self.example) else self.example
 
 
 _APPOINTMENT_SAMPLE = {
@@ -45,20 +53,20 @@ KINDS: dict[str, EmailKind] = {
             "Your appointment on {{ appointment.starts_at | when }} is confirmed",
             feature="appointments",
             copies=True,
-            sample=_APPOINTMENT_SAMPLE,
+            example=_APPOINTMENT_SAMPLE,
         ),
         EmailKind(
             "appointment_reminder",
             "Reminder: your appointment on {{ appointment.starts_at | when }}",
             feature="appointments",
             copies=True,
-            sample=_APPOINTMENT_SAMPLE,
+            example=_APPOINTMENT_SAMPLE,
         ),
         EmailKind(
             "caregiver_invite",
             "Accept access to {{ receiver.first_name }}'s account at {{ brand.display_name }}",
             sealed="accept_url",
-            sample={
+            example={
                 "client": {"first_name": "Jordan"},
                 "receiver": {"first_name": "Sam"},
                 "accept_url": "https://portal.example/caregiver-invite/sample-token",
@@ -68,7 +76,7 @@ KINDS: dict[str, EmailKind] = {
         EmailKind(
             "caregiver_notice",
             "Notifications you may receive about {{ receiver.first_name }}",
-            sample={
+            example={
                 "client": {"first_name": "Jordan"},
                 "receiver": {"first_name": "Sam"},
                 "copies": True,
@@ -77,7 +85,7 @@ KINDS: dict[str, EmailKind] = {
         EmailKind(
             "caregiver_access_ending",
             "Caregiver access to {{ receiver.first_name }}'s account ends on {{ ends_on }}",
-            sample={
+            example={
                 "client": {"first_name": "Jordan"},
                 "receiver": {"first_name": "Sam"},
                 "caregiver": {"first_name": "Jordan"},
@@ -88,7 +96,7 @@ KINDS: dict[str, EmailKind] = {
             # R17: to the primary provider of a client added by a public booking or purchase.
             "new_client_notification",
             "New client: {{ client.first_name }} {{ client.last_name }}",
-            sample={
+            example={
                 "provider": {"first_name": "Jordan"},
                 "client": {"first_name": "Maya", "last_name": "Chen"},
                 "how": "by booking an appointment online",
@@ -101,14 +109,14 @@ KINDS: dict[str, EmailKind] = {
             "Reset your password",
             identity_level=True,
             sealed="reset_url",
-            sample={"reset_url": "https://portal.example/reset/sample-token", "hours": 24},
+            example={"reset_url": "https://portal.example/reset/sample-token", "hours": 24},
         ),
         EmailKind(
             "invite",
             "{% if follow_up %}Reminder: {% endif %}{{ brand.display_name }} invites you to "
             "its client portal",
             sealed="invite_url",
-            sample={
+            example={
                 "client": {"first_name": "Maya"},
                 "invite_url": "https://portal.example/invite/sample-token",
                 "expires_at": "2026-12-31T09:00:00Z",
@@ -118,7 +126,7 @@ KINDS: dict[str, EmailKind] = {
         EmailKind(
             "invite_requested",
             "A client asks for a new invitation",
-            sample={
+            example={
                 "provider": {"first_name": "Jordan"},
                 "client": {"first_name": "Maya", "last_name": "Chen"},
                 "reason": "it expired",
@@ -133,7 +141,7 @@ KINDS: dict[str, EmailKind] = {
             "Joining {{ group.name }} at {{ brand.display_name }}",
             # The sign-up's confirmation link, or for a login the reset link (one name, sealed).
             sealed="action_url",
-            sample={
+            example={
                 "client": {"first_name": "Maya"},
                 "group": {"name": "Prenatal Yoga"},
                 "login": False,
@@ -146,7 +154,7 @@ KINDS: dict[str, EmailKind] = {
             # nothing was made, and only the address is told (the caller was answered alike).
             "staff_address_used",
             "Your staff address was used on {{ brand.display_name }}'s public page",
-            sample={
+            example={
                 "how": "by booking an appointment online",
                 "appointment": _APPOINTMENT_SAMPLE["appointment"],
                 "package": None,
@@ -156,7 +164,7 @@ KINDS: dict[str, EmailKind] = {
             # B11: to the primary provider of a client who asked, from the portal, to leave.
             "leave_requested",
             "{{ client.first_name }} {{ client.last_name }} asks to leave {{ brand.display_name }}",
-            sample={
+            example={
                 "provider": {"first_name": "Jordan"},
                 "client": {"first_name": "Maya", "last_name": "Chen"},
                 "reason": "I am moving to another city.",
@@ -168,7 +176,7 @@ KINDS: dict[str, EmailKind] = {
             "staff_invite",
             "{{ brand.display_name }} invites you to join its team on Portico",
             sealed="invite_url",
-            sample={
+            example={
                 "provider": {"first_name": "Jordan"},
                 "role": "provider",
                 "invite_url": "https://portal.example/staff-invite/sample-token",
@@ -180,7 +188,7 @@ KINDS: dict[str, EmailKind] = {
             "Your sign-in code",
             identity_level=True,
             sealed="code",
-            sample={"code": "123456", "minutes": 10},
+            example={"code": "123456", "minutes": 10},
         ),
     )
 }
@@ -193,7 +201,7 @@ KINDS.update(
             notification.subject,
             feature=notification.feature,
             copies=True,
-            sample=notification.sample_context,
+            example=notification.sample_context,
         )
         for name, notification in NOTIFICATIONS.items()
     }

@@ -31,7 +31,7 @@ class Data(BaseModel):
     """What one kind's email says; nothing else is accepted (a typo is a 400, not a blank)."""
 
     # Strict, read as JSON: a date is an ISO string, an amount a number, never "12" or 12.5.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class PaymentReceipt(Data):
@@ -102,7 +102,6 @@ class Notification:
     subject: str
     sample: dict[str, Any]
 
-    @property
     def sample_context(self) -> dict[str, Any]:
         """The context of a preview: a job's context shape, with the sample as its data."""
         return context(

@@ -10,7 +10,7 @@ from chalicelib.schemas.common import Id
 
 
 class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     client_id: Id | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 50

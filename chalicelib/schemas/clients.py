@@ -57,7 +57,7 @@ class SetPassword(Body):
 class ListClientsQuery(BaseModel):
     """Query strings arrive as text, so this one converts ("20" is a limit of 20)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Literal["active", "archived", "all"] = "active"
     provider_id: Id | None = None
@@ -70,6 +70,6 @@ class ListClientsQuery(BaseModel):
 class ImportQuery(BaseModel):
     """R18: invites are off unless the request asks (`?send_invites=true`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     send_invites: bool = False

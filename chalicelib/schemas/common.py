@@ -8,9 +8,10 @@ silently does nothing). Limits: names 100 characters, free text 10,000.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
+from types import ModuleType
 from typing import Annotated, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -53,13 +54,23 @@ Phone = Annotated[
 ClientType = Literal["adult", "minor"]
 
 
+@cache
+def _email_validator() -> ModuleType:
+    # email-validator compiles its RFC regular expressions at import (~40 ms): loaded by the
+    # first address checked, not by every cold start (issue #17).
+    import email_validator  # noqa: PLC0415
+
+    return email_validator
+
+
 def normalize_email(value: str) -> str:
     """The one form an email is stored and compared in (R1): syntax-checked, lower-cased."""
     if len(value) > 254:
         raise ValueError("An email address has at most 254 characters.")
+    checker = _email_validator()
     try:
-        checked = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
+        checked = checker.validate_email(value.strip(), check_deliverability=False)
+    except checker.EmailNotValidError as exc:
         raise ValueError(f"Not a valid email address: {exc}") from None
     return checked.normalized.lower()
 
@@ -100,12 +111,16 @@ Scopes = Annotated[list[Scope], Field(max_length=len(SCOPES)), AfterValidator(_e
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=TEXT_MAX)
+    # defer_build: a body's validator is built on its route's first request, not at import
+    # (issue #17: a cold start pays for the routes it answers, not for every schema).
+    model_config = ConfigDict(
+        extra="forbid", strict=True, str_max_length=TEXT_MAX, defer_build=True
+    )
 
 
 # A page of a list (?limit=&cursor=).
 class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     cursor: Annotated[str, StringConstraints(max_length=2000)] | None = None

@@ -53,7 +53,7 @@ class PortalRequest(BaseModel):
     """What an app may add to the hosted pages' address (`/sign-in?…`), carried through every
     step to the hand-over: its PKCE challenge (S256 only) and its `state`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     code_challenge: CodeChallenge | None = None
     code_challenge_method: Literal["S256"] | None = None

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from chalicelib import config
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Cost:
     lanes: int
 
     def hasher(self) -> PasswordHasher:
-        return PasswordHasher(
+        return _argon2().PasswordHasher(
             memory_cost=self.memory_kib, time_cost=self.passes, parallelism=self.lanes
         )
 
@@ -35,6 +37,16 @@ class Cost:
 STANDARD = Cost(memory_kib=19456, passes=2, lanes=1)
 # Same algorithm and format, a fraction of the cost: for the test suite only.
 LOW = Cost(memory_kib=1024, passes=1, lanes=1)
+
+
+@cache
+def _argon2() -> ModuleType:
+    # argon2-cffi loads its C library at import: only a request that hashes or verifies a
+    # password (sign-in, setting one) pays for it, not every cold start (issue #17).
+    import argon2  # noqa: PLC0415
+    import argon2.exceptions  # noqa: PLC0415
+
+    return argon2
 
 
 @cache
@@ -57,5 +69,5 @@ def verify(password_hash: str | None, password: str) -> bool:
     """True if the password matches; always spends one Argon2 verification (R45 timing)."""
     try:
         return _hasher().verify(password_hash or _decoy_hash(), password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
+    except (_argon2().exceptions.VerificationError, _argon2().exceptions.InvalidHashError):
         return False
