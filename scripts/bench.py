@@ -59,6 +59,7 @@ from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.search import ClientSearchEntry
 from chalicelib.services.clients import search
 from chalicelib.services.identity import handover, identities, passwords
+from scripts import bench_cold
 from scripts.moto_answers import plain_dynamodb_answers
 from scripts.moto_journal import undo_by_item
 
@@ -656,6 +657,13 @@ def table(figures: dict[str, Any]) -> str:
                 f" plain Chalice + boto3, PynamoDB, Jinja2 {one['plain_ms_median']} ms,"
                 f" ratio app/plain {one['ratio_app_to_plain']}"
             )
+    first = figures.get("cold_start_to_first_answer")
+    if first:
+        lines.append(
+            f"cold start to first GET /v1/me answer (median of {first['runs']}): app"
+            f" {first['app_ms']} ms, bare Chalice + boto3 making the same reads"
+            f" {first['bare_ms']} ms, ratio {first['ratio']}"
+        )
     return "\n".join(lines)
 
 
@@ -682,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.imports:
         figures["cold_import"] = cold_imports(args.imports)
+        # Issue #17's second figure: a fresh process's import and first `GET /v1/me` answer.
+        figures["cold_start_to_first_answer"] = bench_cold.first_answers(args.imports)
     print(table(figures))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")
