@@ -28,7 +28,6 @@ from chalicelib.handlers import (
     api_public,
     caregiver_pages,
     email_worker,
-    local,
     pages_invites,
     pages_join,
     pages_sign_in,
@@ -57,6 +56,10 @@ app.register_blueprint(schedules.bp)
 app.register_blueprint(pages_join.bp)
 app.register_blueprint(pages_sign_in.bp)
 if config.is_local():
+    # Imported on the local stage only: its outbox, drain and fault switch pull in the email
+    # delivery and rendering, which no other stage's API loads at a cold start (issue #17).
+    from chalicelib.handlers import local
+
     app.register_blueprint(local.bp)
 
 
