@@ -23,15 +23,10 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-from chalicelib import db
-from chalicelib.db import Tx
-from chalicelib.errors import Conflict
 from chalicelib.models.links import Contact, Link, owner_for
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services.clients import search
 from chalicelib.services.families import holders
-
-ATTEMPTS = 3
+from scripts import backfills
 
 
 def profiles_to_fill() -> Iterator[tuple[str, str]]:
@@ -45,22 +40,17 @@ def profiles_to_fill() -> Iterator[tuple[str, str]]:
 
 def fill_one(org_id: str, client_id: str) -> bool:
     """Summarise one profile's copy holders as they are now; False if there was nothing to do."""
-    for _ in range(ATTEMPTS):
-        profile = db.get(ClientProfile, org_id, client_id)
-        if profile is None or profile.copy_holders is not None:
+
+    def summarise(profile: ClientProfile) -> bool:
+        if profile.copy_holders is not None:
             return False
         owner = owner_for(org_id, client_id)
         contacts = Contact.query(owner, Contact.sk.startswith("contact#"), consistent_read=True)
         links = Link.query(owner, Link.sk.startswith("link#"), consistent_read=True)
         profile.copy_holders = holders.summary_of([*contacts, *links])
-        tx = Tx()
-        search.save(tx, profile)
-        try:
-            tx.commit()
-        except Conflict:  # changed meanwhile (its version moved): read it again
-            continue
         return True
-    raise SystemExit(f"{org_id}/{client_id} kept changing; run the backfill again")
+
+    return backfills.resave(org_id, client_id, summarise)
 
 
 def main(argv: list[str] | None = None) -> int:

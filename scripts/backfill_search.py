@@ -23,13 +23,8 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-from chalicelib import db
-from chalicelib.db import Tx
-from chalicelib.errors import Conflict
 from chalicelib.models.profiles import ClientProfile
-from chalicelib.services.clients import search
-
-ATTEMPTS = 3
+from scripts import backfills
 
 
 def profiles_to_file(every: bool) -> Iterator[tuple[str, str]]:
@@ -44,18 +39,7 @@ def profiles_to_file(every: bool) -> Iterator[tuple[str, str]]:
 def file_one(org_id: str, client_id: str, *, every: bool = False) -> bool:
     """File one profile as it is now; False if there was nothing to do (gone, or filed by the
     app meanwhile)."""
-    for _ in range(ATTEMPTS):
-        profile = db.get(ClientProfile, org_id, client_id)
-        if profile is None or (profile.searched_as is not None and not every):
-            return False
-        tx = Tx()
-        search.save(tx, profile)
-        try:
-            tx.commit()
-        except Conflict:  # changed meanwhile (its version moved): read it again
-            continue
-        return True
-    raise SystemExit(f"{org_id}/{client_id} kept changing; run the backfill again")
+    return backfills.resave(org_id, client_id, lambda profile: profile.searched_as is None or every)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,8 +138,13 @@ def environment(endpoint: str, seed_file: str, bytecode: str) -> dict[str, str]:
 
 def answer(code: str, env: dict[str, str]) -> dict[str, Any]:
     """One fresh interpreter's first answer: its seconds, status and body."""
+    return last_json_line(["-c", code], env)
+
+
+def last_json_line(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """What a fresh interpreter run with `arguments` printed last, as JSON."""
     run = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, *arguments],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -164,17 +169,8 @@ def first_answers(runs: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as folder:
             seed_file = str(Path(folder) / "seed.json")
             env = environment(f"http://127.0.0.1:{port}", seed_file, str(Path(folder) / "pyc"))
-            seeding = subprocess.run(
-                [sys.executable, "-m", "scripts.bench_cold", "--seed"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=120,
-            )
-            Path(seed_file).write_text(seeding.stdout.strip().splitlines()[-1])
-            seeded = json.loads(Path(seed_file).read_text())
+            seeded = last_json_line(["-m", "scripts.bench_cold", "--seed"], env)
+            Path(seed_file).write_text(json.dumps(seeded))
             answer(APP_ANSWER, env)  # compiles everything once into the bytecode cache
             answer(BARE_ANSWER, env)
             app_runs, bare_runs = [], []
