@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
+import botocore.client
 import pytest
 
 from chalicelib import aws, db
@@ -239,3 +241,31 @@ def test_reads_together_nested_in_parallel_requests_never_wait_on_each_other() -
     for thread in threads:
         thread.join(timeout=10)
     assert not any(thread.is_alive() for thread in threads)
+
+
+def test_a_path_id_too_long_for_a_key_answers_missing_unread(
+    api: Api, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue #17, R4: what a path names is read ahead with the session only when it could be an
+    # id Portico made (records.names_an_id); a longer one is never sent to DynamoDB (whose keys
+    # stop at 1,024 bytes: a ValidationError there, a 500 here) and answers the contract's 404
+    long_client = "cl_" + "a" * 3000
+    long_provider = "pr_" + "b" * 3000
+    asked: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        asked.append(json.dumps(params, default=str))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    base = f"/v1/orgs/{practice.id}"
+    for method, path, code in (
+        ("GET", f"{base}/clients/{long_client}", "client_not_found"),
+        ("POST", f"{base}/clients/{long_client}/archive", "client_not_found"),
+        ("POST", f"{base}/clients/{long_client}/invite", "client_not_found"),
+        ("POST", f"{base}/providers/{long_provider}/invite", "provider_not_found"),
+    ):
+        answer = api.call(method, path, None, practice.admin_token)
+        assert (answer.status, answer.error_code()) == (404, code), path
+    assert not [call for call in asked if "a" * 3000 in call or "b" * 3000 in call]

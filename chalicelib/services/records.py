@@ -41,9 +41,13 @@ def client(org_id: str, client_id: str) -> ClientProfile:
 
 
 def names_a_client(client_id: str) -> bool:
-    """Whether a path's client id could be one (`ids.new_id("cl")`'s shape, bounded): another
-    answers missing unread, and never reaches DynamoDB's key limits."""
-    return client_id.startswith("cl_") and len(client_id) <= MAX_ID_LENGTH
+    return names_an_id(client_id, "cl")
+
+
+def names_an_id(value: str, prefix: str) -> bool:
+    """Whether a path's id could be one Portico made (`ids.new_id(prefix)`'s shape, bounded):
+    another answers missing unread, and never reaches DynamoDB's key limits."""
+    return value.startswith(f"{prefix}_") and len(value) <= MAX_ID_LENGTH
 
 
 # Longer than any id Portico makes (a prefix and 24 hex digits), far below DynamoDB's key limit.

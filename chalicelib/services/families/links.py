@@ -149,7 +149,9 @@ def create_link(actor: Actor, org_id: str, client_id: str, req: CreateLink) -> L
 
 
 def _linkable(org_id: str, client_id: str) -> ClientProfile:
-    profile = db.get(ClientProfile, org_id, client_id) if client_id.startswith("cl_") else None
+    profile = (
+        db.get(ClientProfile, org_id, client_id) if records.names_a_client(client_id) else None
+    )
     if profile is None or profile.status != ProfileStatus.ACTIVE:
         raise field_error("client_id", "No active client with this id in this practice.")
     return profile

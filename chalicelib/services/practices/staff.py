@@ -58,7 +58,7 @@ def provider_missing() -> NotFound:
 def _provider(org_id: str, provider_id: str) -> Provider:
     found = (
         db.get(Provider, org_id, Provider.sk_for(provider_id))
-        if provider_id.startswith("pr_")
+        if records.names_an_id(provider_id, "pr")
         else None
     )
     if found is None:
@@ -92,7 +92,7 @@ def add_reads(org_id: str, req: Callable[[], AddProvider]) -> sessions.Ahead:
 def resend_reads(org_id: str, provider_id: str) -> sessions.Ahead:
     """What `resend` reads before its write, read ahead (issue #17): the organization, the
     membership, its send log (R20) and its invite's live pointer (R13)."""
-    if not provider_id.startswith("pr_") or len(provider_id) > records.MAX_ID_LENGTH:
+    if not records.names_an_id(provider_id, "pr"):
         return sessions.in_org(org_id, lambda: [])
     return sessions.in_org(
         org_id,
