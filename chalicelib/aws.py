@@ -1,10 +1,16 @@
-"""boto3 clients (SQS, SES, KMS), built once on first use at the configured endpoint.
+"""AWS clients (DynamoDB, SQS, SES, KMS, SSM), each built once on first use at the configured
+endpoint, and shared by every thread and every PynamoDB model.
 
-Nothing is built at import: a cold start that never sends email never pays for a client, and
-tests can point the endpoint (or moto) before the first call. Every client comes from one
-boto3 session: a session loads botocore's service models and credential chain once, so a
-second client costs milliseconds instead of the 60–170 ms a fresh session's first one does.
-boto3 clients are thread-safe; sessions are not, which is why the session is made under a lock.
+Nothing is built at import: a cold start that never sends email never pays for an SQS or SES
+client, and tests can point the endpoint (or moto) before the first call.
+
+Why one botocore session and one client a service (issue #17): building a client loads its
+service model from botocore's JSON, and a fresh session loads it again. Left to itself,
+PynamoDB builds a client for each model class, on a new session for each thread, so a cold
+start that read five tables from the read pool's threads paid for five to ten DynamoDB clients
+(about 40% of its first answer). botocore clients are thread-safe once built; sessions and
+`create_client` are not, so clients are built under a lock and read without one afterwards.
+botocore is what boto3 wraps; calling it directly keeps boto3's import out of a cold start.
 """
 
 from __future__ import annotations
@@ -13,28 +19,46 @@ import threading
 from functools import cache
 from typing import Any
 
+import botocore.session
+from botocore.config import Config
+
 from chalicelib import config
 
 _lock = threading.Lock()
+_clients: dict[str, Any] = {}
 
-
-@cache
-def session() -> Any:
-    import boto3  # noqa: PLC0415 (heavy; only the paths that send need it)
-
-    return boto3.session.Session()
+# DynamoDB answers in milliseconds: a Lambda has seconds, not minutes, so fail fast and let the
+# caller's retry or the queue act. Parameters are not validated in the client (PynamoDB's own
+# choice, for speed): DynamoDB validates them anyway.
+_DYNAMODB = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"total_max_attempts": 4, "mode": "standard"},
+    parameter_validation=False,
+)
+_CONFIGS: dict[str, Config] = {"dynamodb": _DYNAMODB}
 
 
 def client(service: str) -> Any:
-    with _lock:  # one client per service, built once even when threads ask together
-        return _client(service)
+    """The process's one client of `service`."""
+    built = _clients.get(service)
+    if built is None:
+        with _lock:  # built once even when threads ask together
+            built = _clients.get(service)
+            if built is None:
+                built = _clients[service] = session().create_client(
+                    service,
+                    region_name=config.REGION,
+                    endpoint_url=config.AWS_ENDPOINT_URL,
+                    config=_CONFIGS.get(service),
+                )
+    return built
 
 
 @cache
-def _client(service: str) -> Any:
-    return session().client(
-        service, region_name=config.REGION, endpoint_url=config.AWS_ENDPOINT_URL
-    )
+def session() -> botocore.session.Session:
+    """Called under the lock only: a botocore session is not thread-safe."""
+    return botocore.session.get_session()
 
 
 @cache
@@ -44,6 +68,7 @@ def queue_url(name: str) -> str:
 
 def reset() -> None:
     """Forget the session, clients and URLs (tests that swap the endpoint or start a moto)."""
-    session.cache_clear()
-    _client.cache_clear()
+    with _lock:
+        session.cache_clear()
+        _clients.clear()
     queue_url.cache_clear()

@@ -45,9 +45,15 @@ ErrorFactory = Callable[[], PorticoError]
 
 
 @cache
+def _transactions() -> Connection:
+    return Connection(region=config.REGION, host=config.AWS_ENDPOINT_URL)
+
+
 def connection() -> Connection:
-    """One low-level connection for transactions, built on first use (cold starts stay short)."""
-    return Connection(region=config.REGION, host=config.AWS_ENDPOINT_URL, max_retry_attempts=3)
+    """The low-level connection transactions go through, on the models' one client (aws.py)."""
+    transactions = _transactions()
+    transactions._client = aws.client("dynamodb")  # the current one, after aws.reset too
+    return transactions
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,6 @@ LAYERS: list[tuple[str, ...]] = [
 # cold start does not pay for them (issue #17). Each is third-party, never chalicelib: an
 # import inside a function is invisible to the cycle check above.
 LAZY = {
-    # boto3's session and clients: only the paths that call SQS, SES, KMS or SSM build them.
-    ("chalicelib.aws", "boto3"),
     # css-inline: only rendering an email (the worker, a preview) inlines its styles.
     ("chalicelib.services.email.rendering", "css_inline"),
     # email-validator's regular expressions: only a body or page with an address checks one.

@@ -12,7 +12,7 @@ from chalice.app import Response
 from chalicelib import config
 from chalicelib.handlers import forms
 from chalicelib.handlers.http import html, ok, parse, raw_body
-from chalicelib.handlers.views.email import outbox_view
+from chalicelib.handlers.views.local import outbox_view
 from chalicelib.schemas.local import FaultsBody, TickBody
 from chalicelib.services import local_stage
 from chalicelib.services.email import rendering

@@ -15,10 +15,9 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta, list_of
+from chalicelib.models.base import BaseMeta, Stored, list_of
 
 TABLE = config.table("appointments")
 
@@ -32,7 +31,7 @@ class RemindersDue(GlobalSecondaryIndex):
     due_at = UTCDateTimeAttribute(range_key=True)
 
 
-class Appointment(Model):
+class Appointment(Stored):
     class Meta(BaseMeta):
         table_name = TABLE
 
@@ -51,7 +50,7 @@ class Appointment(Model):
         return f"appt#{appointment_id}"
 
 
-class ClientAppointment(Model):
+class ClientAppointment(Stored):
     """An appointment filed under each of its clients, in start order: a client's appointments
     (the portal's list) are one Query, never a filter over the practice's (R34, R6)."""
 
@@ -73,7 +72,7 @@ class ClientAppointment(Model):
         return f"client#{client_id}#{starts_at.astimezone(UTC).isoformat()}#{appointment_id}"
 
 
-class Reminder(Model):
+class Reminder(Stored):
     """One reminder of one appointment, `hours` before it (per organization, R44)."""
 
     class Meta(BaseMeta):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 
 class AuditByOrg(GlobalSecondaryIndex):
@@ -35,7 +34,7 @@ class AuditOnBehalf(GlobalSecondaryIndex):
     sk = UnicodeAttribute(range_key=True)
 
 
-class AuditEvent(Model):
+class AuditEvent(Stored):
     class Meta(BaseMeta):
         table_name = config.table("audit")
 

@@ -23,10 +23,9 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 OPEN = "open"
 
@@ -104,7 +103,7 @@ class EmailsSentByDay(GlobalSecondaryIndex):
     sent_at = UTCDateTimeAttribute(range_key=True)
 
 
-class EmailJob(Model):
+class EmailJob(Stored):
     class Meta(BaseMeta):
         table_name = config.table("emails")
 
@@ -152,7 +151,7 @@ class EmailJob(Model):
     sent_by_day = EmailsSentByDay()
 
 
-class LocalOutboxCopy(Model):
+class LocalOutboxCopy(Stored):
     """What the local stage's sender handed SES, by SES message id, for the local outbox page
     (API.md "Local stage only"). Only `make run` and the tests write it (services/local_stage);
     no other stage has a copy of a sent body (R53)."""
@@ -171,7 +170,7 @@ class LocalOutboxCopy(Model):
         return f"local#{message_id}"
 
 
-class NotificationRequest(Model):
+class NotificationRequest(Stored):
     """R41, R54: what a call to notify a client with an `Idempotency-Key` answered, so that a
     retry answers the same. Written under `does_not_exist` in the same transaction as the
     notification's email job: of two calls racing with one key, one writes both, the other
@@ -197,7 +196,7 @@ class NotificationRequest(Model):
         return f"idempotency#{org_id}#{digest}"
 
 
-class SuppressedAddress(Model):
+class SuppressedAddress(Stored):
     """R54: an address SES reported bounced (permanently) or complaining: no organization's
     email goes to it until staff clear it. Keyed by the normalized address, so the worker
     reads it by key (no Scan); `org_ids` are the practices whose emails it stopped or whose
@@ -218,7 +217,7 @@ class SuppressedAddress(Model):
         return f"suppressed#{address}"
 
 
-class TriggerCheckpoint(Model):
+class TriggerCheckpoint(Stored):
     """Where a scheduled trigger stopped (R42, R44, B5): the last slot (hour or day) it handled
     whole, or the page a sweep reads next. A trigger that comes back after an outage catches up
     from here instead of from its look-back alone; one that ran out of time resumes here."""

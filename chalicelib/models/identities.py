@@ -8,15 +8,14 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 TABLE = config.table("identities")
 
 
-class Identity(Model):
+class Identity(Stored):
     """One login (R1). `session_epoch` moves on a password change, killing older sessions (R46).
 
     `password_org_id` names the organization where the current password was set by staff (R8)
@@ -38,7 +37,7 @@ class Identity(Model):
     updated_at = UTCDateTimeAttribute()
 
 
-class EmailClaim(Model):
+class EmailClaim(Stored):
     """The item that makes a normalized email belong to at most one identity (R1)."""
 
     class Meta(BaseMeta):
@@ -52,7 +51,7 @@ class EmailClaim(Model):
         return f"email#{email}"
 
 
-class SignInFailures(Model):
+class SignInFailures(Stored):
     """Failed sign-ins of one email or source address in one fixed window (R45)."""
 
     class Meta(BaseMeta):

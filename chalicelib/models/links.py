@@ -18,10 +18,9 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 TABLE = config.table("links")
 
@@ -71,7 +70,7 @@ class GrantsEnding(GlobalSecondaryIndex):
     sk = UnicodeAttribute(range_key=True)
 
 
-class Link(Model):
+class Link(Stored):
     """Client A (the origin, `client_id`) linked to client B (`linked_client_id`).
 
     `portal_access` is the caregiver grant, when there is one: B may act in A's account (R30).
@@ -109,7 +108,7 @@ class Link(Model):
         return f"link#{link_id}"
 
 
-class Contact(Model):
+class Contact(Stored):
     """A person attached to a profile who is not a client (R24)."""
 
     class Meta(BaseMeta):

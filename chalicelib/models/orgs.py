@@ -17,10 +17,9 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta, list_of
+from chalicelib.models.base import BaseMeta, Stored, list_of
 
 TABLE = config.table("orgs")
 
@@ -41,7 +40,7 @@ class ProviderStatus(StrEnum):
     DEACTIVATED = "deactivated"  # R49: left the practice; stays on the records naming it
 
 
-class Organization(Model):
+class Organization(Stored):
     """A practice: name, slug, branding, plan and settings.
 
     Written whole by several writers (the PATCH, the portal settings, sign-up), so it carries a
@@ -74,7 +73,7 @@ class StaffByIdentityIndex(GlobalSecondaryIndex):
     org_id = UnicodeAttribute(range_key=True)
 
 
-class Provider(Model):
+class Provider(Stored):
     """An identity's membership of an organization, with its role."""
 
     class Meta(BaseMeta):
@@ -99,7 +98,7 @@ class Provider(Model):
         return f"provider#{provider_id}"
 
 
-class StaffClaim(Model):
+class StaffClaim(Stored):
     """Says that an identity is staff of this organization: one membership each (R12)."""
 
     class Meta(BaseMeta):
@@ -114,7 +113,7 @@ class StaffClaim(Model):
         return f"staff#{identity_id}"
 
 
-class Group(Model):
+class Group(Stored):
     """A set of clients with its own invite link, intake forms and portal settings.
 
     Versioned like Organization: a PATCH from a stale read must not write back a `link_code`
@@ -143,7 +142,7 @@ class Group(Model):
         return f"group#{group_id}"
 
 
-class SlugClaim(Model):
+class SlugClaim(Stored):
     """Makes an organization's slug unique across the platform."""
 
     class Meta(BaseMeta):
@@ -158,7 +157,7 @@ class SlugClaim(Model):
         return f"slug#{slug}"
 
 
-class JoinCode(Model):
+class JoinCode(Stored):
     """A group invite code (R16): found by the code alone; a rotated code stays, marked dead."""
 
     class Meta(BaseMeta):

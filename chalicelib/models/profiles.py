@@ -19,10 +19,9 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta, list_of
+from chalicelib.models.base import BaseMeta, Stored, list_of
 
 TABLE = config.table("profiles")
 
@@ -88,7 +87,7 @@ class ProfilesByProviderStatus(GlobalSecondaryIndex):
     sort_name = UnicodeAttribute(range_key=True)
 
 
-class ClientProfile(Model):
+class ClientProfile(Stored):
     """One client as one organization knows them (R5: independent of every other profile)."""
 
     class Meta(BaseMeta):
@@ -167,7 +166,7 @@ class ClientProfile(Model):
         return super().save(*args, **kwargs)
 
 
-class OrgEmailClaim(Model):
+class OrgEmailClaim(Stored):
     """The active profiles of one organization using one email (R12).
 
     `client_ids` is empty (absent) when no active profile uses it; a new profile may take it
@@ -187,7 +186,7 @@ class OrgEmailClaim(Model):
         return f"email#{email}"
 
 
-class ImportKey(Model):
+class ImportKey(Stored):
     """R18: a client imported without an email, known by name and date of birth, so that
     importing the same file again does not add them twice."""
 

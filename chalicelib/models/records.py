@@ -7,13 +7,12 @@ can never land in two accounts and a profile's records are one Query, newest las
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 
-class PortalRecord(Model):
+class PortalRecord(Stored):
     class Meta(BaseMeta):
         table_name = config.table("records")
 

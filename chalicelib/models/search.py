@@ -10,13 +10,12 @@ records which it has (`ClientProfile.searched_as`), so the next change knows whi
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 
-class ClientSearchEntry(Model):
+class ClientSearchEntry(Stored):
     """Keys only: the client is the last part of its name key (rules/people.client_of)."""
 
     class Meta(BaseMeta):

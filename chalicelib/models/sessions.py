@@ -12,10 +12,9 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.models import Model
 
 from chalicelib import config
-from chalicelib.models.base import BaseMeta
+from chalicelib.models.base import BaseMeta, Stored
 
 
 class SessionKind(StrEnum):
@@ -28,7 +27,7 @@ class SessionKind(StrEnum):
     STAFF = "staff"
 
 
-class Session(Model):
+class Session(Stored):
     """A signed-in identity and, once entered, the one account it acts in (R2).
 
     `kind` (a `SessionKind`) is none before an account is entered, then the account's kind;

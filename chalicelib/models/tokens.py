@@ -20,10 +20,9 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib import config, ids
-from chalicelib.models.base import BaseMeta, list_of
+from chalicelib.models.base import BaseMeta, Stored, list_of
 
 TABLE = config.table("tokens")
 
@@ -63,7 +62,7 @@ class FollowUpsDue(GlobalSecondaryIndex):
     follow_up_at = UTCDateTimeAttribute(range_key=True)
 
 
-class Token(Model):
+class Token(Stored):
     """One secret. `status` is live, used, superseded or revoked; a live token past
     `expires_at` is expired (derived, never written)."""
 
@@ -90,7 +89,7 @@ class Token(Model):
     follow_ups_due = FollowUpsDue()
 
 
-class LiveToken(Model):
+class LiveToken(Stored):
     """The pointer from a subject to its one live token (R13: a newer one kills the older)."""
 
     class Meta(BaseMeta):
@@ -105,7 +104,7 @@ class LiveToken(Model):
         return f"live#{subject}"
 
 
-class SendLog(Model):
+class SendLog(Stored):
     """When staff last sent a client invites or resets (R20: at most 5 in 24 hours).
 
     One item per client holding the moments of the sends still inside the window, written in
@@ -125,7 +124,7 @@ class SendLog(Model):
         return f"sends#{org_id}#{client_id}"
 
 
-class HandOver(Model):
+class HandOver(Stored):
     """A one-time code a hosted page hands the portal in place of a session (B9): stored only
     as its hash, for 60 seconds, traded once for the session it names (POST /v1/auth/exchange).
 

@@ -1,4 +1,4 @@
-"""An email as the log shows it to staff (R43, B1) and as the local outbox shows it."""
+"""An email as the log shows it to staff (R43, B1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 from chalicelib.handlers.views.common import iso_or_none
 from chalicelib.models.emails import EmailJob, EmailStatus, SuppressedAddress
 from chalicelib.services.email.notifications import Notified
-from chalicelib.services.local_stage import OutboxEmail
 
 
 def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any]:
@@ -26,22 +25,6 @@ def email_view(job: EmailJob, invite_status: str | None = None) -> dict[str, Any
         "status": status,
         "reason": reason,
         "created_at": iso_or_none(job.created_at),
-        "sent_at": iso_or_none(job.sent_at),
-    }
-
-
-def outbox_view(sent: OutboxEmail) -> dict[str, Any]:
-    """A sent email as the local outbox shows it (API.md "Local stage only"): the job, and the
-    body from the local stage's own copy (the job keeps none, R53)."""
-    job, copy = sent.job, sent.copy
-    return {
-        "job_id": job.job_id,
-        "kind": job.kind,
-        "org_id": job.branded_org_id or job.org_id,
-        "to": job.to,
-        "subject": copy.subject,
-        "html": copy.html,
-        "text": copy.text,
         "sent_at": iso_or_none(job.sent_at),
     }
 
