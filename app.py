@@ -1,7 +1,9 @@
-"""Portico's Chalice app: registers the blueprints and the middleware; no logic.
+"""Portico's Chalice app: registers the routes, the other functions and the middleware; no logic.
 
-The local stage's `/_local/*` routes are registered in the local stage only, so no other
-stage's API (nor its template) has them (DESIGN "Running it here")."""
+No handler module is imported here: each loads with the first request or event that needs it
+(chalicelib/handlers/routes.py, issue #17). The local stage's `/_local/*` routes are registered
+in the local stage only, so no other stage's API (nor its template) has them (DESIGN "Running
+it here")."""
 
 from __future__ import annotations
 
@@ -9,58 +11,50 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice
-from chalice.app import Request, Response
+from chalice import Chalice, Rate
+from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib import config, db, logs
 from chalicelib.errors import PorticoError
-from chalicelib.handlers import (
-    api_appointments,
-    api_auth,
-    api_clients,
-    api_emails,
-    api_families,
-    api_imports,
-    api_invites,
-    api_notifications,
-    api_orgs,
-    api_portal,
-    api_public,
-    caregiver_pages,
-    email_worker,
-    pages_invites,
-    pages_join,
-    pages_sign_in,
-    schedules,
-    ses_feedback,
-)
-from chalicelib.handlers.http import contract_shape, counted, error_response
+from chalicelib.handlers import routes
+from chalicelib.handlers.contract import contract_shape, counted, error_response
 
 app = Chalice(app_name="portico")
-app.register_blueprint(api_auth.bp)
-app.register_blueprint(api_orgs.bp)
-app.register_blueprint(api_clients.bp)
-app.register_blueprint(api_appointments.bp)
-app.register_blueprint(api_emails.bp)
-app.register_blueprint(api_notifications.bp)
-app.register_blueprint(api_families.bp)
-app.register_blueprint(api_portal.bp)
-app.register_blueprint(caregiver_pages.bp)
-app.register_blueprint(api_imports.bp)
-app.register_blueprint(api_public.bp)
-app.register_blueprint(api_invites.bp)
-app.register_blueprint(pages_invites.bp)
-app.register_blueprint(email_worker.bp)
-app.register_blueprint(ses_feedback.bp)
-app.register_blueprint(schedules.bp)
-app.register_blueprint(pages_join.bp)
-app.register_blueprint(pages_sign_in.bp)
+routes.register(app, routes.ROUTES)
 if config.is_local():
-    # Imported on the local stage only: its outbox, drain and fault switch pull in the email
-    # delivery and rendering, which no other stage's API loads at a cold start (issue #17).
-    from chalicelib.handlers import local
+    routes.register(app, routes.LOCAL_ROUTES)
 
-    app.register_blueprint(local.bp)
+
+# The functions beside the API's. Each loads its handler module on its first event, as the
+# routes do; Lambda finds them here, as `app.<name>`.
+@app.on_sqs_message(queue=config.EMAIL_QUEUE, batch_size=10)
+def email_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
+    return routes.handler_module(app, "email_worker").email_worker(event)
+
+
+@app.on_sqs_message(queue=config.SES_FEEDBACK_QUEUE, batch_size=10)
+def ses_feedback(event: SQSEvent) -> None:
+    routes.handler_module(app, "ses_feedback").ses_feedback(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def outbox_sweep(event: CloudWatchEvent) -> None:
+    routes.handler_module(app, "schedules").outbox_sweep(event)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def appointment_reminders(event: CloudWatchEvent) -> None:
+    routes.handler_module(app, "schedules").appointment_reminders(event)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def caregiver_grants_ending(event: CloudWatchEvent) -> None:
+    routes.handler_module(app, "schedules").caregiver_grants_ending(event)
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def invite_follow_ups(event: CloudWatchEvent) -> None:
+    routes.handler_module(app, "schedules").invite_follow_ups(event)
 
 
 @app.middleware("all")

@@ -14,14 +14,12 @@ from chalicelib.services import appointments
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/orgs/{org_id}/appointments", methods=["POST"])
 def create_appointment(org_id: str) -> Response:
     request = bp.current_request
     made = appointments.create(actor(request), org_id, parse(CreateAppointment, request))
     return created({"appointment": appointment_view(made)})
 
 
-@bp.route("/v1/orgs/{org_id}/appointments", methods=["GET"])
 def list_appointments(org_id: str) -> Response:
     request = bp.current_request
     found, cursor = appointments.list_appointments(

@@ -14,14 +14,12 @@ from chalicelib.services.identity import auth, handover
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/auth/login", methods=["POST"])
 def login() -> Response:
     request = bp.current_request
     result = auth.sign_in(parse(Login, request), source_address(request))
     return ok(signed_in_view(result))
 
 
-@bp.route("/v1/auth/switch", methods=["POST"])
 def switch() -> Response:
     request = bp.current_request
     # The body is read after the session (a 401 first) and before its batch read (issue #17).
@@ -31,19 +29,16 @@ def switch() -> Response:
     return ok({"token": shown["token"], "account": shown["account"]})
 
 
-@bp.route("/v1/me", methods=["GET"])
 def me() -> Response:
     caller = actor(bp.current_request, auth.me_reads)
     shown = signed_in_view(auth.me(caller))
     return ok({"identity": {"id": caller.identity.id, "email": caller.identity.email}, **shown})
 
 
-@bp.route("/v1/auth/logout", methods=["POST"])
 def logout() -> Response:
     auth.sign_out(actor(bp.current_request))
     return no_content()
 
 
-@bp.route("/v1/auth/exchange", methods=["POST"])
 def exchange() -> Response:
     return ok(signed_in_view(handover.exchange(parse(Exchange, bp.current_request))))

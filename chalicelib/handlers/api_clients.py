@@ -15,10 +15,7 @@ from chalicelib.services.invites import invites
 
 bp = Blueprint(__name__)
 
-CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 
-
-@bp.route("/v1/orgs/{org_id}/clients", methods=["POST"])
 def create_client(org_id: str) -> Response:
     request = bp.current_request
     # The body is read after the session (a 401 first) and before its batch read (issue #17).
@@ -27,7 +24,6 @@ def create_client(org_id: str) -> Response:
     return created({"client": client_view(profile, invite)})
 
 
-@bp.route("/v1/orgs/{org_id}/clients", methods=["GET"])
 def list_clients(org_id: str) -> Response:
     request = bp.current_request
     found, cursor = clients.list_clients(
@@ -36,14 +32,12 @@ def list_clients(org_id: str) -> Response:
     return ok({"clients": [client_view(p) for p in found], "next_cursor": cursor})
 
 
-@bp.route(CLIENT, methods=["GET"])
 def get_client(org_id: str, client_id: str) -> Response:
     caller = actor(bp.current_request, invites.record_reads(org_id, client_id))
     profile, invite = invites.record(caller, org_id, client_id)
     return ok({"client": client_view(profile, invite)})  # with its invite's status (B1)
 
 
-@bp.route(CLIENT, methods=["PATCH"])
 def update_client(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     caller = actor(request, clients.profile_reads(org_id, client_id))
@@ -51,28 +45,24 @@ def update_client(org_id: str, client_id: str) -> Response:
     return ok({"client": client_view(profile)})
 
 
-@bp.route(CLIENT + "/archive", methods=["POST"])
 def archive_client(org_id: str, client_id: str) -> Response:
     caller = actor(bp.current_request, clients.profile_reads(org_id, client_id))
     profile = clients.archive(caller, org_id, client_id)
     return ok({"client": client_view(profile)})
 
 
-@bp.route(CLIENT + "/unarchive", methods=["POST"])
 def unarchive_client(org_id: str, client_id: str) -> Response:
     caller = actor(bp.current_request, clients.profile_reads(org_id, client_id))
     profile = clients.unarchive(caller, org_id, client_id)
     return ok({"client": client_view(profile)})
 
 
-@bp.route(CLIENT + "/password", methods=["POST"])
 def set_client_password(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     profile = clients.set_password(actor(request), org_id, client_id, parse(SetPassword, request))
     return ok({"client": client_view(profile)})
 
 
-@bp.route(CLIENT + "/timeline", methods=["GET"])
 def client_timeline(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     events, cursor = timeline.timeline(

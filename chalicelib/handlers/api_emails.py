@@ -14,7 +14,6 @@ from chalicelib.services.email import emails
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/orgs/{org_id}/emails", methods=["GET"])
 def email_log(org_id: str) -> Response:
     request = bp.current_request
     jobs, cursor, invite_status = emails.email_log(
@@ -24,12 +23,10 @@ def email_log(org_id: str) -> Response:
     return ok({"emails": shown, "next_cursor": cursor})
 
 
-@bp.route("/v1/orgs/{org_id}/email-previews", methods=["GET"])
 def email_preview_kinds(org_id: str) -> Response:
     return ok({"kinds": emails.preview_kinds(actor(bp.current_request), org_id)})
 
 
-@bp.route("/v1/orgs/{org_id}/email-previews/{kind}", methods=["GET"])
 def email_preview(org_id: str, kind: str) -> Response:
     # B8: HTML a practice wrote, answered with the pages' headers (no script, no framing).
     return forms.html(emails.preview(actor(bp.current_request), org_id, kind))

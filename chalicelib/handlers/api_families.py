@@ -20,23 +20,18 @@ from chalicelib.services.practices.audit_log import audit_events
 
 bp = Blueprint(__name__)
 
-CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 
-
-@bp.route(CLIENT + "/contacts", methods=["POST"])
 def add_contact(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     contact = contacts.add_contact(actor(request), org_id, client_id, parse(CreateContact, request))
     return created({"contact": contact_view(contact)})
 
 
-@bp.route(CLIENT + "/contacts", methods=["GET"])
 def list_contacts(org_id: str, client_id: str) -> Response:
     found = contacts.contacts_of(actor(bp.current_request), org_id, client_id)
     return ok({"contacts": [contact_view(c) for c in found], "next_cursor": None})
 
 
-@bp.route(CLIENT + "/contacts/{contact_id}", methods=["PATCH"])
 def update_contact(org_id: str, client_id: str, contact_id: str) -> Response:
     request = bp.current_request
     contact = contacts.update_contact(
@@ -45,45 +40,38 @@ def update_contact(org_id: str, client_id: str, contact_id: str) -> Response:
     return ok({"contact": contact_view(contact)})
 
 
-@bp.route(CLIENT + "/contacts/{contact_id}", methods=["DELETE"])
 def remove_contact(org_id: str, client_id: str, contact_id: str) -> Response:
     contacts.remove_contact(actor(bp.current_request), org_id, client_id, contact_id)
     return no_content()
 
 
-@bp.route(CLIENT + "/links", methods=["POST"])
 def create_link(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     link = links.create_link(actor(request), org_id, client_id, parse(CreateLink, request))
     return created({"link": link_view(link)})
 
 
-@bp.route(CLIENT + "/links", methods=["GET"])
 def list_links(org_id: str, client_id: str) -> Response:
     found = links.links_of(actor(bp.current_request), org_id, client_id)
     return ok({"links": [link_view(link, side) for link, side in found], "next_cursor": None})
 
 
-@bp.route(CLIENT + "/links/{link_id}", methods=["PATCH"])
 def update_link(org_id: str, client_id: str, link_id: str) -> Response:
     request = bp.current_request
     link = links.update_link(actor(request), org_id, client_id, link_id, parse(UpdateLink, request))
     return ok({"link": link_view(link)})
 
 
-@bp.route(CLIENT + "/links/{link_id}", methods=["DELETE"])
 def remove_link(org_id: str, client_id: str, link_id: str) -> Response:
     links.remove_link(actor(bp.current_request), org_id, client_id, link_id)
     return no_content()
 
 
-@bp.route(CLIENT + "/portal-settings", methods=["GET"])
 def get_client_portal_settings(org_id: str, client_id: str) -> Response:
     levelled = portal_levels.client_settings(actor(bp.current_request), org_id, client_id)
     return ok(levelled_view(levelled))
 
 
-@bp.route(CLIENT + "/portal-settings", methods=["PUT"])
 def put_client_portal_settings(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     levelled = portal_levels.put_client_settings(
@@ -92,12 +80,10 @@ def put_client_portal_settings(org_id: str, client_id: str) -> Response:
     return ok(levelled_view(levelled))
 
 
-@bp.route("/v1/orgs/{org_id}/portal-settings", methods=["GET"])
 def get_org_portal_settings(org_id: str) -> Response:
     return ok(levelled_view(portal_levels.org_settings(actor(bp.current_request), org_id)))
 
 
-@bp.route("/v1/orgs/{org_id}/portal-settings", methods=["PUT"])
 def put_org_portal_settings(org_id: str) -> Response:
     request = bp.current_request
     levelled = portal_levels.put_org_settings(
@@ -106,7 +92,6 @@ def put_org_portal_settings(org_id: str) -> Response:
     return ok(levelled_view(levelled))
 
 
-@bp.route("/v1/orgs/{org_id}/audit", methods=["GET"])
 def audit_log(org_id: str) -> Response:
     request = bp.current_request
     events, cursor = audit_events(actor(request), org_id, parse_query(AuditQuery, request))

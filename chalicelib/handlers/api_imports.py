@@ -12,10 +12,7 @@ from chalicelib.services.clients import imports
 
 bp = Blueprint(__name__)
 
-CSV = "text/csv"
 
-
-@bp.route("/v1/orgs/{org_id}/imports", methods=["POST"], content_types=[CSV])
 def import_clients(org_id: str) -> Response:
     request = bp.current_request
     who = actor(request)

@@ -13,43 +13,35 @@ from chalicelib.services.invites import invites, passcodes, resets
 
 bp = Blueprint(__name__)
 
-CLIENT = "/v1/orgs/{org_id}/clients/{client_id}"
 
-
-@bp.route(CLIENT + "/invite", methods=["POST"])
 def send_invite(org_id: str, client_id: str) -> Response:
     caller = actor(bp.current_request, invites.send_reads(org_id, client_id))
     outcome = invites.send(caller, org_id, client_id)
     return accepted({"invite": invite_view(outcome)})
 
 
-@bp.route(CLIENT + "/invite", methods=["DELETE"])
 def revoke_invite(org_id: str, client_id: str) -> Response:
     invites.revoke(actor(bp.current_request), org_id, client_id)
     return no_content()
 
 
-@bp.route(CLIENT + "/password-reset", methods=["POST"])
 def send_password_reset(org_id: str, client_id: str) -> Response:
     resets.send_for_client(actor(bp.current_request), org_id, client_id)
     return accepted()
 
 
-@bp.route("/v1/auth/password-reset", methods=["POST"])
 def request_password_reset() -> Response:
     request = bp.current_request
     resets.request(parse(PasswordResetRequest, request).email, source_address(request))
     return accepted()
 
 
-@bp.route("/v1/auth/otp", methods=["POST"])
 def request_otp() -> Response:
     request = bp.current_request
     passcodes.request(parse(OtpRequest, request).email, source_address(request))
     return accepted()
 
 
-@bp.route("/v1/auth/otp/verify", methods=["POST"])
 def verify_otp() -> Response:
     request = bp.current_request
     body = parse(OtpVerify, request)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from chalice import Blueprint, IAMAuthorizer
+from chalice import Blueprint
 from chalice.app import Request, Response
 
 from chalicelib import config
@@ -26,9 +26,6 @@ from chalicelib.services.email.notifications import Caller, PlatformService
 
 bp = Blueprint(__name__)
 
-NOTIFICATIONS = "/v1/orgs/{org_id}/clients/{client_id}/notifications"
-SERVICE_NOTIFICATIONS = "/v1/services/orgs/{org_id}/clients/{client_id}/notifications"
-SUPPRESSED = "/v1/orgs/{org_id}/suppressed-addresses/{email}"
 SIGV4 = "AWS4-HMAC-SHA256 "  # how a Signature Version 4 Authorization header starts
 
 
@@ -43,7 +40,6 @@ def _notify(caller: Caller, request: Request, org_id: str, client_id: str) -> Re
     return accepted({"notification": notification_view(notified)})
 
 
-@bp.route(NOTIFICATIONS, methods=["POST"])
 def notify_client(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     return _notify(actor(request), request, org_id, client_id)
@@ -64,19 +60,16 @@ def _signed_caller(request: Request) -> PlatformService:
     return PlatformService(str(principal or "unchecked-local-signature"))
 
 
-@bp.route(SERVICE_NOTIFICATIONS, methods=["POST"], authorizer=IAMAuthorizer())
 def notify_client_as_service(org_id: str, client_id: str) -> Response:
     request = bp.current_request
     return _notify(_signed_caller(request), request, org_id, client_id)
 
 
-@bp.route(SUPPRESSED, methods=["GET"])
 def suppressed_address(org_id: str, email: str) -> Response:
     found = suppressions.get(actor(bp.current_request), org_id, unquote(email))
     return ok({"suppressed_address": suppressed_view(found)})
 
 
-@bp.route(SUPPRESSED, methods=["DELETE"])
 def clear_suppressed_address(org_id: str, email: str) -> Response:
     suppressions.clear(actor(bp.current_request), org_id, unquote(email))
     return no_content()

@@ -34,26 +34,22 @@ from chalicelib.services.practices import orgs, staff
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/orgs", methods=["POST"])
 def create_org() -> Response:
     request = bp.current_request
     org, token = orgs.sign_up(parse(CreateOrg, request), source_address(request))
     return created({"org": org_view(org), "token": token})
 
 
-@bp.route("/v1/orgs/{org_id}", methods=["GET"])
 def get_org(org_id: str) -> Response:
     return ok({"org": org_view(orgs.get(actor(bp.current_request), org_id))})
 
 
-@bp.route("/v1/orgs/{org_id}", methods=["PATCH"])
 def update_org(org_id: str) -> Response:
     request = bp.current_request
     org = orgs.update(actor(request), org_id, parse(UpdateOrg, request))
     return ok({"org": org_view(org)})
 
 
-@bp.route("/v1/orgs/{org_id}/providers", methods=["POST"])
 def add_provider(org_id: str) -> Response:
     request = bp.current_request
     # The body is read after the session (a 401 first) and before its batch read (issue #17).
@@ -62,69 +58,56 @@ def add_provider(org_id: str) -> Response:
     return created({"provider": provider_view(provider)})
 
 
-@bp.route("/v1/orgs/{org_id}/providers", methods=["GET"])
 def list_providers(org_id: str) -> Response:
     found = staff.list_providers(actor(bp.current_request), org_id)
     return ok({"providers": [provider_view(p) for p in found], "next_cursor": None})
 
 
-PROVIDER = "/v1/orgs/{org_id}/providers/{provider_id}"
-
-
-@bp.route(PROVIDER, methods=["PATCH"])
 def update_provider(org_id: str, provider_id: str) -> Response:
     request = bp.current_request
     provider = staff.update(actor(request), org_id, provider_id, parse(UpdateProvider, request))
     return ok({"provider": provider_view(provider)})
 
 
-@bp.route(PROVIDER + "/deactivate", methods=["POST"])
 def deactivate_provider(org_id: str, provider_id: str) -> Response:
     request = bp.current_request
     provider = staff.deactivate(actor(request), org_id, provider_id, parse(Deactivate, request))
     return ok({"provider": provider_view(provider)})
 
 
-@bp.route(PROVIDER + "/reactivate", methods=["POST"])
 def reactivate_provider(org_id: str, provider_id: str) -> Response:
     provider = staff.reactivate(actor(bp.current_request), org_id, provider_id)
     return ok({"provider": provider_view(provider)})
 
 
-@bp.route(PROVIDER + "/invite", methods=["POST"])
 def send_staff_invite(org_id: str, provider_id: str) -> Response:
     caller = actor(bp.current_request, staff.resend_reads(org_id, provider_id))
     invite = staff.resend(caller, org_id, provider_id)
     return accepted({"invite": staff_invite_view(invite)})
 
 
-@bp.route(PROVIDER + "/invite", methods=["DELETE"])
 def revoke_staff_invite(org_id: str, provider_id: str) -> Response:
     staff.revoke(actor(bp.current_request), org_id, provider_id)
     return no_content()
 
 
-@bp.route("/v1/orgs/{org_id}/groups", methods=["POST"])
 def create_group(org_id: str) -> Response:
     request = bp.current_request
     group = orgs.create_group(actor(request), org_id, parse(CreateGroup, request))
     return created({"group": group_view(group)})
 
 
-@bp.route("/v1/orgs/{org_id}/groups", methods=["GET"])
 def list_groups(org_id: str) -> Response:
     found = orgs.list_groups(actor(bp.current_request), org_id)
     return ok({"groups": [group_view(g) for g in found], "next_cursor": None})
 
 
-@bp.route("/v1/orgs/{org_id}/groups/{group_id}", methods=["PATCH"])
 def update_group(org_id: str, group_id: str) -> Response:
     request = bp.current_request
     group = orgs.update_group(actor(request), org_id, group_id, parse(UpdateGroup, request))
     return ok({"group": group_view(group)})
 
 
-@bp.route("/v1/orgs/{org_id}/groups/{group_id}/invite-link", methods=["POST"])
 def rotate_group_link(org_id: str, group_id: str) -> Response:
     group = orgs.rotate_group_link(actor(bp.current_request), org_id, group_id)
     shown = group_view(group)

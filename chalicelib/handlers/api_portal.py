@@ -16,48 +16,40 @@ from chalicelib.services.portal import leaving, portal
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/portal/profile", methods=["GET"])
 def portal_profile() -> Response:
     profile, hidden = portal.profile(actor(bp.current_request))
     return ok({"profile": portal_profile_view(profile, hidden)})
 
 
-@bp.route("/v1/portal/settings", methods=["GET"])
 def portal_settings() -> Response:
     return ok({"effective": effective_view(portal.settings(actor(bp.current_request)))})
 
 
-@bp.route("/v1/portal/journal-entries", methods=["GET"])
 def list_journal_entries() -> Response:
     entries = portal.journal(actor(bp.current_request))
     return ok({"entries": [record_view(e) for e in entries]})
 
 
-@bp.route("/v1/portal/journal-entries", methods=["POST"])
 def write_journal_entry() -> Response:
     request = bp.current_request
     entry = portal.write_journal(actor(request), parse(JournalEntry, request))
     return created({"entry": record_view(entry)})
 
 
-@bp.route("/v1/portal/appointments", methods=["GET"])
 def portal_appointments() -> Response:
     found = portal.appointments_of(actor(bp.current_request))
     return ok({"appointments": [appointment_view(a) for a in found]})
 
 
-@bp.route("/v1/portal/chat", methods=["GET"])
 def portal_chat() -> Response:
     messages = portal.chat_messages(actor(bp.current_request))
     return ok({"messages": [record_view(m) for m in messages]})
 
 
-@bp.route("/v1/portal/access-log", methods=["GET"])
 def portal_access_log() -> Response:
     return ok({"events": [audit_view(e) for e in portal.access_log(actor(bp.current_request))]})
 
 
-@bp.route("/v1/portal/leave-request", methods=["POST"])
 def portal_leave_request() -> Response:
     request = bp.current_request
     requested_at = leaving.ask_to_leave(actor(request), parse(LeaveRequest, request))

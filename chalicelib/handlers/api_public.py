@@ -14,14 +14,12 @@ from chalicelib.services.clients import public
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/public/orgs/{slug}/bookings", methods=["POST"])
 def public_booking(slug: str) -> Response:
     request = bp.current_request
     booked = public.book(slug, parse(PublicBooking, request), source_address(request))
     return created({"booking": booking_view(booked)})
 
 
-@bp.route("/v1/public/orgs/{slug}/purchases", methods=["POST"])
 def public_purchase(slug: str) -> Response:
     request = bp.current_request
     bought = public.purchase(slug, parse(PublicPurchase, request), source_address(request))

@@ -40,7 +40,6 @@ def _form(
     )
 
 
-@bp.route("/caregiver-invite/{token}", methods=["GET"])
 def caregiver_invite_page(token: str) -> Response:
     invite = caregiver_invites.caregiver_invite(token)
     if invite is None or invite.state != TokenStatus.LIVE:
@@ -48,7 +47,6 @@ def caregiver_invite_page(token: str) -> Response:
     return _form(bp.current_request, invite, 200, {})
 
 
-@bp.route("/caregiver-invite/{token}", methods=["POST"], content_types=[forms.FORM])
 def accept_caregiver_invite(token: str) -> Response:
     request = bp.current_request
     invite = caregiver_invites.caregiver_invite(token)

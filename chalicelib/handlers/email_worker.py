@@ -9,20 +9,16 @@ failing job moves to the dead-letter queue, where the sweep marks it dead.
 
 from __future__ import annotations
 
-from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import config
 from chalicelib.services.email import delivery
-
-bp = Blueprint(__name__)
 
 
 class BatchPartlyFailed(Exception):
     """Some jobs of the batch failed; their messages return to the queue."""
 
 
-@bp.on_sqs_message(queue=config.EMAIL_QUEUE, batch_size=10)
 def email_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     records = [delivery.Record(r.to_dict()["messageId"], r.body, r.receipt_handle) for r in event]
     batch = delivery.process_batch(records, delivery.SesSender())

@@ -32,7 +32,6 @@ from chalicelib.models.orgs import Organization
 from chalicelib.services.email import rendering
 from chalicelib.services.practices import branding
 
-FORM = "application/x-www-form-urlencoded"
 CSRF_COOKIE = "__Host-portico_csrf"
 CSRF_FIELD = "csrf_token"
 

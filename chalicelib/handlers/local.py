@@ -20,23 +20,19 @@ from chalicelib.services.email import rendering
 bp = Blueprint(__name__)
 
 
-@bp.route("/_local/outbox", methods=["GET"])
 def outbox_page() -> Response:
     emails = [outbox_view(sent) for sent in local_stage.sent_emails()]
     return html(rendering.render_page("outbox.html", emails=list(reversed(emails))))
 
 
-@bp.route("/_local/outbox.json", methods=["GET"])
 def outbox_json() -> Response:
     return Response(body=[outbox_view(sent) for sent in local_stage.sent_emails()], status_code=200)
 
 
-@bp.route("/_local/drain", methods=["POST"])
 def drain() -> Response:
     return ok(local_stage.drain())
 
 
-@bp.route("/_local/ses-feedback", methods=["POST"])
 def local_ses_feedback() -> Response:
     """R54: deliver an SES event (bounce, complaint) as the feedback queue would."""
     local_stage.require_local()
@@ -44,13 +40,11 @@ def local_ses_feedback() -> Response:
     return ok({"outcome": local_stage.ses_feedback(message)})
 
 
-@bp.route("/_local/tick", methods=["POST"])
 def tick() -> Response:
     local_stage.require_local()  # before parsing: other stages answer 404 whatever the body
     return ok(local_stage.tick(parse(TickBody, bp.current_request).now))
 
 
-@bp.route("/_local/faults", methods=["POST"])
 def faults() -> Response:
     local_stage.require_local()
     body = parse(FaultsBody, bp.current_request)
@@ -163,7 +157,6 @@ start();
 """
 
 
-@bp.route("/_local/portal", methods=["GET"])
 def local_portal_page() -> Response:
     local_stage.require_local()
     return forms.page(
@@ -200,7 +193,6 @@ API_REFERENCE_POLICY = (
 )
 
 
-@bp.route("/_local/api", methods=["GET"])
 def api_reference_page() -> Response:
     local_stage.require_local()
     nonce = secrets.token_urlsafe(18)
@@ -213,7 +205,6 @@ def api_reference_page() -> Response:
     )
 
 
-@bp.route("/_local/api/openapi.yaml", methods=["GET"])
 def api_document() -> Response:
     return Response(
         body=local_stage.api_document(),
@@ -222,7 +213,6 @@ def api_document() -> Response:
     )
 
 
-@bp.route("/_local/api/redoc.standalone.js", methods=["GET"])
 def redoc_bundle() -> Response:
     return Response(
         body=local_stage.redoc_bundle(),

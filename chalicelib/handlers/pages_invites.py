@@ -61,12 +61,10 @@ def _invite_page(
     )
 
 
-@bp.route("/invite/{token}", methods=["GET"])
 def invite_page(token: str) -> Response:
     return _invite_page(bp.current_request, landing.landing(token))
 
 
-@bp.route("/invite/{token}", methods=["POST"], content_types=[forms.FORM])
 def invite_form(token: str) -> Response:
     request = bp.current_request
     fields = forms.form(request, FIELDS)
@@ -107,12 +105,10 @@ def _staff_invite_page(
     )
 
 
-@bp.route("/staff-invite/{token}", methods=["GET"])
 def staff_invite_page(token: str) -> Response:
     return _staff_invite_page(bp.current_request, staff.landing(token))
 
 
-@bp.route("/staff-invite/{token}", methods=["POST"], content_types=[forms.FORM])
 def staff_invite_form(token: str) -> Response:
     request = bp.current_request
     fields = forms.form(request, FIELDS)
@@ -145,12 +141,10 @@ def _reset_page(
     )
 
 
-@bp.route("/reset/{token}", methods=["GET"])
 def reset_page(token: str) -> Response:
     return _reset_page(bp.current_request, resets.landing(token))
 
 
-@bp.route("/reset/{token}", methods=["POST"], content_types=[forms.FORM])
 def reset_form(token: str) -> Response:
     request = bp.current_request
     fields = forms.form(request, FIELDS)

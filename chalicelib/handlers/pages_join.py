@@ -70,7 +70,6 @@ def _form(
     )
 
 
-@bp.route("/join/{code}", methods=["GET"])
 def join_page(code: str) -> Response:
     try:
         link = joining.open_link(code)
@@ -81,7 +80,6 @@ def join_page(code: str) -> Response:
     return _form(link, forms.csrf(bp.current_request), step=step)
 
 
-@bp.route("/join/{code}", methods=["POST"], content_types=[forms.FORM])
 def join_submit(code: str) -> Response:
     request = bp.current_request
     fields = forms.form(request, FIELDS)
@@ -102,7 +100,6 @@ def join_submit(code: str) -> Response:
     return _join(request, link, pair, step, data, fields)
 
 
-@bp.route("/join/{code}/welcome", methods=["GET"])
 def join_welcome(code: str) -> Response:
     request = bp.current_request
     try:
@@ -121,7 +118,6 @@ def join_welcome(code: str) -> Response:
     )
 
 
-@bp.route("/join/{code}/welcome", methods=["POST"], content_types=[forms.FORM])
 def join_continue(code: str) -> Response:
     """B9: on to the portal with a one-time code for the session the sign-up opened."""
     request = bp.current_request
@@ -189,7 +185,6 @@ def _join(
     return hand_over.hold(joined.token, f"/join/{code}/welcome")
 
 
-@bp.route("/join-confirm/{token}", methods=["GET"])
 def join_confirm_page(token: str) -> Response:
     """R16, R51: the link emailed to a new address; a button finishes the sign-up (a GET never
     does: mail scanners open links)."""
@@ -197,7 +192,6 @@ def join_confirm_page(token: str) -> Response:
     return _confirmation(found, forms.csrf(bp.current_request))
 
 
-@bp.route("/join-confirm/{token}", methods=["POST"], content_types=[forms.FORM])
 def join_confirm_submit(token: str) -> Response:
     request = bp.current_request
     found = joining.confirmation(token)

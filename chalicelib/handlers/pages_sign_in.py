@@ -52,7 +52,6 @@ CHOOSE_FIELDS = {"intent", "account_id"}
 # /sign-in ------------------------------------------------------------------------------------
 
 
-@bp.route("/sign-in", methods=["GET"])
 def sign_in_page() -> Response:
     request = bp.current_request
     door = hosted.sign_in_page(_org_slug(request))
@@ -61,7 +60,6 @@ def sign_in_page() -> Response:
     return _sign_in_form(request, door)
 
 
-@bp.route("/sign-in", methods=["POST"], content_types=[forms.FORM])
 def sign_in_submit() -> Response:
     request = bp.current_request
     fields = forms.form(request, SIGN_IN_FIELDS)
@@ -198,7 +196,6 @@ def _incomplete(door: hosted.SignInPage) -> Response:
 # /sign-in/choose and /sign-in/switch -------------------------------------------------------
 
 
-@bp.route("/sign-in/choose", methods=["GET"])
 def choose_page() -> Response:
     request = bp.current_request
     if hand_over.portal_request(request) is None:
@@ -209,7 +206,6 @@ def choose_page() -> Response:
     return _chooser(request, found[1])
 
 
-@bp.route("/sign-in/choose", methods=["POST"], content_types=[forms.FORM])
 def choose_submit() -> Response:
     request = bp.current_request
     fields = forms.form(request, CHOOSE_FIELDS)
@@ -247,7 +243,6 @@ def _enter(
     return hand_over.to_portal(switched.token, portal)
 
 
-@bp.route("/sign-in/switch", methods=["POST"], content_types=[forms.FORM])
 def switch_from_portal() -> Response:
     """R3: the portal's "Switch account" button posts its session here (in the body, never a
     URL), and the chooser takes over. No CSRF pair can come from the portal, so the request

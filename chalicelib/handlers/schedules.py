@@ -4,30 +4,23 @@ Lambda's remaining time and resumes from its checkpoint next time (issue #18).""
 
 from __future__ import annotations
 
-from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent
 
 from chalicelib.services import triggers
 from chalicelib.services.checkpoints import Budget
 
-bp = Blueprint(__name__)
 
-
-@bp.schedule(Rate(1, unit=Rate.MINUTES))
 def outbox_sweep(event: CloudWatchEvent) -> None:
     triggers.outbox_sweep(budget=Budget.of_lambda(event.context))
 
 
-@bp.schedule(Rate(5, unit=Rate.MINUTES))
 def appointment_reminders(event: CloudWatchEvent) -> None:
     triggers.reminders(budget=Budget.of_lambda(event.context))
 
 
-@bp.schedule(Rate(1, unit=Rate.HOURS))
 def caregiver_grants_ending(event: CloudWatchEvent) -> None:
     triggers.grants_ending(budget=Budget.of_lambda(event.context))
 
 
-@bp.schedule(Rate(15, unit=Rate.MINUTES))
 def invite_follow_ups(event: CloudWatchEvent) -> None:
     triggers.follow_ups(budget=Budget.of_lambda(event.context))

@@ -6,16 +6,11 @@ simply delivered again; an event that keeps failing ends in the queue's dead-let
 
 from __future__ import annotations
 
-from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib import config
 from chalicelib.services.email import feedback
 
-bp = Blueprint(__name__)
 
-
-@bp.on_sqs_message(queue=config.SES_FEEDBACK_QUEUE, batch_size=10)
 def ses_feedback(event: SQSEvent) -> None:
     for record in event:
         feedback.handle(record.body)

@@ -1,0 +1,106 @@
+"""The route table (chalicelib/handlers/routes.py) names real handlers, and a cold start
+imports none of them (issue #17: `import app` near a bare Chalice app's)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import chalicelib.handlers
+from chalicelib.handlers.routes import LOCAL_ROUTES, ROUTES, Route
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL = ROUTES + LOCAL_ROUTES
+
+
+@pytest.mark.parametrize("route", ALL, ids=lambda r: f"{r.method} {r.path}")
+def test_issue_17_each_route_names_a_handler_taking_its_path_parameters(route: Route) -> None:
+    module = importlib.import_module(f"chalicelib.handlers.{route.module}")
+    handler = getattr(module, route.function)
+    assert list(inspect.signature(handler).parameters) == re.findall(r"{(\w+)}", route.path)
+    assert hasattr(module, "bp"), "a handler reads its request through its module's blueprint"
+
+
+def test_issue_17_every_public_function_of_a_routed_module_has_its_route() -> None:
+    """A handler left out of the table would answer nothing, silently."""
+    routed = {(r.module, r.function) for r in ALL}
+    missing = []
+    for found in pkgutil.iter_modules(chalicelib.handlers.__path__):
+        module = importlib.import_module(f"chalicelib.handlers.{found.name}")
+        if not hasattr(module, "bp"):
+            continue
+        for name, value in vars(module).items():
+            if (
+                inspect.isfunction(value)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+                and (found.name, name) not in routed
+            ):
+                missing.append(f"{found.name}.{name}")
+    assert missing == []
+
+
+# What a cold `import app` may load of Portico: the foundation and the two handler modules the
+# app itself uses. Each other module, and pydantic, Jinja2, argon2 and css-inline with it, loads
+# with the first request or event that needs it.
+COLD = {
+    "chalicelib",
+    "chalicelib.aws",
+    "chalicelib.config",
+    "chalicelib.db",
+    "chalicelib.errors",
+    "chalicelib.logs",
+    "chalicelib.metrics",
+    "chalicelib.handlers",
+    "chalicelib.handlers.contract",
+    "chalicelib.handlers.routes",
+}
+HEAVY = ("pydantic", "jinja2", "argon2", "css_inline", "boto3", "email_validator")
+
+# A fresh process: import the app, answer one unauthenticated GET /v1/me (a 401 reads nothing),
+# and say which modules each step loaded.
+PROBE = """
+import json, sys
+import app
+from chalice.test import Client
+cold = sorted(m for m in sys.modules if m.startswith("chalicelib") or m in HEAVY)
+with Client(app.app, stage_name="local") as client:
+    status = client.http.get("/v1/me").status_code
+after = sorted(m for m in sys.modules if m.startswith("chalicelib.handlers."))
+print(json.dumps({"cold": cold, "status": status, "after": after}))
+"""
+
+
+def probe() -> dict[str, Any]:
+    env = {**os.environ, "PORTICO_STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    run = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def test_issue_17_a_cold_start_imports_no_handler_and_a_request_only_its_own() -> None:
+    seen = probe()
+    assert set(seen["cold"]) == COLD
+    assert seen["status"] == 401
+    loaded = set(seen["after"]) - COLD
+    # GET /v1/me's handler module and what it imports; not the other areas' handlers.
+    assert "chalicelib.handlers.api_auth" in loaded
+    for other in ("api_families", "api_imports", "api_appointments", "pages_join", "email_worker"):
+        assert f"chalicelib.handlers.{other}" not in loaded
