@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Rate
-from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
+from chalice.app import Request, Response
 
 from chalicelib import config, db, logs
 from chalicelib.errors import PorticoError
@@ -25,36 +25,26 @@ if config.is_local():
     routes.register(app, routes.LOCAL_ROUTES)
 
 
-# The functions beside the API's. Each loads its handler module on its first event, as the
-# routes do; Lambda finds them here, as `app.<name>`.
-@app.on_sqs_message(queue=config.EMAIL_QUEUE, batch_size=10)
-def email_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
-    return routes.handler_module(app, "email_worker").email_worker(event)
-
-
-@app.on_sqs_message(queue=config.SES_FEEDBACK_QUEUE, batch_size=10)
-def ses_feedback(event: SQSEvent) -> None:
-    routes.handler_module(app, "ses_feedback").ses_feedback(event)
-
-
-@app.schedule(Rate(1, unit=Rate.MINUTES))
-def outbox_sweep(event: CloudWatchEvent) -> None:
-    routes.handler_module(app, "schedules").outbox_sweep(event)
-
-
-@app.schedule(Rate(5, unit=Rate.MINUTES))
-def appointment_reminders(event: CloudWatchEvent) -> None:
-    routes.handler_module(app, "schedules").appointment_reminders(event)
-
-
-@app.schedule(Rate(1, unit=Rate.HOURS))
-def caregiver_grants_ending(event: CloudWatchEvent) -> None:
-    routes.handler_module(app, "schedules").caregiver_grants_ending(event)
-
-
-@app.schedule(Rate(15, unit=Rate.MINUTES))
-def invite_follow_ups(event: CloudWatchEvent) -> None:
-    routes.handler_module(app, "schedules").invite_follow_ups(event)
+# The functions beside the API's, each loading its handler module on its first event as the
+# routes do. Lambda finds each here, as `app.<name>`.
+email_worker = app.on_sqs_message(queue=config.EMAIL_QUEUE, batch_size=10)(
+    routes.deferred(app, "email_worker.email_worker")
+)
+ses_feedback = app.on_sqs_message(queue=config.SES_FEEDBACK_QUEUE, batch_size=10)(
+    routes.deferred(app, "ses_feedback.ses_feedback")
+)
+outbox_sweep = app.schedule(Rate(1, unit=Rate.MINUTES))(
+    routes.deferred(app, "schedules.outbox_sweep")
+)
+appointment_reminders = app.schedule(Rate(5, unit=Rate.MINUTES))(
+    routes.deferred(app, "schedules.appointment_reminders")
+)
+caregiver_grants_ending = app.schedule(Rate(1, unit=Rate.HOURS))(
+    routes.deferred(app, "schedules.caregiver_grants_ending")
+)
+invite_follow_ups = app.schedule(Rate(15, unit=Rate.MINUTES))(
+    routes.deferred(app, "schedules.invite_follow_ups")
+)
 
 
 @app.middleware("all")

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chalice.test import Client
 
+import app as app_module
 import chalicelib.handlers
 from chalicelib.handlers.routes import LOCAL_ROUTES, ROUTES, Route
 
@@ -104,3 +106,34 @@ def test_issue_17_a_cold_start_imports_no_handler_and_a_request_only_its_own() -
     assert "chalicelib.handlers.api_auth" in loaded
     for other in ("api_families", "api_imports", "api_appointments", "pages_join", "email_worker"):
         assert f"chalicelib.handlers.{other}" not in loaded
+
+
+def test_issue_17_lambda_finds_every_event_function_where_its_handler_string_says() -> None:
+    """Chalice's template points each function at `module.name`: a name app.py does not
+    define would fail that function's every invocation, in AWS only."""
+    strings = {source.handler_string for source in app_module.app.event_sources}
+    assert len(strings) == 6
+    for handler_string in strings:
+        module, _, name = handler_string.partition(".")
+        assert module == "app"
+        assert callable(getattr(app_module, name)), handler_string
+
+
+SCHEDULES = (
+    "outbox_sweep",
+    "appointment_reminders",
+    "caregiver_grants_ending",
+    "invite_follow_ups",
+)
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_issue_17_each_schedule_reaches_its_trigger_through_its_deferred_handler(name: str) -> None:
+    """The worker and feedback functions are invoked by their own tests; the schedules here."""
+    with Client(app_module.app, stage_name="local") as client:
+        event = client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        answer = client.lambda_.invoke(name, event)
+    assert answer.payload is None

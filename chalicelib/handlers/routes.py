@@ -233,18 +233,20 @@ def register(app: Chalice, routes: tuple[Route, ...]) -> None:
             name=route.function,  # the view's name: openapi.yaml's operationId
             content_types=list(route.content_types),
             authorizer=IAMAuthorizer() if route.signed else None,
-        )(_deferred(app, route))
+        )(deferred(app, route.handler))
 
 
-def _deferred(app: Chalice, route: Route) -> Callable[..., Any]:
-    """The route's view: imports its handler's module on the first call, then calls it."""
+def deferred(app: Chalice, handler: str) -> Callable[..., Any]:
+    """`handler` ("module.function"), imported with its module on the first call: a route's
+    view, or an event function's (app.py)."""
+    module, _, function = handler.partition(".")
     answer: Callable[..., Any] | None = None
 
-    def view(**params: str) -> Any:
+    def call(*event: Any, **params: Any) -> Any:
         nonlocal answer
         if answer is None:
-            answer = getattr(handler_module(app, route.module), route.function)
-        return answer(**params)
+            answer = getattr(handler_module(app, module), function)
+        return answer(*event, **params)
 
-    view.__name__ = view.__qualname__ = route.function
-    return view
+    call.__name__ = call.__qualname__ = function  # Chalice's name for the view or function
+    return call
