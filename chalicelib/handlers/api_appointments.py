@@ -11,7 +11,7 @@ from chalicelib.schemas.appointments import CreateAppointment
 from chalicelib.schemas.common import PageQuery
 from chalicelib.services import appointments
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def create_appointment(org_id: str) -> Response:

@@ -11,7 +11,7 @@ from chalicelib.handlers.views.identity import signed_in_view
 from chalicelib.schemas.identity import Exchange, Login, Switch
 from chalicelib.services.identity import auth, handover
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def login() -> Response:

@@ -13,7 +13,7 @@ from chalicelib.schemas.common import PageQuery
 from chalicelib.services.clients import arrivals, clients, timeline
 from chalicelib.services.invites import invites
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def create_client(org_id: str) -> Response:

@@ -11,7 +11,7 @@ from chalicelib.handlers.views.email import email_view
 from chalicelib.schemas.emails import EmailLogQuery
 from chalicelib.services.email import emails
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def email_log(org_id: str) -> Response:

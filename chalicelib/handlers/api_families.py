@@ -18,7 +18,7 @@ from chalicelib.services.families import contacts, links
 from chalicelib.services.portal import portal_levels
 from chalicelib.services.practices.audit_log import audit_events
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def add_contact(org_id: str, client_id: str) -> Response:

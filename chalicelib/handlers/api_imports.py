@@ -10,7 +10,7 @@ from chalicelib.handlers.views.clients import import_view
 from chalicelib.schemas.clients import ImportQuery
 from chalicelib.services.clients import imports
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def import_clients(org_id: str) -> Response:

@@ -11,7 +11,7 @@ from chalicelib.handlers.views.identity import signed_in_view
 from chalicelib.schemas.identity import OtpRequest, OtpVerify, PasswordResetRequest
 from chalicelib.services.invites import invites, passcodes, resets
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def send_invite(org_id: str, client_id: str) -> Response:

@@ -24,7 +24,7 @@ from chalicelib.schemas.notifications import SendNotification, idempotency_key
 from chalicelib.services.email import notifications, suppressions
 from chalicelib.services.email.notifications import Caller, PlatformService
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 SIGV4 = "AWS4-HMAC-SHA256 "  # how a Signature Version 4 Authorization header starts
 

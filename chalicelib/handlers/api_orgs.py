@@ -31,7 +31,7 @@ from chalicelib.schemas.practices import (
 )
 from chalicelib.services.practices import orgs, staff
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def create_org() -> Response:

@@ -13,7 +13,7 @@ from chalicelib.handlers.views.practices import audit_view
 from chalicelib.schemas.portal import JournalEntry, LeaveRequest
 from chalicelib.services.portal import leaving, portal
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def portal_profile() -> Response:

@@ -11,7 +11,7 @@ from chalicelib.handlers.views.clients import booking_view, purchase_view
 from chalicelib.schemas.public import PublicBooking, PublicPurchase
 from chalicelib.services.clients import public
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def public_booking(slug: str) -> Response:

@@ -12,7 +12,7 @@ from chalicelib.handlers.http import source_address
 from chalicelib.models.tokens import TokenStatus
 from chalicelib.services.families import caregiver_invites
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 PAGE = "caregiver_invite.html"
 DEAD = "caregiver_invite_dead.html"

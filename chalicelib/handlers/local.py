@@ -17,7 +17,7 @@ from chalicelib.schemas.local import FaultsBody, TickBody
 from chalicelib.services import local_stage
 from chalicelib.services.email import rendering
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 
 def outbox_page() -> Response:

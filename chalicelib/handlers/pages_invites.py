@@ -20,7 +20,7 @@ from chalicelib.handlers.http import source_address
 from chalicelib.services.invites import landing, resets
 from chalicelib.services.practices import staff
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 FIELDS = {"password", "confirm", "intent"}
 

@@ -28,7 +28,7 @@ from chalicelib.services.clients.joining import (
     WrongPassword,
 )
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 
 FIELDS = {"step", "first_name", "last_name", "email", "password", "password_confirm"}
 KEPT = ("first_name", "last_name", "email")  # shown again; passwords never are

@@ -42,7 +42,7 @@ from chalicelib.services.identity import auth
 from chalicelib.services.invites import passcodes, resets
 from chalicelib.services.portal import hosted
 
-bp = Blueprint(__name__)
+bp = Blueprint(__name__)  # how this module reads its request; its routes: routes.py
 B = TypeVar("B", bound=BaseModel)
 
 SIGN_IN_FIELDS = {"intent", "email", "password", "code"}
