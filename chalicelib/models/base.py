@@ -24,7 +24,7 @@ class BaseMeta:
 class Stored(Model):
     """A model of a Portico table. Every model reads and writes through the process's one
     DynamoDB client (aws.py), not a client of its own on a session of each thread: building
-    those was most of a cold start's first answer (issue #17). PynamoDB has no option for a
+    those was about 40% of a cold start's first answer (issue #17). PynamoDB has no option for a
     client of one's own, so its connection's `_client` is set; tests/test_cold_clients.py
     fails if a PynamoDB upgrade stops using it."""
 
