@@ -31,9 +31,11 @@ from functools import cache
 from typing import Any, Generic, TypeVar, cast, overload
 
 from botocore.exceptions import ClientError
+from pynamodb.attributes import Attribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Value
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -261,43 +263,98 @@ def get(model_cls: type[M], hash_key: str, range_key: str | None = None) -> M | 
 
 @dataclass(frozen=True)
 class Updated(Generic[M]):
-    """What `update_answering` did: `written`, and the item as written (when asked for), or
-    as it stood when the condition failed (None: there was no such item)."""
+    """What an `UpdateShape`'s update did: `written`, and the item as written (when asked for),
+    or as it stood when the condition failed (None: there was no such item)."""
 
     written: bool
     item: M | None
 
 
-def update_answering(
-    model: M, actions: Sequence[Action], condition: Condition, *, answer: bool = True
-) -> Updated[M]:
-    """One conditional UpdateItem that answers the item either way, so a caller that must know
-    why its condition failed (the email worker's claim, R41) reads nothing before it: the item
-    as written (`answer`) or, on a failed condition, as it stood (ReturnValuesOnConditionCheck-
-    Failure, which PynamoDB does not offer). For models without a version only (no version
-    condition is added). `answer=False`: nothing is read back nor parsed."""
-    model_cls = type(model)
+class _Slot(Value):
+    """A value an `UpdateShape` leaves open: each call names it, `attribute` serializes it."""
+
+    def __init__(self, name: str, attribute: Attribute[Any]) -> None:
+        self.name = name
+        self.attribute = attribute
+        self.attr_type = self.type = attribute.attr_type
+        # What the expression's placeholder stands for until a call fills it in (PynamoDB
+        # keeps a value as {type: serialized}).
+        self.values = ({self.type: self},)
+
+    def serialized(self, value: Any) -> dict[str, Any]:
+        assert value is not None, f"slot {self.name} needs a value"
+        return {self.type: self.attribute.serialize(value)}
+
+
+def slot(name: str, attribute: Attribute[T]) -> T:
+    """A value left open in an `update_shape`, filled in by each `send` under `name`; typed as
+    the attribute's values, since PynamoDB's expressions take it where they take those."""
+    return cast(T, _Slot(name, attribute))
+
+
+@dataclass(frozen=True)
+class UpdateShape(Generic[M]):
+    """One conditional UpdateItem whose expressions PynamoDB built once, from the model's
+    attributes (`update_shape`); each `send` fills in its key and its slots' values (issue #17:
+    the email worker builds the same two updates for every email)."""
+
+    model_cls: type[M]
+    request: dict[str, Any]  # table, expressions, names, what it returns
+    constants: dict[str, Any]  # placeholder: serialized value, the same every call
+    slots: dict[str, _Slot]  # placeholder: the slot whose value it takes
+    answer: bool
+
+    def send(self, hash_key: str, range_key: str | None = None, **values: Any) -> Updated[M]:
+        """The update of one item, answering it either way: as written (`answer`) or, on a
+        failed condition, as it stood (ReturnValuesOnConditionCheckFailure, which PynamoDB does
+        not offer; None: there was no such item), so a caller that must know why its condition
+        failed (the email worker's claim, R41) reads nothing before it."""
+        _forget_ahead()  # a write: what the request read ahead is read afresh after it
+        keys: tuple[str, ...] = (hash_key,) if range_key is None else (hash_key, range_key)
+        filled = dict(self.constants)
+        for placeholder, slot in self.slots.items():
+            filled[placeholder] = slot.serialized(values[slot.name])
+        key = {n: {"S": v} for n, v in zip(_key_names(self.model_cls), keys, strict=True)}
+        try:
+            written = aws.client("dynamodb").update_item(
+                **self.request, Key=key, ExpressionAttributeValues=filled
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            before = exc.response.get("Item")
+            return Updated(False, self.model_cls.from_raw_data(before) if before else None)
+        if not self.answer:
+            return Updated(True, None)
+        return Updated(True, self.model_cls.from_raw_data(written["Attributes"]))
+
+
+def _open(value: dict[str, Any]) -> object:
+    return next(iter(value.values()))
+
+
+def update_shape(
+    model_cls: type[M], actions: Sequence[Action], condition: Condition, *, answer: bool = True
+) -> UpdateShape[M]:
+    """Build an UpdateItem once: `actions` and `condition` say it in the product's words, with a
+    `slot` for each value that changes from call to call. For models without a version only (no
+    version condition is added). `answer=False`: nothing is read back nor parsed."""
     assert model_cls._version_attribute_name is None, "a versioned model goes through Tx"
-    _forget_ahead()  # a write: what the request read ahead is read afresh after it
     table = model_cls._get_connection()
-    hash_key, range_key = model._get_hash_range_key_serialized_values()
     request = table.connection.get_operation_kwargs(
         table.table_name,
-        hash_key,
-        range_key=range_key,
+        "",  # the key is each call's
+        range_key="" if model_cls._range_key_attribute() else None,
         actions=list(actions),
         condition=condition,
         return_values="ALL_NEW" if answer else "NONE",
         return_values_on_condition_failure="ALL_OLD",
     )
-    try:
-        written = aws.client("dynamodb").update_item(**request)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        before = exc.response.get("Item")
-        return Updated(False, model_cls.from_raw_data(before) if before else None)
-    return Updated(True, model_cls.from_raw_data(written["Attributes"]) if answer else None)
+    del request["Key"]
+    values = request.pop("ExpressionAttributeValues", {})
+    slots = {p: left for p, v in values.items() if isinstance(left := _open(v), _Slot)}
+    constants = {p: v for p, v in values.items() if p not in slots}
+    return UpdateShape(model_cls, request, constants, slots, answer)
 
 
 Key = tuple[type[Model], str, str | None]

@@ -321,7 +321,16 @@ def _end_dead(job: EmailJob) -> bool:
 
 def claimable(now: datetime) -> Condition:
     """A job a delivery may take: queued, or sending under a claim gone stale (its worker died)."""
-    stale = now - timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
+    return claimable_if_claimed_before(stale_claims_before(now))
+
+
+def stale_claims_before(now: datetime) -> datetime:
+    """A claim taken before this has gone stale: its worker died (or lost the job)."""
+    return now - timedelta(seconds=config.OUTBOX_CLAIM_STALE_SECONDS)
+
+
+def claimable_if_claimed_before(stale: datetime) -> Condition:
+    """`claimable` at a cutoff `stale_claims_before` gave (or a `db.slot` for it)."""
     return (EmailJob.status == EmailStatus.QUEUED) | (
         (EmailJob.status == EmailStatus.SENDING) & (EmailJob.claimed_at <= stale)
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from chalicelib import aws, clock, config, db, ids, logs, metrics, sealing
@@ -293,8 +294,16 @@ def _link_live(job: EmailJob, token: Token | None) -> bool:
 def _claim(job_id: str, claim: str, now: datetime) -> db.Updated[EmailJob]:
     """Claim the job if a delivery may take it and it has deliveries left: one UpdateItem that
     answers the job as claimed, or as it stood when the claim failed (None: no such job)."""
-    return db.update_answering(
-        EmailJob(job_id),
+    stale = outbox.stale_claims_before(now)
+    return _claim_shape().send(job_id, claim=claim, now=now, stale=stale)
+
+
+@cache
+def _claim_shape() -> db.UpdateShape[EmailJob]:
+    """The claim's UpdateItem, built once (issue #17: the same for every email)."""
+    claim, now = db.slot("claim", EmailJob.claim), db.slot("now", EmailJob.claimed_at)
+    return db.update_shape(
+        EmailJob,
         [
             EmailJob.status.set(EmailStatus.SENDING),
             EmailJob.claim.set(claim),
@@ -302,7 +311,7 @@ def _claim(job_id: str, claim: str, now: datetime) -> db.Updated[EmailJob]:
             EmailJob.attempts.add(1),
             EmailJob.updated_at.set(now),
         ],
-        outbox.claimable(now)
+        outbox.claimable_if_claimed_before(db.slot("stale", EmailJob.claimed_at))
         & ((EmailJob.attempts < config.EMAIL_MAX_RECEIVES) | EmailJob.attempts.does_not_exist()),
     )
 
@@ -323,33 +332,47 @@ def _end(
     """End the job under its claim. R53: what stays is what the email log needs (kind, to,
     outcome, times, subject); the sealed link goes, no body is kept, and the job expires after
     its organization's retention."""
-    moment = clock.now()
+    told: dict[str, Any] = {
+        "to": to,
+        "reason": reason,
+        "sent_at": sent_at,
+        "sent_day": sent_day_key(job.job_id, sent_at) if sent_at else None,
+        "subject": subject,
+        "ses_message_id": message_id,
+        "branded_org_id": branded_org_id,
+    }
+    told = {name: value for name, value in told.items() if value}
+    shape = _end_shape(tuple(told))
+    # Nothing read back: the job's outcome is the last the worker says of it.
+    ended = shape.send(
+        job.job_id,
+        claim=claim,
+        status=status,
+        updated_at=clock.now(),
+        purge_at=outbox.purge_at(job, org),
+        **told,
+    )
+    if not ended.written:
+        raise _ClaimLost()
+
+
+@cache
+def _end_shape(told: tuple[str, ...]) -> db.UpdateShape[EmailJob]:
+    """The outcome's UpdateItem for the attributes an outcome `told` (one shape each: sent,
+    suppressed with or without an address...), built once."""
+    attributes = EmailJob.get_attributes()
     actions = [
-        EmailJob.status.set(status),
-        EmailJob.updated_at.set(moment),
+        EmailJob.status.set(db.slot("status", EmailJob.status)),
+        EmailJob.updated_at.set(db.slot("updated_at", EmailJob.updated_at)),
         EmailJob.open_shard.remove(),
         EmailJob.claim.remove(),
         EmailJob.sealed_secret.remove(),
-        EmailJob.purge_at.set(outbox.purge_at(job, org)),
+        EmailJob.purge_at.set(db.slot("purge_at", EmailJob.purge_at)),
+        *(attributes[name].set(db.slot(name, attributes[name])) for name in told),
     ]
-    if to:
-        actions.append(EmailJob.to.set(to))
-    if reason:
-        actions.append(EmailJob.reason.set(reason))
-    if sent_at:
-        actions += [
-            EmailJob.sent_at.set(sent_at),
-            EmailJob.sent_day.set(sent_day_key(job.job_id, sent_at)),
-        ]
-    if subject:
-        actions.append(EmailJob.subject.set(subject))
-    if message_id:
-        actions.append(EmailJob.ses_message_id.set(message_id))
-    if branded_org_id:
-        actions.append(EmailJob.branded_org_id.set(branded_org_id))
-    # Nothing read back: the job's outcome is the last the worker says of it.
-    if not db.update_answering(job, actions, EmailJob.claim == claim, answer=False).written:
-        raise _ClaimLost()
+    return db.update_shape(
+        EmailJob, actions, EmailJob.claim == db.slot("claim", EmailJob.claim), answer=False
+    )
 
 
 class _ClaimLost(Conflict):
