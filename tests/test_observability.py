@@ -156,6 +156,31 @@ def test_the_worker_counts_sent_and_suppressed_emails_in_emf(
     assert all(line.get("function_request_id") for line in sent)
 
 
+def test_a_batch_counts_its_emails_by_kind_and_reason_in_one_line_each(
+    api: Api, practice: Practice, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # R41, R43 (issue #17): a batch's counts go out as one EMF line per kind and per reason,
+    # each with the batch's total, so an alarm sees every email and the worker writes 2 lines
+    clients = [add_client(api, practice, name, f"{name.lower()}@example.com") for name in "AB"]
+    book(api, practice, [*clients, add_client(api, practice, "Cy", None)])
+    jobs = email_log(api, practice)
+    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
+    capsys.readouterr()
+    records = [
+        type("R", (), {"message_id": f"m{n}", "receipt_handle": f"h{n}", "job_id": job["id"]})()
+        for n, job in enumerate(jobs)
+    ]
+    with Client(app) as client:
+        client.lambda_.invoke("email_worker", sqs_event(records))
+    out = capsys.readouterr().out
+    assert [(m["dimensions"]["kind"], m["value"]) for m in _named(out, "EmailsSent")] == [
+        ("appointment_confirmation", [2.0])
+    ]
+    assert [(m["dimensions"]["reason"], m["value"]) for m in _named(out, "EmailsSuppressed")] == [
+        ("no_email", [1.0])
+    ]
+
+
 def test_failed_sign_ins_and_throttles_are_counted(
     api: Api, practice: Practice, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -405,16 +405,17 @@ def process_batch(records: list[Record], sender: Sender) -> Batch:
     that delivery dies, this message is what brings the job back."""
     batch = Batch(Counter(), [], [])
     done: list[Record] = []
-    for record in records:
-        try:
-            outcome = deliver(record.job_id, sender)
-        except Exception as exc:  # one bad job must not fail its batch (R42); SQS retries it
-            # The type only: an SES message may quote an address (R48); the job keeps the text.
-            logs.event("email.delivery_failed", job_id=record.job_id, error=type(exc).__name__)
-            batch.failed.append(record)
-            continue
-        batch.outcomes[outcome] += 1
-        (batch.waiting if outcome == "in_flight" else done).append(record)
+    with metrics.batched():  # one EMF line per kind and reason for the batch (issue #17)
+        for record in records:
+            try:
+                outcome = deliver(record.job_id, sender)
+            except Exception as exc:  # one bad job must not fail its batch (R42); SQS retries it
+                # The type only: an SES message may quote an address (R48); the job keeps it.
+                logs.event("email.delivery_failed", job_id=record.job_id, error=type(exc).__name__)
+                batch.failed.append(record)
+                continue
+            batch.outcomes[outcome] += 1
+            (batch.waiting if outcome == "in_flight" else done).append(record)
     if done:
         aws.client("sqs").delete_message_batch(
             QueueUrl=aws.queue_url(config.EMAIL_QUEUE),
