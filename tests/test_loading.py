@@ -1,0 +1,107 @@
+"""`db.loaded` builds a stored item's model exactly as PynamoDB's `from_raw_data` does.
+
+Every read parses its items with it (`db.get_together`, the email worker's claim; issue #17),
+so what the rules decide on (a client's status and settings R36–R38, a job's status and
+attempts R41–R42, a practice's branding B-rules) must be what PynamoDB would have read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.models import Model
+
+from chalicelib import aws, db
+from chalicelib.models import (
+    appointments,
+    audit,
+    emails,
+    identities,
+    links,
+    orgs,
+    profiles,
+    records,
+    search,
+    sessions,
+    tokens,
+)
+from chalicelib.models.emails import EmailJob
+from chalicelib.models.identities import Identity
+from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
+from tests.support.api import Api, Practice
+from tests.support.email import add_client, book, email_log
+from tests.support.records import identity_of
+
+MODULES = (
+    appointments,
+    audit,
+    emails,
+    identities,
+    links,
+    orgs,
+    profiles,
+    records,
+    search,
+    sessions,
+    tokens,
+)
+
+
+def _models() -> list[type[Model]]:
+    return sorted(
+        {
+            value
+            for module in MODULES
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, Model) and value is not Model
+        },
+        key=lambda cls: cls.__name__,
+    )
+
+
+def _raw(model_cls: type[Model], *keys: str) -> dict[str, Any]:
+    names = [model_cls._hash_key_attribute().attr_name]
+    if (range_attribute := model_cls._range_key_attribute()) is not None:
+        names.append(range_attribute.attr_name)
+    answer = aws.client("dynamodb").get_item(
+        TableName=model_cls.Meta.table_name,
+        Key={name: {"S": key} for name, key in zip(names, keys, strict=True)},
+        ConsistentRead=True,
+    )
+    return answer["Item"]
+
+
+def _same_as_pynamodb(model_cls: type[Model], item: dict[str, Any]) -> None:
+    mine, theirs = db.loaded(model_cls, item), model_cls.from_raw_data(item)
+    assert type(mine) is type(theirs)
+    assert mine.attribute_values == theirs.attribute_values, model_cls.__name__
+
+
+def test_every_model_loads_an_item_of_keys_alone_with_its_defaults() -> None:
+    # Issue #17: attributes an item does not store take the model's defaults (a job's context
+    # `{}`), as from_raw_data gives them
+    found = _models()
+    assert {EmailJob, Organization, ClientProfile, Identity} <= set(found)
+    for model_cls in found:
+        item = {model_cls._hash_key_attribute().attr_name: {"S": "key"}}
+        if (range_attribute := model_cls._range_key_attribute()) is not None:
+            item[range_attribute.attr_name] = {"S": "range"}
+        _same_as_pynamodb(model_cls, item)
+
+
+def test_the_records_an_email_is_decided_on_load_as_pynamodb_loads_them(
+    api: Api, practice: Practice
+) -> None:
+    # R36-R38, R41-R43 (issue #17): the practice (settings, branding), the client, the login
+    # and the queued job, as stored by the app, parse to the same models
+    client_id = add_client(api, practice, "Ana", "ana@example.com")
+    book(api, practice, [client_id])
+    [job] = email_log(api, practice)
+    admin = identity_of(practice.admin_email)
+    _same_as_pynamodb(Organization, _raw(Organization, practice.id, "org"))
+    _same_as_pynamodb(ClientProfile, _raw(ClientProfile, practice.id, client_id))
+    _same_as_pynamodb(Identity, _raw(Identity, admin.id))
+    stored_job = _raw(EmailJob, job["id"])
+    assert "context" in stored_job
+    _same_as_pynamodb(EmailJob, stored_job)
