@@ -415,29 +415,39 @@ def get_together(keys: Sequence[Key]) -> Found:
 
 def loaded(model_cls: type[M], item: dict[str, Any]) -> M:
     """The model of a stored item, as `from_raw_data` builds it (defaults, then each stored
-    attribute deserialized), without its per-attribute descriptor calls, run twice: about half
-    the time (issue #17: every read parses its items, the email worker three an email). Not for
-    models with a discriminator (Portico has none)."""
-    model = model_cls.__new__(model_cls)
+    attribute deserialized), without its per-attribute descriptor calls, run twice: about a
+    third of the time (issue #17: every read parses its items, the email worker three an
+    email). Not for models with a discriminator (Portico has none)."""
+    stored_as, defaults = _loading_plan(model_cls)
     values: dict[str, Any] = {}
-    for name, attribute, default in _loading_plan(model_cls):
-        stored = item.get(attribute.attr_name)
-        if stored and NULL not in stored:
+    for stored_name, stored in item.items():
+        known = stored_as.get(stored_name)
+        if known is not None and stored and NULL not in stored:
+            name, attribute = known
             values[name] = attribute.deserialize(attribute.get_value(stored))
-        elif default is not None:
+    for name, default in defaults:
+        if name not in values:
             value = default() if callable(default) else default
             if value is not None:
                 values[name] = value
+    model = model_cls.__new__(model_cls)
     model.attribute_values = values
     return model
 
 
 @cache
-def _loading_plan(model_cls: type[Model]) -> tuple[tuple[str, Attribute[Any], Any], ...]:
+def _loading_plan(
+    model_cls: type[Model],
+) -> tuple[dict[str, tuple[str, Attribute[Any]]], tuple[tuple[str, Any], ...]]:
+    """A model's attributes by stored name, and the defaults of those that have one."""
     assert model_cls._get_discriminator_attribute() is None, "from_raw_data picks its class"
-    return tuple((name, a, a.default) for name, a in model_cls.get_attributes().items())
+    attributes = model_cls.get_attributes()
+    stored_as = {a.attr_name: (name, a) for name, a in attributes.items()}
+    defaults = tuple((name, a.default) for name, a in attributes.items() if a.default is not None)
+    return stored_as, defaults
 
 
+@cache
 def _key_names(model_cls: type[Model]) -> tuple[str, ...]:
     range_attribute = model_cls._range_key_attribute()
     hash_name = model_cls._hash_key_attribute().attr_name

@@ -82,6 +82,22 @@ def test_an_organizations_email_carries_its_branding_and_no_other(api: Api, bran
             assert value not in message.subject
 
 
+def test_an_email_after_a_branding_change_carries_the_new_branding(api: Api, branded) -> None:
+    # R9, R40 (issue #17: the From is cleaned once a sender name): the worker's next email
+    # after staff change the branding has the new sender name and colour, not the first's
+    sunrise, _ = branded
+    client_id = add_client(api, sunrise, "Maya", "maya@example.com")
+    book(api, sunrise, [client_id])
+    [first] = sent_by_worker(job_ids(api, sunrise)).sent
+    brand(api, sunrise, {**SUNRISE, "sender_name": "Sunrise Clinic", "primary_color": "#118844"})
+    book(api, sunrise, [client_id])
+    [second] = sent_by_worker(job_ids(api, sunrise)[:1]).sent
+    assert first["source"] == f"Sunrise Front Desk via Portico <{config.MAIL_FROM_ADDRESS}>"
+    assert second["source"] == f"Sunrise Clinic via Portico <{config.MAIL_FROM_ADDRESS}>"
+    assert "#118844" in second["message"].html
+    assert "#ff6600" not in second["message"].html
+
+
 def test_html_is_autoescaped_and_its_css_inlined(api: Api, branded) -> None:
     # R40: a client's name is text, never markup; mail clients that drop <style> still see it.
     sunrise, _ = branded

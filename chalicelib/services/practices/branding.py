@@ -9,6 +9,7 @@ organizations, so a shared mailbox does not learn where else its owner is a clie
 from __future__ import annotations
 
 import email.utils
+from functools import lru_cache
 from typing import Any
 
 from chalicelib import config, db
@@ -52,9 +53,13 @@ def from_header(brand: dict[str, Any]) -> str:
     """The email's From: the platform's one address, named "<practice> via Portico", encoded
     as RFC 5322 and 2047 say (quoted, or an encoded word for non-ASCII), so no practice's name
     can pose as another sender or add a header (rules/senders.py)."""
-    return email.utils.formataddr(
-        (from_name(brand.get("sender_name")), config.MAIL_FROM_ADDRESS), charset="utf-8"
-    )
+    return _from_header(brand.get("sender_name"), config.MAIL_FROM_ADDRESS)
+
+
+@lru_cache(maxsize=1024)
+def _from_header(sender_name: str | None, address: str) -> str:
+    """Cleaned once a sender name, not once an email (issue #17: the worker's CPU)."""
+    return email.utils.formataddr((from_name(sender_name), address), charset="utf-8")
 
 
 def _in_several_organizations(identity_id: str) -> bool:
