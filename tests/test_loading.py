@@ -54,7 +54,9 @@ def _models() -> list[type[Model]]:
             value
             for module in MODULES
             for value in vars(module).values()
-            if isinstance(value, type) and issubclass(value, Model) and value is not Model
+            if isinstance(value, type)
+            and issubclass(value, Model)
+            and value._hash_key_attribute() is not None  # a table's model, not a base class
         },
         key=lambda cls: cls.__name__,
     )
