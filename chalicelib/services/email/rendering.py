@@ -59,19 +59,25 @@ def environment() -> Environment:
 
 
 @cache
-def _subject(source: str) -> Template:
-    """A kind's subject, compiled once (Jinja2 caches file templates, not strings)."""
-    return environment().from_string(source)
+def _templates(kind_name: str, subject: str) -> tuple[Template, Template, Template]:
+    """A kind's subject, HTML and text templates, looked up once (issue #17: not per email;
+    Jinja2 caches file templates, not strings)."""
+    env = environment()
+    return (
+        env.from_string(subject),
+        env.get_template(f"email/{kind_name}.html"),
+        env.get_template(f"email/{kind_name}.txt"),
+    )
 
 
 def render(kind: EmailKind, context: dict[str, Any], brand: dict[str, Any]) -> Rendered:
     import css_inline  # noqa: PLC0415 (only the worker and previews need it)
 
-    env = environment()
+    subject_template, html_template, text_template = _templates(kind.name, kind.subject)
     values = {**context, "brand": brand}
-    subject = _subject(kind.subject).render(values)
-    html = env.get_template(f"email/{kind.name}.html").render(values, subject=subject)
-    text = env.get_template(f"email/{kind.name}.txt").render(values, subject=subject)
+    subject = subject_template.render(values)
+    html = html_template.render(values, subject=subject)
+    text = text_template.render(values, subject=subject)
     return Rendered(" ".join(subject.split()), css_inline.inline(html), text)
 
 
