@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import json
 import random
 import threading
 import time
@@ -31,7 +32,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar, cast, overload
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import Attribute
+from pynamodb.attributes import Attribute, JSONAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.constants import NULL
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
@@ -415,16 +416,17 @@ def get_together(keys: Sequence[Key]) -> Found:
 
 def loaded(model_cls: type[M], item: dict[str, Any]) -> M:
     """The model of a stored item, as `from_raw_data` builds it (defaults, then each stored
-    attribute deserialized), without its per-attribute descriptor calls, run twice: about a
-    third of the time (issue #17: every read parses its items, the email worker three an
-    email). Not for models with a discriminator (Portico has none)."""
+    attribute deserialized), without its per-attribute descriptor calls, run twice, nor a JSON
+    decoder built per JSON attribute: about a third of the time (issue #17: every read parses
+    its items, the email worker three an email). Not for models with a discriminator (Portico
+    has none)."""
     stored_as, defaults = _loading_plan(model_cls)
     values: dict[str, Any] = {}
     for stored_name, stored in item.items():
         known = stored_as.get(stored_name)
         if known is not None and stored and NULL not in stored:
-            name, attribute = known
-            values[name] = attribute.deserialize(attribute.get_value(stored))
+            name, read = known
+            values[name] = read(stored)
     for name, default in defaults:
         if name not in values:
             value = default() if callable(default) else default
@@ -435,14 +437,28 @@ def loaded(model_cls: type[M], item: dict[str, Any]) -> M:
     return model
 
 
+# What JSONAttribute.deserialize builds each time it is called (json.loads with an argument).
+_JSON = json.JSONDecoder(strict=False)
+
+
+def _reader(attribute: Attribute[Any]) -> Callable[[dict[str, Any]], Any]:
+    """How `attribute`'s stored value becomes its value, as its `deserialize` does."""
+    if type(attribute) is UnicodeAttribute:
+        return attribute.get_value  # deserialize: the value itself
+    if type(attribute) is JSONAttribute:
+        return lambda stored: _JSON.decode(attribute.get_value(stored))
+    return lambda stored: attribute.deserialize(attribute.get_value(stored))
+
+
 @cache
 def _loading_plan(
     model_cls: type[Model],
-) -> tuple[dict[str, tuple[str, Attribute[Any]]], tuple[tuple[str, Any], ...]]:
-    """A model's attributes by stored name, and the defaults of those that have one."""
+) -> tuple[dict[str, tuple[str, Callable[[dict[str, Any]], Any]]], tuple[tuple[str, Any], ...]]:
+    """A model's attributes by stored name, with how each is read, and the defaults of those
+    that have one."""
     assert model_cls._get_discriminator_attribute() is None, "from_raw_data picks its class"
     attributes = model_cls.get_attributes()
-    stored_as = {a.attr_name: (name, a) for name, a in attributes.items()}
+    stored_as = {a.attr_name: (name, _reader(a)) for name, a in attributes.items()}
     defaults = tuple((name, a.default) for name, a in attributes.items() if a.default is not None)
     return stored_as, defaults
 
