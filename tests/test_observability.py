@@ -118,6 +118,20 @@ def test_an_api_request_line_carries_api_gateways_request_id(
     assert line["function_request_id"] == Context.aws_request_id
 
 
+def _worker_output(api: Api, practice: Practice, capsys: pytest.CaptureFixture[str]) -> str:
+    """What the SQS handler prints delivering the practice's queued jobs in one batch."""
+    jobs = email_log(api, practice)
+    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
+    capsys.readouterr()
+    records = [
+        type("R", (), {"message_id": f"m{n}", "receipt_handle": f"h{n}", "job_id": job["id"]})()
+        for n, job in enumerate(jobs)
+    ]
+    with Client(app) as client:
+        client.lambda_.invoke("email_worker", sqs_event(records))
+    return capsys.readouterr().out
+
+
 def test_the_worker_counts_sent_and_suppressed_emails_in_emf(
     api: Api,
     practice: Practice,
@@ -129,16 +143,7 @@ def test_the_worker_counts_sent_and_suppressed_emails_in_emf(
     with_email = add_client(api, practice, "Ana", "ana@example.com")
     without = add_client(api, practice, "Bo", None)
     book(api, practice, [with_email, without])
-    jobs = email_log(api, practice)
-    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
-    capsys.readouterr()
-    records = [
-        type("R", (), {"message_id": f"m{n}", "receipt_handle": f"h{n}", "job_id": job["id"]})()
-        for n, job in enumerate(jobs)
-    ]
-    with Client(app) as client:
-        client.lambda_.invoke("email_worker", sqs_event(records))
-    out = capsys.readouterr().out
+    out = _worker_output(api, practice, capsys)
     outcomes = {e["to"] or "": e for e in email_log(api, practice)}
     suppressed = [e for e in outcomes.values() if e["status"] == "suppressed"]
     assert [e["status"] for e in outcomes.values()].count("sent") == 1
@@ -163,16 +168,7 @@ def test_a_batch_counts_its_emails_by_kind_and_reason_in_one_line_each(
     # each with the batch's total, so an alarm sees every email and the worker writes 2 lines
     clients = [add_client(api, practice, name, f"{name.lower()}@example.com") for name in "AB"]
     book(api, practice, [*clients, add_client(api, practice, "Cy", None)])
-    jobs = email_log(api, practice)
-    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url(config.EMAIL_QUEUE))
-    capsys.readouterr()
-    records = [
-        type("R", (), {"message_id": f"m{n}", "receipt_handle": f"h{n}", "job_id": job["id"]})()
-        for n, job in enumerate(jobs)
-    ]
-    with Client(app) as client:
-        client.lambda_.invoke("email_worker", sqs_event(records))
-    out = capsys.readouterr().out
+    out = _worker_output(api, practice, capsys)
     assert [(m["dimensions"]["kind"], m["value"]) for m in _named(out, "EmailsSent")] == [
         ("appointment_confirmation", [2.0])
     ]
