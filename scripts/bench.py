@@ -36,7 +36,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,7 +58,7 @@ from chalicelib.models.profiles import ClientProfile
 from chalicelib.models.search import ClientSearchEntry
 from chalicelib.services.clients import search
 from chalicelib.services.identity import handover, identities, passwords
-from scripts import bench_cold
+from scripts import bench_cold, interpreters
 from scripts.moto_answers import plain_dynamodb_answers
 from scripts.moto_journal import undo_by_item
 
@@ -569,16 +568,7 @@ def import_seconds(body: str, bytecode: str | None = None) -> float:
         env["PYTHONPYCACHEPREFIX"] = bytecode
     else:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-    run = subprocess.run(
-        [sys.executable, "-c", MEASURE_IMPORT.format(body=body)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return float(run.stdout.strip().splitlines()[-1])
+    return float(interpreters.last_line(["-c", MEASURE_IMPORT.format(body=body)], env))
 
 
 def cold_imports(repetitions: int) -> dict[str, Any]:

@@ -20,13 +20,12 @@ import logging
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from scripts import interpreters
 
 # An API Gateway proxy event of `GET /v1/me`, as Lambda hands it to the function.
 EVENT = """{
@@ -143,16 +142,7 @@ def answer(code: str, env: dict[str, str]) -> dict[str, Any]:
 
 def last_json_line(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
     """What a fresh interpreter run with `arguments` printed last, as JSON."""
-    run = subprocess.run(
-        [sys.executable, *arguments],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    found: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(interpreters.last_line(arguments, env))
     return found
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from chalicelib.services.identity import passwords
-from scripts import deploy_template
+from scripts import deploy_template, interpreters
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_VCPU_MB = 1769
@@ -85,16 +84,7 @@ def peak_rss_mb() -> float:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     env.pop("PASSWORD_HASH_COST", None)  # the standard cost, as deployed
-    run = subprocess.run(
-        [sys.executable, "-c", PEAK],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return int(run.stdout.strip().splitlines()[-1]) / 1024  # Linux reports KiB
+    return int(interpreters.last_line(["-c", PEAK], env)) / 1024  # Linux reports KiB
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,6 @@ import json
 import os
 import pkgutil
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +17,8 @@ from chalice.test import Client
 import app as app_module
 import chalicelib.handlers
 from chalicelib.handlers.routes import LOCAL_ROUTES, ROUTES, Route
+from scripts import interpreters
 
-ROOT = Path(__file__).resolve().parent.parent
 ALL = ROUTES + LOCAL_ROUTES
 
 
@@ -85,16 +82,7 @@ print(json.dumps({"cold": cold, "status": status, "after": after}))
 
 def probe() -> dict[str, Any]:
     env = {**os.environ, "PORTICO_STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1"}
-    run = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+    return dict(json.loads(interpreters.last_line(["-c", f"HEAVY = {HEAVY!r}\n{PROBE}"], env)))
 
 
 def test_issue_17_a_cold_start_imports_no_handler_and_a_request_only_its_own() -> None:
