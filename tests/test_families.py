@@ -14,13 +14,28 @@ from chalicelib.services.email import copies, delivery
 from chalicelib.services.families import holders, links
 from chalicelib.services.identity import identities
 from scripts import backfill_copy_holders
-from tests.support.api import Api, Practice
+from tests.support.api import Answer, Api, Practice
 from tests.support.email import RecordingSender, book
 from tests.support.family import add_client, link
 
 
 def contacts_path(practice: Practice, client_id: str) -> str:
     return f"/v1/orgs/{practice.id}/clients/{client_id}/contacts"
+
+
+def add_copied_parent(api: Api, practice: Practice, client_id: str) -> Answer:
+    """Ana, a parent contact of the client who gets copies of its emails (R24, R29)."""
+    return api.post(
+        contacts_path(practice, client_id),
+        {
+            "first_name": "Ana",
+            "last_name": "R",
+            "email": "ana@example.com",
+            "relationship": "parent",
+            "notify": True,
+        },
+        practice.admin_token,
+    )
 
 
 def drain(sender: RecordingSender) -> None:
@@ -187,17 +202,7 @@ def test_r29_r34_copy_holders_receive_exactly_the_clients_emails(
 ) -> None:
     sam = add_client(api, practice, "Sam", "sam@example.com")
     lee = add_client(api, practice, "Lee", "lee@example.com")
-    api.post(
-        contacts_path(practice, sam),
-        {
-            "first_name": "Ana",
-            "last_name": "R",
-            "email": "ana@example.com",
-            "relationship": "parent",
-            "notify": True,
-        },
-        practice.admin_token,
-    )
+    add_copied_parent(api, practice, sam)
     api.post(
         contacts_path(practice, sam),
         {"first_name": "Bo", "last_name": "R", "email": "bo@example.com", "relationship": "other"},
@@ -225,12 +230,7 @@ def test_r29_each_contact_and_link_change_keeps_the_profiles_copy_holders(
     sam = add_client(api, practice, "Sam", "sam@example.com")
     lee = add_client(api, practice, "Lee", "lee@example.com")
     assert _copy_holders(practice, sam) == {}
-    body = {"first_name": "Ana", "last_name": "R", "email": "ana@example.com"}
-    added = api.post(
-        contacts_path(practice, sam),
-        {**body, "relationship": "parent", "notify": True},
-        practice.admin_token,
-    )
+    added = add_copied_parent(api, practice, sam)
     contact = f"contact:{added.body['contact']['id']}"
     assert _copy_holders(practice, sam) == {
         contact: {"email": "ana@example.com", "first_name": "Ana"}
@@ -262,12 +262,7 @@ def test_r29_the_worker_finds_copy_holders_on_the_profile_without_a_query(
     api: Api, practice: Practice, dynamo_calls: Any
 ) -> None:
     sam = add_client(api, practice, "Sam", "sam@example.com")
-    body = {"first_name": "Ana", "last_name": "R", "email": "ana@example.com"}
-    api.post(
-        contacts_path(practice, sam),
-        {**body, "relationship": "parent", "notify": True},
-        practice.admin_token,
-    )
+    add_copied_parent(api, practice, sam)
     book(api, practice, [sam])
     (parent,) = list(EmailJob.by_client.query(f"{practice.id}#{sam}"))
     sender = RecordingSender()
@@ -284,12 +279,7 @@ def test_r29_a_profile_stored_before_its_summary_still_gets_its_copies(
     # A profile written before `copy_holders` existed has none: the worker reads its partition.
     sam = add_client(api, practice, "Sam", "sam@example.com")
     lee = add_client(api, practice, "Lee", "lee@example.com")
-    body = {"first_name": "Ana", "last_name": "R", "email": "ana@example.com"}
-    api.post(
-        contacts_path(practice, sam),
-        {**body, "relationship": "parent", "notify": True},
-        practice.admin_token,
-    )
+    add_copied_parent(api, practice, sam)
     link(api, practice, sam, {"client_id": lee, "relationship": "parent", "notify": True})
     profile = ClientProfile.get(practice.id, sam, consistent_read=True)
     profile.update(actions=[ClientProfile.copy_holders.remove()])
@@ -312,17 +302,7 @@ def test_r29_a_profile_stored_before_its_summary_still_gets_its_copies(
 def test_r41_a_redelivered_email_adds_no_second_copy(api: Api, practice: Practice) -> None:
 
     sam = add_client(api, practice, "Sam", "sam@example.com")
-    api.post(
-        contacts_path(practice, sam),
-        {
-            "first_name": "Ana",
-            "last_name": "R",
-            "email": "ana@example.com",
-            "relationship": "parent",
-            "notify": True,
-        },
-        practice.admin_token,
-    )
+    add_copied_parent(api, practice, sam)
     book(api, practice, [sam])
     (parent,) = list(EmailJob.by_client.query(f"{practice.id}#{sam}"))
     sam_profile = ClientProfile.get(practice.id, sam, consistent_read=True)
@@ -337,17 +317,7 @@ def test_r29_r36_a_feature_off_for_the_client_is_off_for_the_copies(
     api: Api, practice: Practice
 ) -> None:
     sam = add_client(api, practice, "Sam", "sam@example.com")
-    api.post(
-        contacts_path(practice, sam),
-        {
-            "first_name": "Ana",
-            "last_name": "R",
-            "email": "ana@example.com",
-            "relationship": "parent",
-            "notify": True,
-        },
-        practice.admin_token,
-    )
+    add_copied_parent(api, practice, sam)
     settings = f"/v1/orgs/{practice.id}/clients/{sam}/portal-settings"
     assert (
         api.call(
