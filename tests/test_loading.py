@@ -8,8 +8,10 @@ attempts R41–R42, a practice's branding B-rules) must be what PynamoDB would h
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+import pytest
 from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
@@ -121,3 +123,54 @@ def test_every_model_loads_every_attribute_set_as_pynamodb_loads_it() -> None:
         item = model.serialize()
         _same_as_pynamodb(model_cls, item)
         assert db.loaded(model_cls, item).attribute_values == model.attribute_values
+
+
+# Issue #17: numbers and dates are parsed and written without PynamoDB's Python parsing, so each
+# form PynamoDB stores, and each it refuses, must come out as PynamoDB's own would.
+NUMBER_TEXTS = ("7", "0", "-3", "7.5", "-0.25", "1E+2", "123456789012345678901234567890")
+DATE_TEXTS = (
+    "2026-12-01T09:30:15.123456+0000",
+    "0999-01-02T03:04:05.000000+0000",  # years under 1000, as PynamoDB pads them
+    "999-01-02T03:04:05.000000+0000",  # and as older PynamoDB wrote them, unpadded
+)
+REFUSED_DATE_TEXTS = ("2026-12-01T09:30:15Z", "2026-12-01T09:30:15.123456+0100", "yesterday")
+
+
+def _job_item(**stored: dict[str, str]) -> dict[str, Any]:
+    return {"job_id": {"S": "em_1"}, **stored}
+
+
+def test_stored_numbers_load_as_pynamodb_loads_them() -> None:
+    for text in NUMBER_TEXTS:
+        item = _job_item(attempts={"N": text})
+        mine, theirs = db.loaded(EmailJob, item), EmailJob.from_raw_data(item)
+        assert mine.attempts == theirs.attempts, text
+        assert type(mine.attempts) is type(theirs.attempts), text
+
+
+def test_stored_dates_load_or_are_refused_as_pynamodb_does() -> None:
+    for text in DATE_TEXTS:
+        item = _job_item(created_at={"S": text})
+        assert db.loaded(EmailJob, item).created_at == EmailJob.from_raw_data(item).created_at
+        assert db.loaded(EmailJob, item).created_at.tzinfo is UTC
+    for text in REFUSED_DATE_TEXTS:
+        item = _job_item(created_at={"S": text})
+        with pytest.raises(ValueError, match="does not match format"):
+            EmailJob.from_raw_data(item)
+        with pytest.raises(ValueError, match="does not match format"):
+            db.loaded(EmailJob, item)
+
+
+def test_a_date_an_update_shape_writes_is_the_text_pynamodb_writes() -> None:
+    # The email worker's claim and outcome fill their dates in through `db.slot`
+    slot = cast(Any, db.slot("now", EmailJob.claimed_at))
+    attribute = UTCDateTimeAttribute()
+    moments = [
+        datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC),
+        datetime(2026, 12, 1, 9, 30, 15, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 12, 1, 9, 30, 15),  # naive: taken as UTC, as PynamoDB takes it
+        datetime(2026, 3, 8, 1, 59, tzinfo=ZoneInfo("America/Denver")),
+        datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    ]
+    for moment in moments:
+        assert slot.serialized(moment) == {"S": attribute.serialize(moment)}, moment
