@@ -10,8 +10,9 @@ import pytest
 from chalicelib import config, sealing
 from chalicelib.db import Tx
 from chalicelib.models.identities import Identity
+from chalicelib.rules.email_kinds import KINDS
 from chalicelib.services import outbox, tokens
-from chalicelib.services.email import delivery
+from chalicelib.services.email import delivery, rendering
 from tests.support.api import Api, Practice, sign_up_practice
 from tests.support.email import RecordingSender, add_client, book
 from tests.support.records import identity_of, stored
@@ -110,6 +111,25 @@ def test_html_is_autoescaped_and_its_css_inlined(api: Api, branded) -> None:
     assert "<style" not in html
     assert 'style="' in html
     assert "background: #ff6600" in html
+
+
+def test_rendering_never_fetches_a_stylesheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    # R40: CSS comes from the layout's <style> alone; a template that gained a <link> to a
+    # stylesheet (here a closed port, which css-inline's default would fail to fetch) renders
+    # without the worker calling out to the web
+    env = rendering.environment()
+    html = env.from_string(
+        '<html><head><link rel="stylesheet" href="http://127.0.0.1:9/mail.css">'
+        "<style>p { color: red }</style></head><body><p>{{ brand.display_name }}</p></body></html>"
+    )
+    monkeypatch.setattr(
+        rendering,
+        "_templates",
+        lambda name, subject: (env.from_string("Hello"), html, env.from_string("text")),
+    )
+    message = rendering.render(KINDS["appointment_confirmation"], {}, {"display_name": "Sunrise"})
+    assert '<p style="color: red;">Sunrise</p>' in message.html
+    assert "<link" not in message.html
 
 
 def _reset_job(identity: Identity, org_id: str) -> str:

@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from chalicelib.rules.email_kinds import EmailKind
+
+if TYPE_CHECKING:
+    from css_inline import CSSInliner
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -70,15 +73,23 @@ def _templates(kind_name: str, subject: str) -> tuple[Template, Template, Templa
     )
 
 
-def render(kind: EmailKind, context: dict[str, Any], brand: dict[str, Any]) -> Rendered:
-    import css_inline  # noqa: PLC0415 (only the worker and previews need it)
+@cache
+def _inliner() -> CSSInliner:
+    """One inliner for every email (issue #17: `css_inline.inline` builds one a call), which
+    never fetches a stylesheet: an email's CSS is its layout's <style>, and a `<link>` a
+    template might gain must not make the worker call out to the web."""
+    from css_inline import CSSInliner  # noqa: PLC0415 (only the worker and previews need it)
 
+    return CSSInliner(load_remote_stylesheets=False)
+
+
+def render(kind: EmailKind, context: dict[str, Any], brand: dict[str, Any]) -> Rendered:
     subject_template, html_template, text_template = _templates(kind.name, kind.subject)
     values = {**context, "brand": brand}
     subject = subject_template.render(values)
     html = html_template.render(values, subject=subject)
     text = text_template.render(values, subject=subject)
-    return Rendered(" ".join(subject.split()), css_inline.inline(html), text)
+    return Rendered(" ".join(subject.split()), _inliner().inline(html), text)
 
 
 def render_page(name: str, **values: Any) -> str:
