@@ -20,7 +20,17 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     # R41: the run itself fails unless SES counted exactly one send per job; R42: no failures
     out = tmp_path / "bench.json"
     run = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, "-m", "scripts.bench_worker", "--jobs", "12", "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "scripts.bench_worker",
+            "--jobs",
+            "12",
+            "--rounds",
+            "3",
+            "--json",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -48,6 +58,9 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     assert "Scan" not in worker["by_operation"]["dynamodb"]
     assert baseline["calls_per_email"] == {"dynamodb": 0, "ses": 1, "sqs": 0}
     assert figures["ratio_outside_aws_calls"] > 0  # a timing: reported, not asserted
+    # The paths took turns, each round's emails sent by both (the checks above hold for all)
+    assert figures["rounds"] == len(figures["ratio_outside_aws_calls_by_round"]) == 3
+    assert all(ratio > 0 for ratio in figures["ratio_outside_aws_calls_by_round"])
     assert worker["emails_per_second"] > 0
     assert baseline["emails_per_second"] > 0
     assert figures["ratio_worker_to_baseline"] == pytest.approx(
