@@ -21,6 +21,7 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from chalicelib import config
 
@@ -72,3 +73,34 @@ def reset() -> None:
         session.cache_clear()
         _clients.clear()
     queue_url.cache_clear()
+
+
+# What AWS answers when a service sheds load (DynamoDB, KMS, SQS, SES), and what a cancelled
+# transaction names for an item that was throttled.
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "RequestThrottled",
+        "TooManyRequestsException",
+    }
+)
+
+
+def throttled(error: BaseException) -> bool:
+    """Whether `error` is AWS shedding load, past the SDK's own retries: botocore's error, or
+    one that wraps it (PynamoDB keeps it as `cause`, a `raise ... from` as `__cause__`)."""
+    seen: BaseException | None = error
+    for _ in range(5):  # PynamoDB wraps once; a chain longer than this is not AWS's answer
+        if seen is None:
+            return False
+        if isinstance(seen, ClientError):
+            code = seen.response.get("Error", {}).get("Code")
+            reasons = seen.response.get("CancellationReasons") or []
+            return code in THROTTLING_CODES or any(
+                reason.get("Code") == "ThrottlingError" for reason in reasons
+            )
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    return False

@@ -52,7 +52,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, config
-from chalicelib.errors import Conflict, PorticoError, Throttled
+from chalicelib.errors import Conflict, PorticoError, busy
 
 ErrorFactory = Callable[[], PorticoError]
 
@@ -420,7 +420,7 @@ def get_together(keys: Sequence[Key]) -> Found:
             if not request:
                 break
         else:
-            raise Throttled("Portico is busy right now; try again in a moment.", retry_after=1)
+            raise busy()
     return Found(found)
 
 

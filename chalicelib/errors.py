@@ -75,6 +75,13 @@ class Throttled(PorticoError):
         return {"Retry-After": str(self.retry_after)}
 
 
+def busy() -> Throttled:
+    """429 when AWS sheds load past the SDK's retries, or leaves a batch's keys unread: the
+    caller may send the request again (a change is one transaction, there whole or not at
+    all)."""
+    return Throttled("Portico is busy right now; try again in a moment.", retry_after=1)
+
+
 def field_error(field: str, message: str) -> Invalid:
     """A 400 about one field of the request."""
     return Invalid(message, details=[{"field": field, "message": message}])

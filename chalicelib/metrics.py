@@ -11,7 +11,7 @@ reasons and kinds, never ids of people (R48) and never anything with many values
 | EmailsSuppressed | the worker (R36–R38, R43), one line a batch | reason |
 | EmailsDead | the outbox sweep, once per dead job (R42) | |
 | SignInFailures | a failed password check: sign-in, the join page, a practice sign-up (R45) | |
-| Throttled | every 429 the API answers (R17, R20, R45) | |
+| Throttled | every 429 the API answers (R17, R20, R45, and AWS throttling past the retries) | |
 """
 
 from __future__ import annotations

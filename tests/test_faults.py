@@ -103,6 +103,14 @@ def book(api: Api, practice: Practice, client_ids: list[str]) -> Any:
     )
 
 
+def assert_busy(answer: Any) -> None:
+    """The contract's answer to a request AWS throttled past the SDK's retries: 429, its
+    Retry-After, the error shape (API.md), never Chalice's 500."""
+    assert answer.status == 429, answer.body
+    assert answer.body["error"]["code"] == "throttled"
+    assert int({k.lower(): v for k, v in answer.headers.items()}["retry-after"]) >= 1
+
+
 def appointments(api: Api, practice: Practice) -> list[dict[str, Any]]:
     answer = api.get(f"/v1/orgs/{practice.id}/appointments", practice.admin_token)
     assert answer.status == 200, answer.body
@@ -132,12 +140,13 @@ def test_a_transaction_throttled_past_the_retries_writes_nothing_and_queues_noth
     api: Api, practice: Practice, faults: Faults
 ) -> None:
     # Injected: every try of the booking's TransactWriteItems throttled. Checked: the request
-    # fails (not a 2xx: the caller knows to try again), no appointment, no job, no message, no
-    # email; once DynamoDB recovers the same request books once and sends once (R39, R42).
+    # answers the contract's 429 with Retry-After (the caller knows to try again), no
+    # appointment, no job, no message, no email; once DynamoDB recovers the same request books
+    # once and sends once (R39, R42).
     client_id = add_client(api, practice, "ana", "ana@example.com")
     faults.inject("TransactWriteItems", "ThrottlingException", times=99)
     failed = book(api, practice, [client_id])
-    assert failed.status >= 500, failed.body
+    assert_busy(failed)
     assert len(faults.tries) == DYNAMODB_TRIES
     faults.clear()
     assert appointments(api, practice) == []
@@ -153,19 +162,63 @@ def test_a_single_write_throttled_past_the_retries_changes_nothing(
 ) -> None:
     # Injected: every try of a client change's conditional PutItem (a versioned save; a phone
     # number, which no search entry holds, R55) answered ProvisionedThroughputExceededException.
-    # Checked: the request fails, the client is as it was; after recovery the change lands once
-    # (R5: a profile changes only when asked).
+    # Checked: the request answers 429, the client is as it was; after recovery the change
+    # lands once (R5: a profile changes only when asked).
     client_id = add_client(api, practice, "ana", "ana@example.com")
     path = f"/v1/orgs/{practice.id}/clients/{client_id}"
     faults.inject("PutItem", "ProvisionedThroughputExceededException", times=99)
     failed = api.patch(path, {"phone": "+1 415 555 0134"}, practice.admin_token)
-    assert failed.status >= 500, failed.body
+    assert_busy(failed)
     assert len(faults.tries) == DYNAMODB_TRIES
     faults.clear()
     assert api.get(path, practice.admin_token).body["client"]["phone"] is None
     changed = api.patch(path, {"phone": "+1 415 555 0134"}, practice.admin_token)
     assert changed.status == 200
     assert changed.body["client"]["phone"] == "+1 415 555 0134"
+
+
+def test_a_read_throttled_past_the_retries_answers_429(
+    api: Api, practice: Practice, faults: Faults
+) -> None:
+    # Injected: every try of the client list's Query throttled. Checked: 429 with Retry-After,
+    # not a 500; once DynamoDB recovers the same request lists the client
+    client_id = add_client(api, practice, "ana", "ana@example.com")
+    path = f"/v1/orgs/{practice.id}/clients"
+    faults.inject("Query", "ProvisionedThroughputExceededException", times=99)
+    assert_busy(api.get(path, practice.admin_token))
+    assert len(faults.tries) >= DYNAMODB_TRIES
+    faults.clear()
+    listed = api.get(path, practice.admin_token)
+    assert listed.status == 200
+    assert [c["id"] for c in listed.body["clients"]] == [client_id]
+
+
+def test_an_invite_whose_sealing_kms_throttles_answers_429_and_issues_nothing(
+    api: Api, practice: Practice, faults: Faults
+) -> None:
+    # Injected: every try of KMS's Encrypt (the invite link's seal, R53) throttled. Checked:
+    # 429; no invite job was queued, so the client's only invite is the one sent after
+    # recovery (R13, R14)
+    client_id = add_client(api, practice, "ana", "ana@example.com")
+    path = f"/v1/orgs/{practice.id}/clients/{client_id}/invite"
+    faults.inject("Encrypt", "ThrottlingException", times=99)
+    assert_busy(api.post(path, {}, practice.admin_token))
+    faults.clear()
+    assert email_log(api, practice) == []
+    assert api.post(path, {}, practice.admin_token).status == 202
+    assert [e["kind"] for e in email_log(api, practice)] == ["invite"]
+
+
+def test_an_aws_failure_that_is_not_throttling_stays_a_server_error(
+    api: Api, practice: Practice, faults: Faults
+) -> None:
+    # Only throttling means "try again in a moment": DynamoDB failing its own way (500
+    # InternalServerError, past the retries) answers the contract's 500, not a 429
+    add_client(api, practice, "ana", "ana@example.com")
+    faults.inject("Query", "InternalServerError", times=99, status=500)
+    failed = api.get(f"/v1/orgs/{practice.id}/clients", practice.admin_token)
+    assert failed.status == 500, failed.body
+    assert failed.body["error"]["code"] == "internal_error"
 
 
 def test_a_booking_whose_transaction_conflicts_is_retried_and_sends_once(

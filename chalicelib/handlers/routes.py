@@ -20,6 +20,8 @@ from typing import Any
 
 from chalice import Chalice, IAMAuthorizer
 
+from chalicelib import aws, errors
+
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 CSV = "text/csv"
@@ -233,7 +235,25 @@ def register(app: Chalice, routes: tuple[Route, ...]) -> None:
             name=route.function,  # the view's name: openapi.yaml's operationId
             content_types=list(route.content_types),
             authorizer=IAMAuthorizer() if route.signed else None,
-        )(deferred(app, route.handler))
+        )(busy_when_throttled(deferred(app, route.handler)))
+
+
+def busy_when_throttled(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The contract's 429 for a request AWS throttled past the SDK's retries (DynamoDB, KMS,
+    SQS), not Chalice's 500: the caller may try again."""
+
+    def call(*event: Any, **params: Any) -> Any:
+        try:
+            return view(*event, **params)
+        except errors.PorticoError:
+            raise
+        except Exception as exc:
+            if aws.throttled(exc):
+                raise errors.busy() from exc
+            raise
+
+    call.__name__ = call.__qualname__ = view.__name__  # Chalice's name for the view
+    return call
 
 
 def deferred(app: Chalice, handler: str) -> Callable[..., Any]:
