@@ -536,6 +536,20 @@ def alarms(config: Any, functions: dict[str, str]) -> dict[str, Any]:
             },
             3,
         ),
+        # Nothing drains the feedback dead-letter queue: each message in it is a bounce or a
+        # complaint that suppressed no address (R54), or a Send event that did not mark its
+        # job sent (R41). Someone must fix the cause and redrive them.
+        "SesFeedbackDeadLetterQueueAlarm": _alarm(
+            "SES events failed the feedback function (R54): their addresses may not be "
+            "suppressed; redrive the feedback dead-letter queue once the cause is fixed",
+            {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": feedback_dead_letter_queue(config)}],
+                "Statistic": "Maximum",
+            },
+            1,
+        ),
         "EmailWorkerErrorsAlarm": _alarm(
             "The email worker failed invocations",
             {
@@ -645,11 +659,16 @@ def merge_template() -> dict[str, Any]:
     return {"Parameters": PARAMETERS, "Conditions": CONDITIONS, "Resources": resources}
 
 
+def feedback_dead_letter_queue(config: Any) -> str:
+    """Where SES events go that the feedback function failed `FEEDBACK_MAX_RECEIVES` times."""
+    return f"{config.SES_FEEDBACK_QUEUE}-dead"
+
+
 def ses_feedback(config: Any) -> dict[str, Any]:
     """R54: the configuration set every email is sent through, its bounce and complaint
     events to an SNS topic, the topic to the feedback function's queue (with its dead-letter
     queue), and the queue's policy letting that topic alone send to it."""
-    dead = f"{config.SES_FEEDBACK_QUEUE}-dead"
+    dead = feedback_dead_letter_queue(config)
     return {
         "EmailEventsConfigurationSet": {
             "Type": "AWS::SES::ConfigurationSet",

@@ -681,7 +681,7 @@ def test_the_api_stage_traces_and_throttles_and_every_function_traces(
         assert _allows(_policy_of(template, name), "xray:PutTraceSegments", "*"), name
 
 
-def test_the_worker_is_bounded_for_ses_and_alarms_watch_dead_jobs_and_its_errors(
+def test_the_worker_is_bounded_for_ses_and_alarms_watch_dead_jobs_dead_letters_and_errors(
     template: dict[str, Any],
 ) -> None:
     # R42: a dead job, a dead-letter queue the sweep does not empty, a failing worker
@@ -691,24 +691,34 @@ def test_the_worker_is_bounded_for_ses_and_alarms_watch_dead_jobs_and_its_errors
     }
     assert template["Parameters"]["EmailWorkerMaxConcurrency"]["MinValue"] == 2  # SQS's floor
     alarms = {
-        a["Properties"]["MetricName"]: a["Properties"]
-        for a in _of_type(template, "AWS::CloudWatch::Alarm").values()
+        name: a["Properties"] for name, a in _of_type(template, "AWS::CloudWatch::Alarm").items()
     }
-    assert set(alarms) == {
-        "EmailsDead",
-        "ScheduledEmailsMissed",  # issue #18: a trigger was stopped past its moment
-        "ApproximateNumberOfMessagesVisible",
-        "Errors",
+    assert {name: a["MetricName"] for name, a in alarms.items()} == {
+        "EmailsDeadAlarm": "EmailsDead",
+        # issue #18: a trigger was stopped past its moment
+        "ScheduledEmailsMissedAlarm": "ScheduledEmailsMissed",
+        "EmailDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
+        # R54: feedback events no function will take again (nothing drains that queue)
+        "SesFeedbackDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
+        "EmailWorkerErrorsAlarm": "Errors",
     }
-    for ours in ("EmailsDead", "ScheduledEmailsMissed"):
+    for ours in ("EmailsDeadAlarm", "ScheduledEmailsMissedAlarm"):
         assert alarms[ours]["Namespace"] == config.METRICS_NAMESPACE  # metrics.py's
         assert {d["Name"]: d["Value"] for d in alarms[ours]["Dimensions"]} == {
             "service": config.SERVICE,
             "stage": "prod",
         }
-    dead_queue = alarms["ApproximateNumberOfMessagesVisible"]["Dimensions"]
-    assert dead_queue == [{"Name": "QueueName", "Value": f"{PROD_PREFIX}-email-dead"}]
-    assert alarms["Errors"]["Dimensions"] == [
+    queues = {q["Properties"]["QueueName"] for q in _of_type(template, "AWS::SQS::Queue").values()}
+    for alarm, queue in (
+        ("EmailDeadLetterQueueAlarm", f"{PROD_PREFIX}-email-dead"),
+        ("SesFeedbackDeadLetterQueueAlarm", f"{PROD_PREFIX}-ses-feedback-dead"),
+    ):
+        assert alarms[alarm]["Dimensions"] == [{"Name": "QueueName", "Value": queue}]
+        assert queue in queues  # the alarm watches a queue the template makes
+    feedback = template["Resources"]["SesFeedbackQueue"]["Properties"]["RedrivePolicy"]
+    assert feedback["deadLetterTargetArn"] == {"Fn::GetAtt": ["SesFeedbackDeadLetterQueue", "Arn"]}
+    assert alarms["SesFeedbackDeadLetterQueueAlarm"]["EvaluationPeriods"] == 1  # one is enough
+    assert alarms["EmailWorkerErrorsAlarm"]["Dimensions"] == [
         {"Name": "FunctionName", "Value": {"Ref": "EmailWorker"}}
     ]
     for alarm in alarms.values():
