@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -656,7 +657,50 @@ def merge_template() -> dict[str, Any]:
     resources["SecretsKey"] = secrets_key()
     resources["RestAPI"] = _api()
     resources.update(alarms(config, functions))
-    return {"Parameters": PARAMETERS, "Conditions": CONDITIONS, "Resources": resources}
+    resources["SignedRoutesPolicy"] = signed_routes_policy()
+    return {
+        "Parameters": PARAMETERS,
+        "Conditions": CONDITIONS,
+        "Resources": resources,
+        "Outputs": {
+            "SignedRoutesPolicyArn": {
+                "Description": "Attach to the platform services' roles that call Portico's "
+                "IAM-signed routes (R54's notifications)",
+                "Value": {"Ref": "SignedRoutesPolicy"},
+            }
+        },
+    }
+
+
+def signed_routes_policy() -> dict[str, Any]:
+    """R54: the one right a platform service needs to call the routes that take IAM-signed
+    requests (API Gateway's AWS_IAM), on this stack's API and stage alone; the platform team
+    attaches it to its services' roles. Each path parameter may be any value: the route itself
+    keeps R4 (another practice's client answers as missing)."""
+    from chalicelib.handlers.routes import ROUTES  # noqa: PLC0415 (after _load_code's environment)
+
+    signed = sorted(
+        f"/api/{route.method}{re.sub(r'{[^}]+}', '*', route.path)}"
+        for route in ROUTES
+        if route.signed
+    )
+    return {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Portico's IAM-signed routes, for the platform's services",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "InvokeSignedRoutes",
+                        "Effect": "Allow",
+                        "Action": "execute-api:Invoke",
+                        "Resource": [_arn("execute-api", "${RestAPI}" + path) for path in signed],
+                    }
+                ],
+            },
+        },
+    }
 
 
 def feedback_dead_letter_queue(config: Any) -> str:

@@ -273,6 +273,31 @@ def test_the_services_notifications_route_alone_takes_iam_signed_requests(
     assert "security" not in staff
 
 
+def test_the_platforms_services_get_a_policy_to_call_the_signed_route_and_no_other(
+    template: dict[str, Any],
+) -> None:
+    # R54: a platform service's role needs execute-api:Invoke on the IAM-signed route, on this
+    # stack's API and stage; the stack makes that policy and outputs it for the platform team
+    api = template["Resources"]["RestAPI"]["Properties"]
+    signed = sorted(
+        (path, method)
+        for path, item in api["DefinitionBody"]["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and operation.get("security")
+    )
+    assert signed  # the route of the test above
+    policy = template["Resources"]["SignedRoutesPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "execute-api:Invoke")
+    where = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestAPI}"
+    assert [resource["Fn::Sub"] for resource in statement["Resource"]] == [
+        f"{where}/{api['StageName']}/{method.upper()}{re.sub(r'{[^}]+}', '*', path)}"
+        for path, method in signed
+    ]
+    assert template["Outputs"]["SignedRoutesPolicyArn"]["Value"] == {"Ref": "SignedRoutesPolicy"}
+
+
 def test_every_function_is_pointed_at_the_templates_tables_and_queues(
     template: dict[str, Any],
 ) -> None:
