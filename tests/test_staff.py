@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
+from chalicelib.models.audit import AuditEvent
 from chalicelib.models.orgs import Provider
 from chalicelib.models.tokens import Token
+from chalicelib.services.email import delivery
 from chalicelib.services.practices import staff
 from tests.support.api import (
     PASSWORD,
@@ -26,6 +28,7 @@ from tests.support.api import (
     staff_invite_job,
     staff_invite_secret,
 )
+from tests.support.email import RecordingSender
 from tests.support.invites import add_client, open_page, session_of, submit
 from tests.support.records import stored
 
@@ -183,6 +186,78 @@ def test_r13_an_expired_staff_invite_answers_expired_and_never_opens(api: Api, p
     assert (
         staff.accept(path.rsplit("/", 1)[-1], NEW_PASSWORD, NEW_PASSWORD, "x").session_token is None
     )
+
+
+def _renewal_requests(api: Api, practice: Practice) -> list[dict[str, Any]]:
+    log = api.get(f"/v1/orgs/{practice.id}/emails", practice.admin_token).body["emails"]
+    return [e for e in log if e["kind"] == "staff_invite_requested"]
+
+
+def test_b2_a_dead_staff_invite_asks_the_practices_admins_for_a_new_one_once(
+    api: Api, practice: Practice
+):
+    # B2 (R49's invites as R13's): the expired link's page offers the request; each active
+    # admin is told once, by a branded email that names the provider and why the link died;
+    # a second request tells nobody; the admins decide (a resend), and the audit says who asked
+    second_admin = add_provider(api, practice, "ines", "admin")
+    provider = _invite(api, practice, "grace@sunrise.example")
+    path = _path(practice, provider["id"])
+    token = stored(Token, staff_invite_job(practice.id, provider["id"]).context["token_hash"])
+    token.update([Token.expires_at.set(clock.now() - timedelta(seconds=1))])
+    dead, _, csrf = open_page(api, path)
+    assert dead.status == 410
+    assert 'name="intent" value="renew"' in dead.raw.decode()
+    assert csrf  # the form carries its CSRF pair
+    asked = submit(api, path, {"intent": "renew"})
+    assert asked.status == 200
+    assert b"on its way" in asked.raw
+    assert submit(api, path, {"intent": "renew"}).status == 200  # the same page, nobody told
+    requests = _renewal_requests(api, practice)
+    assert len(requests) == 2  # the founding admin and Ines, not the invited provider
+    sender = RecordingSender()
+    for request in requests:
+        assert delivery.deliver(request["id"], sender) == "sent"
+    assert sorted(m["to"] for m in sender.sent) == sorted(
+        [practice.admin_email, second_admin["email"]]
+    )
+    for sent in sender.sent:
+        assert sent["message"].subject == "Grace Mensah asks for a new staff invitation"
+        assert "(it expired)" in sent["message"].text
+    events = AuditEvent.query(AuditEvent.subject_for(practice.id, None))
+    asked_events = [e for e in events if e.action == "staff_invite.renewal_requested"]
+    assert [(e.actor, e.details) for e in asked_events] == [
+        ("system", {"provider_id": provider["id"]})
+    ]
+
+
+def test_b2_a_used_staff_invite_offers_no_request_and_a_joined_provider_tells_nobody(
+    api: Api, practice: Practice
+):
+    # B2: a used link says to sign in, with no form; a dead link whose provider has joined
+    # meanwhile answers the same "on its way" page (it tells no more) and queues nothing
+    provider = _invite(api, practice, "grace@sunrise.example")
+    first = _path(practice, provider["id"])
+    assert api.post(f"{_one(practice, provider['id'])}/invite", None, practice.admin_token).status
+    second = _path(practice, provider["id"])
+    accepted = submit(api, second, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert accepted.status == 303
+    used, _, _ = open_page(api, second)
+    assert used.status == 410
+    assert "intent" not in used.raw.decode()
+    # asked anyway (the form is not there): the link stays dead, asking nothing
+    assert staff.renewal(second.rsplit("/", 1)[-1]).state == staff.StaffInviteState.DEAD
+    asked = submit(api, first, {"intent": "renew"})  # superseded, the provider now active
+    assert asked.status == 200
+    assert b"on its way" in asked.raw
+    assert _renewal_requests(api, practice) == []
+
+
+def test_b2_a_staff_invites_request_needs_its_csrf_pair(api: Api, practice: Practice):
+    provider = _invite(api, practice, "grace@sunrise.example")
+    path = _path(practice, provider["id"])
+    api.call("DELETE", f"{_one(practice, provider['id'])}/invite", None, practice.admin_token)
+    assert submit(api, path, {"intent": "renew"}, csrf=False).status == 403
+    assert _renewal_requests(api, practice) == []
 
 
 def test_r20_staff_invites_to_one_provider_stop_at_five_a_day(api: Api, practice: Practice):

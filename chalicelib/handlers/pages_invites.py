@@ -1,5 +1,5 @@
 """Landing pages of invites, staff invites and password resets (API.md "HTML pages"; R15,
-R20, R49, B2).
+R20, R49, B2: a dead invite or staff invite lets its visitor ask for a new one).
 
 GET shows the page; POST (form, CSRF required) acts. Success signs the person in and hands the
 portal a one-time code (`hand_over`, B9), after an invite, a staff invite or a reset: never the
@@ -91,8 +91,15 @@ def _staff_invite_page(
     shown: dict[str, Any] = {"portal_url": config.PORTAL_URL, "errors": errors or {}}
     if found.state == staff.StaffInviteState.DEAD:
         return forms.page(
-            "staff_invite_dead.html", org=found.org, status=410, reason=found.reason, **shown
+            "staff_invite_dead.html",
+            org=found.org,
+            status=410,
+            pair=forms.csrf(request),
+            reason=found.reason,
+            **shown,
         )
+    if found.state == staff.StaffInviteState.REQUESTED:
+        return forms.page("invite_requested.html", org=found.org, **shown)
     assert found.provider is not None
     return forms.page(
         "staff_invite.html",
@@ -114,6 +121,8 @@ def staff_invite_form(token: str) -> Response:
     fields = forms.form(request, FIELDS)
     if not forms.csrf_valid(request, fields):
         return forms.csrf_refused(request)
+    if fields.get("intent") == "renew":  # B2: a dead link asks the practice for a new one
+        return _staff_invite_page(request, staff.renewal(token))
     outcome = staff.accept(
         token, fields.get("password", ""), fields.get("confirm", ""), source_address(request)
     )

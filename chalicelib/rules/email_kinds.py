@@ -184,6 +184,16 @@ KINDS: dict[str, EmailKind] = {
             },
         ),
         EmailKind(
+            # B2 for R49: to each active admin, when a dead staff invite asks for a new one.
+            "staff_invite_requested",
+            "{{ provider.first_name }} {{ provider.last_name }} asks for a new staff invitation",
+            example={
+                "admin": {"first_name": "Ada"},
+                "provider": {"first_name": "Jordan", "last_name": "Lee"},
+                "reason": "it expired",
+            },
+        ),
+        EmailKind(
             "otp_code",
             "Your sign-in code",
             identity_level=True,

@@ -207,3 +207,35 @@ def just_used() -> Conflict:
 
 def _gone() -> Conflict:
     return Conflict("This link has already been used or has ended.", code="token_not_live")
+
+
+# B2: a dead invite link asks its practice for a new one -----------------------------------------
+
+# Why a link died, in the words of the email that tells the practice.
+_DEAD_REASONS: dict[str, str] = {
+    TokenStatus.EXPIRED: "it expired",
+    TokenStatus.REVOKED: "it was withdrawn",
+    TokenStatus.SUPERSEDED: "a newer invitation replaced it",
+}
+
+
+def dead_reason(reason: str | None) -> str:
+    return _DEAD_REASONS.get(reason or "", "it no longer works")
+
+
+class RenewalAsked(Conflict):
+    """The link already asked for a new invite: nobody is told twice."""
+
+    def __init__(self) -> None:
+        super().__init__("A new invitation was already asked for with this link.")
+
+
+def ask_renewal(tx: Tx, token: Token) -> None:
+    """B2: the one request for a new invite that a dead link may make, in the transaction that
+    tells the practice (its commit raises RenewalAsked for a second one)."""
+    tx.update(
+        token,
+        [Token.renewal_requested_at.set(clock.now())],
+        condition=Token.renewal_requested_at.does_not_exist(),
+        on_conflict=RenewalAsked,
+    )

@@ -208,12 +208,7 @@ def renewal(secret: str) -> Landing:
     if profile is None or provider is None:
         return Landing(LandingState.REQUESTED, found.org, token, reason=found.reason)
     tx = Tx()
-    tx.update(
-        token,
-        [Token.renewal_requested_at.set(clock.now())],
-        condition=Token.renewal_requested_at.does_not_exist(),
-        on_conflict=_already_requested,
-    )
+    tokens.ask_renewal(tx, token)
     outbox.queue(
         tx,
         org_id=token.org_id,
@@ -222,7 +217,7 @@ def renewal(secret: str) -> Landing:
         context={
             "provider": {"first_name": provider.first_name},
             "client": {"first_name": profile.first_name, "last_name": profile.last_name},
-            "reason": _REASON_WORDS.get(found.reason or "", "it no longer works"),
+            "reason": tokens.dead_reason(found.reason),
             "client_id": profile.client_id,
         },
     )
@@ -235,23 +230,7 @@ def renewal(secret: str) -> Landing:
     )
     try:
         tx.commit()
-    except _AlreadyRequested:
+    except tokens.RenewalAsked:
         return Landing(LandingState.REQUESTED, found.org, token, reason=found.reason)
     logs.event("invite.renewal_requested", org_id=token.org_id, client_id=profile.client_id)
     return Landing(LandingState.REQUESTED, found.org, token, reason=found.reason)
-
-
-_REASON_WORDS: dict[str, str] = {
-    TokenStatus.EXPIRED: "it expired",
-    TokenStatus.REVOKED: "it was withdrawn",
-    TokenStatus.SUPERSEDED: "a newer invitation replaced it",
-}
-
-
-class _AlreadyRequested(Conflict):
-    def __init__(self) -> None:
-        super().__init__("A new invitation was already asked for with this link.")
-
-
-def _already_requested() -> Conflict:
-    return _AlreadyRequested()

@@ -33,7 +33,7 @@ from chalicelib.models.identities import EmailClaim, Identity
 from chalicelib.models.orgs import Organization, Provider, ProviderStatus, Role
 from chalicelib.models.profiles import ClientProfile, OrgEmailClaim, ProfileStatus
 from chalicelib.models.tokens import SendLog, Token, TokenStatus
-from chalicelib.rules.actors import Actor, provider_ref
+from chalicelib.rules.actors import SYSTEM, Actor, provider_ref
 from chalicelib.rules.passwords import new_password_errors
 from chalicelib.rules.settings import org_settings
 from chalicelib.schemas.practices import AddProvider, Deactivate, UpdateProvider
@@ -285,6 +285,7 @@ class StaffInviteState(StrEnum):
     SET_PASSWORD = "set_password"  # noqa: S105 (a page's state, not a password)
     # The login has a proven password: the provider enters it to join the practice.
     ENTER_PASSWORD = "enter_password"  # noqa: S105 (a page's state, not a password)
+    REQUESTED = "requested"  # B2: a dead link's visitor asked the practice for a new one
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,63 @@ def landing(secret: str) -> StaffLanding:
     asks = identities.asks_current_password(identity)
     page = StaffInviteState.ENTER_PASSWORD if asks else StaffInviteState.SET_PASSWORD
     return StaffLanding(page, org, token, provider, identity)
+
+
+# B2: the admins told when a dead staff invite asks for a new one, earliest first (one
+# transaction holds their emails).
+RENEWAL_ADMINS = 10
+
+
+def renewal(secret: str) -> StaffLanding:
+    """B2 for staff invites (R49): the visitor of a dead link asks for a new one. The
+    practice's active admins are told by email and decide (a resend from the staff settings);
+    one request per link, so the form cannot flood them. Answers "requested" whatever became of
+    the membership, so the page tells no more than the dead link did."""
+    found = landing(secret)
+    if (
+        found.state != StaffInviteState.DEAD
+        or found.reason == TokenStatus.USED
+        or found.token is None
+    ):
+        return found
+    token = found.token
+    requested = StaffLanding(StaffInviteState.REQUESTED, found.org, token, reason=found.reason)
+    providers = orgs.providers_of(token.org_id)
+    provider_id = str(token.data.get("provider_id"))
+    provider = next((p for p in providers if p.provider_id == provider_id), None)
+    if provider is None or provider.status != ProviderStatus.INVITED:
+        return requested  # joined or deactivated meanwhile: there is nothing to resend
+    admins = sorted(
+        (p for p in providers if p.role == Role.ADMIN and p.status == ProviderStatus.ACTIVE),
+        key=lambda p: p.created_at,
+    )[:RENEWAL_ADMINS]
+    tx = Tx()
+    tokens.ask_renewal(tx, token)
+    for admin in admins:
+        outbox.queue(
+            tx,
+            org_id=token.org_id,
+            kind="staff_invite_requested",
+            identity_id=admin.identity_id,
+            context={
+                "admin": {"first_name": admin.first_name},
+                "provider": {"first_name": provider.first_name, "last_name": provider.last_name},
+                "reason": tokens.dead_reason(found.reason),
+            },
+        )
+    audit.record(
+        tx,
+        org_id=token.org_id,
+        action="staff_invite.renewal_requested",
+        actor=SYSTEM,
+        details={"provider_id": provider_id},
+    )
+    try:
+        tx.commit()
+    except tokens.RenewalAsked:
+        return requested
+    logs.event("staff_invite.renewal_requested", org_id=token.org_id, provider_id=provider_id)
+    return requested
 
 
 @dataclass(frozen=True)
