@@ -1,10 +1,11 @@
 """Invite, staff invite and reset pages in a real browser against the real local stack (R13,
-R15, R20, R48, R49).
+R15, R20, R48, R49, B2).
 
 A person opens the invite from the local outbox, sets a password and lands in the portal signed
-in (a one-time code handed over, B9); an older link shows its 410 page; the reset page changes
-the password and signs in; two tabs redeeming one link end with one success; the stack's log
-never holds a link's secret.
+in (a one-time code handed over, B9); an older link shows its 410 page, from which a client or a
+provider asks the practice for a new one (B2); the reset page changes the password and signs
+in; two tabs redeeming one link end with one success; the stack's log never holds a link's
+secret.
 """
 
 from __future__ import annotations
@@ -192,3 +193,34 @@ def test_r49_a_provider_accepts_a_staff_invite_and_is_signed_in_until_deactivate
     assert gone.status_code == 200, gone.text
     assert stack.call("GET", "/v1/me", None, session).status_code == 401
     assert page.goto(link).status == 410  # used once
+
+
+def test_b2_a_replaced_staff_invite_asks_the_practices_admin_for_a_new_one(
+    stack: Stack, page: Any
+) -> None:
+    # B2 (R49's invites as R13's): the replaced link's branded 410 page asks the practice; its
+    # admin receives the branded request naming the provider
+    org_id, token = branded_practice(stack)
+    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
+    added = stack.call(
+        "POST",
+        f"/v1/orgs/{org_id}/providers",
+        {"email": email, "first_name": "Grace", "last_name": "Mensah"},
+        token,
+    )
+    assert added.status_code == 201, added.text
+    provider_id = added.json()["provider"]["id"]
+    first = link_in(wait_for_email(stack, email, "staff_invite")[0])
+    resent = stack.call("POST", f"/v1/orgs/{org_id}/providers/{provider_id}/invite", None, token)
+    assert resent.status_code == 202, resent.text
+    opened = page.goto(first)
+    assert opened.status == 410
+    assert "replaced by a newer invitation" in page.content()
+    screenshot(page, "staff-invite-superseded")
+    page.click("button[type=submit]")
+    assert "on its way" in page.content()
+    screenshot(page, "staff-invite-renewal-requested")
+    admin = stack.call("GET", "/v1/me", None, token).json()["identity"]["email"]
+    [told] = wait_for_email(stack, admin, "staff_invite_requested")
+    assert told["subject"] == "Grace Mensah asks for a new staff invitation"
+    assert "a newer invitation replaced it" in told["text"]
