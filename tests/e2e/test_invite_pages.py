@@ -75,6 +75,23 @@ def test_r15_a_person_accepts_an_invite_and_lands_signed_in(stack: Stack, page: 
     screenshot(page, "invite-used")
 
 
+def invite_provider(stack: Stack, org_id: str, token: str) -> tuple[str, str]:
+    """An admin adds Grace Mensah (R49: `invited`): her provider id and her staff invite's
+    link, from the local outbox."""
+    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
+    added = stack.call(
+        "POST",
+        f"/v1/orgs/{org_id}/providers",
+        {"email": email, "first_name": "Grace", "last_name": "Mensah"},
+        token,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["provider"]["status"] == "invited"
+    link = link_in(wait_for_email(stack, email, "staff_invite")[0])
+    assert "/staff-invite/" in link
+    return added.json()["provider"]["id"], link
+
+
 def test_r13_a_superseded_link_shows_its_410_page(stack: Stack, page: Any) -> None:
     org_id, token = branded_practice(stack)
     client_id, email = add_client(stack, org_id, token)
@@ -165,17 +182,7 @@ def test_r49_a_provider_accepts_a_staff_invite_and_is_signed_in_until_deactivate
     # R49: the branded staff invite page sets the password and opens the staff account; a
     # deactivation ends that session at its next request.
     org_id, token = branded_practice(stack)
-    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
-    added = stack.call(
-        "POST",
-        f"/v1/orgs/{org_id}/providers",
-        {"email": email, "first_name": "Grace", "last_name": "Mensah"},
-        token,
-    )
-    assert added.status_code == 201, added.text
-    assert added.json()["provider"]["status"] == "invited"
-    link = link_in(wait_for_email(stack, email, "staff_invite")[0])
-    assert "/staff-invite/" in link
+    provider_id, link = invite_provider(stack, org_id, token)
     opened = page.goto(link)
     assert opened.status == 200
     assert "Sunrise" in page.content()
@@ -188,7 +195,6 @@ def test_r49_a_provider_accepts_a_staff_invite_and_is_signed_in_until_deactivate
     session = page.evaluate("sessionStorage.getItem('portico_session')")
     me = stack.call("GET", "/v1/me", None, session)
     assert me.json()["account"]["kind"] == "staff"
-    provider_id = added.json()["provider"]["id"]
     gone = stack.call("POST", f"/v1/orgs/{org_id}/providers/{provider_id}/deactivate", {}, token)
     assert gone.status_code == 200, gone.text
     assert stack.call("GET", "/v1/me", None, session).status_code == 401
@@ -201,16 +207,7 @@ def test_b2_a_replaced_staff_invite_asks_the_practices_admin_for_a_new_one(
     # B2 (R49's invites as R13's): the replaced link's branded 410 page asks the practice; its
     # admin receives the branded request naming the provider
     org_id, token = branded_practice(stack)
-    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
-    added = stack.call(
-        "POST",
-        f"/v1/orgs/{org_id}/providers",
-        {"email": email, "first_name": "Grace", "last_name": "Mensah"},
-        token,
-    )
-    assert added.status_code == 201, added.text
-    provider_id = added.json()["provider"]["id"]
-    first = link_in(wait_for_email(stack, email, "staff_invite")[0])
+    provider_id, first = invite_provider(stack, org_id, token)
     resent = stack.call("POST", f"/v1/orgs/{org_id}/providers/{provider_id}/invite", None, token)
     assert resent.status_code == 202, resent.text
     opened = page.goto(first)
