@@ -76,7 +76,7 @@ def reset() -> None:
 
 
 # What AWS answers when a service sheds load (DynamoDB, KMS, SQS, SES), and what a cancelled
-# transaction names for an item that was throttled.
+# transaction names for an item that was throttled (ThrottlingError).
 THROTTLING_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -85,6 +85,7 @@ THROTTLING_CODES = frozenset(
         "Throttling",
         "RequestThrottled",
         "TooManyRequestsException",
+        "ThrottlingError",
     }
 )
 
@@ -97,10 +98,11 @@ def throttled(error: BaseException) -> bool:
         if seen is None:
             return False
         if isinstance(seen, ClientError):
-            code = seen.response.get("Error", {}).get("Code")
-            reasons = seen.response.get("CancellationReasons") or []
-            return code in THROTTLING_CODES or any(
-                reason.get("Code") == "ThrottlingError" for reason in reasons
-            )
+            codes = {seen.response.get("Error", {}).get("Code")}
+            # A cancelled transaction's reasons: botocore's answer holds them; PynamoDB's
+            # VerboseClientError keeps them apart, as `cancellation_reasons`.
+            codes |= {r.get("Code") for r in seen.response.get("CancellationReasons") or []}
+            codes |= {r.code for r in getattr(seen, "cancellation_reasons", None) or [] if r}
+            return not codes.isdisjoint(THROTTLING_CODES)
         seen = getattr(seen, "cause", None) or seen.__cause__
     return False

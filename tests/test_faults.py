@@ -55,10 +55,20 @@ class Faults:
     code: str = ""
     times: int = 0
     status: int = 400
+    # A cancelled transaction's reason per item (TransactionCanceledException's answer)
+    reasons: list[str] = field(default_factory=list)
     tries: list[str] = field(default_factory=list)
 
-    def inject(self, operation: str, code: str, times: int, status: int = 400) -> None:
+    def inject(
+        self,
+        operation: str,
+        code: str,
+        times: int,
+        status: int = 400,
+        reasons: list[str] | None = None,
+    ) -> None:
         self.operation, self.code, self.times, self.status = operation, code, times, status
+        self.reasons = reasons or []
         self.tries.clear()
 
     def clear(self) -> None:
@@ -80,6 +90,8 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
                     "Error": {"Code": state.code, "Message": f"injected {state.code}"},
                     "ResponseMetadata": {"HTTPStatusCode": state.status, "HTTPHeaders": {}},
                 }
+                if state.reasons:
+                    parsed["CancellationReasons"] = [{"Code": code} for code in state.reasons]
                 return (http, parsed), None
         return original(self, request, operation_model, context)
 
@@ -155,6 +167,26 @@ def test_a_transaction_throttled_past_the_retries_writes_nothing_and_queues_noth
     assert book(api, practice, [client_id]).status == 201
     assert api.post("/_local/drain").body["sent"] == 1
     assert ses_sent_count() == 1
+
+
+def test_a_transaction_cancelled_for_a_throttled_item_answers_429_and_writes_nothing(
+    api: Api, practice: Practice, faults: Faults
+) -> None:
+    # Injected: the booking's TransactWriteItems cancelled because DynamoDB throttled one of
+    # its items (reason ThrottlingError; the SDK does not retry a cancellation). Checked: 429,
+    # no appointment, no job; after recovery the same request books once
+    client_id = add_client(api, practice, "ana", "ana@example.com")
+    faults.inject(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        times=99,
+        reasons=["None", "ThrottlingError"],
+    )
+    assert_busy(book(api, practice, [client_id]))
+    faults.clear()
+    assert appointments(api, practice) == []
+    assert email_log(api, practice) == []
+    assert book(api, practice, [client_id]).status == 201
 
 
 def test_a_single_write_throttled_past_the_retries_changes_nothing(
