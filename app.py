@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice import Rate
 from chalice.app import Request, Response
 
 from chalicelib import config, db, logs
@@ -19,7 +19,7 @@ from chalicelib.errors import PorticoError
 from chalicelib.handlers import routes
 from chalicelib.handlers.contract import contract_shape, counted, error_response
 
-app = Chalice(app_name="portico")
+app = routes.App(app_name="portico")
 routes.register(app, routes.ROUTES)
 if config.is_local():
     routes.register(app, routes.LOCAL_ROUTES)

@@ -9,6 +9,7 @@ import json
 import os
 import pkgutil
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -125,3 +126,34 @@ def test_issue_17_each_schedule_reaches_its_trigger_through_its_deferred_handler
         )
         answer = client.lambda_.invoke(name, event)
     assert answer.payload is None
+
+
+def test_two_requests_at_once_each_read_their_own() -> None:
+    # `chalice local` answers on several threads and Chalice keeps the request on the app:
+    # each thread must read the request it is answering (its body, cookies, session), never
+    # the other's (a CSRF check read another tab's cookie: test_invites' two tabs)
+    app = app_module.app
+    requests: dict[str, Any] = {"first": object(), "second": object()}
+    both_set = threading.Barrier(2)
+    read: dict[str, Any] = {}
+
+    def answer(name: str) -> None:
+        app.current_request = requests[name]  # as Chalice does for each event
+        both_set.wait(timeout=5)
+        read[name] = app.current_request
+
+    threads = [threading.Thread(target=answer, args=(name,)) for name in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert read == requests
+
+
+def test_an_answer_through_the_app_still_reads_its_request() -> None:
+    # The per-thread request is the one Chalice's handlers and the blueprints read
+    with Client(app_module.app, stage_name="local") as client:
+        answer = client.http.get("/v1/me")
+    assert answer.status_code == 401
+    assert app_module.app.current_request is not None
+    assert app_module.app.current_request.path == "/v1/me"

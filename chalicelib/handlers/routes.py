@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from chalice import Chalice, IAMAuthorizer
+from chalice.app import Request
 
 from chalicelib import aws, errors
 
@@ -212,6 +213,23 @@ LOCAL_ROUTES: tuple[Route, ...] = (
 
 _lock = threading.Lock()
 _registered: set[str] = set()
+
+
+class App(Chalice):
+    """Chalice, keeping the request being answered per thread. Chalice keeps it on the app
+    object, which every thread of `chalice local` (`make run`, and the tests' threads) shares:
+    two requests at once could read each other's body, cookies or session. On Lambda one
+    invocation runs at a time, so nothing changes there."""
+
+    _requests = threading.local()
+
+    @property
+    def current_request(self) -> Request | None:
+        return getattr(self._requests, "request", None)
+
+    @current_request.setter
+    def current_request(self, request: Request | None) -> None:
+        self._requests.request = request
 
 
 def handler_module(app: Chalice, name: str) -> ModuleType:
