@@ -53,7 +53,9 @@ def invoked(event: Any, work: Callable[[], R]) -> R:
     context = getattr(event, "context", None)
     api = context if isinstance(context, dict) else {}
     lambda_context = getattr(event, "lambda_context", None) or (None if api else context)
-    FORMATTER.append_keys(
+    # Per thread (a context variable), not on the formatter: `chalice local` answers requests
+    # on several threads of one process, and each line must name its own invocation.
+    FORMATTER.thread_safe_append_keys(
         function_request_id=getattr(lambda_context, "aws_request_id", None),
         api_request_id=api.get("requestId"),
         cold_start=_cold,
@@ -62,4 +64,4 @@ def invoked(event: Any, work: Callable[[], R]) -> R:
     try:
         return work()
     finally:
-        FORMATTER.remove_keys(INVOCATION_KEYS)
+        FORMATTER.thread_safe_remove_keys(INVOCATION_KEYS)

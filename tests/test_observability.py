@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -116,6 +117,36 @@ def test_an_api_request_line_carries_api_gateways_request_id(
     [line] = lines()
     assert line["api_request_id"] == "api-request-1"
     assert line["function_request_id"] == Context.aws_request_id
+
+
+def test_lines_of_invocations_on_two_threads_carry_each_its_own_request_id(
+    lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    # R48, issue #16: `chalice local` answers requests on several threads at once (one process,
+    # one formatter); a line must name the invocation that logged it, not the last one to start
+    both_started = threading.Barrier(2)
+
+    def invocation(request_id: str) -> None:
+        class Context:
+            aws_request_id = request_id
+
+        class Event:  # an SQS or scheduled event: the Lambda context alone
+            context = Context()
+
+        def work() -> None:
+            both_started.wait(timeout=5)  # each has set its keys before either logs
+            logs.event("identity.signed_in", identity_id="id_" + request_id[-1])
+            both_started.wait(timeout=5)  # neither ends (removing its keys) before both logged
+
+        logs.invoked(Event(), work)
+
+    threads = [threading.Thread(target=invocation, args=(f"request-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    found = {line["message"]["identity_id"]: line["function_request_id"] for line in lines()}
+    assert found == {"id_1": "request-1", "id_2": "request-2"}
 
 
 def _worker_output(api: Api, practice: Practice, capsys: pytest.CaptureFixture[str]) -> str:
