@@ -32,6 +32,7 @@ from tests.support.email import (
     ses_sent_count,
     sqs_event,
 )
+from tests.support.invites import invite_path
 
 
 class _NoBody:
@@ -223,6 +224,36 @@ def test_a_read_throttled_past_the_retries_answers_429(
     listed = api.get(path, practice.admin_token)
     assert listed.status == 200
     assert [c["id"] for c in listed.body["clients"]] == [client_id]
+
+
+@pytest.mark.parametrize(
+    ("path", "read"), [("{secret}", "BatchGetItem"), ("/sign-in?org={slug}", "GetItem")]
+)
+def test_a_page_throttled_past_the_retries_answers_a_page_saying_to_try_again(
+    api: Api, practice: Practice, faults: Faults, path: str, read: str
+) -> None:
+    # Injected: every try of the page's DynamoDB read throttled (an invite link's token, the
+    # sign-in page's practice). Checked: a person's browser gets a page, not the API's JSON:
+    # 429, its Retry-After, HTML with the pages' headers and no practice's name (nothing was
+    # read); once DynamoDB recovers the same page answers as before
+    client_id = add_client(api, practice, "ana", "ana@example.com")
+    invited = api.post(
+        f"/v1/orgs/{practice.id}/clients/{client_id}/invite", {}, practice.admin_token
+    )
+    assert invited.status == 202, invited.body
+    url = path.format(secret=invite_path(practice, client_id), slug=practice.org["slug"])
+    faults.inject(read, "ProvisionedThroughputExceededException", times=99)
+    busy = api.get(url)
+    assert busy.status == 429, busy.raw
+    headers = {k.lower(): v for k, v in busy.headers.items()}
+    assert int(headers["retry-after"]) >= 1
+    assert headers["content-type"].startswith("text/html")
+    assert headers["cache-control"] == "no-store"  # a link's secret in the path: never cached
+    page = busy.raw.decode()
+    assert "try again in a moment" in page
+    assert practice.org["name"] not in page
+    faults.clear()
+    assert api.get(url).status == 200
 
 
 def test_an_invite_whose_sealing_kms_throttles_answers_429_and_issues_nothing(

@@ -10,9 +10,11 @@ import os
 import pkgutil
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from chalice.test import Client
 
 import app as app_module
@@ -29,6 +31,19 @@ def test_issue_17_each_route_names_a_handler_taking_its_path_parameters(route: R
     handler = getattr(module, route.function)
     assert list(inspect.signature(handler).parameters) == re.findall(r"{(\w+)}", route.path)
     assert hasattr(module, "bp"), "a handler reads its request through its module's blueprint"
+
+
+def test_the_routes_answering_as_pages_are_openapis_pages() -> None:
+    """A page's errors a browser reads (a throttle's 429 among them) answer as pages: the
+    operations openapi.yaml tags `Pages` (API.md "HTML pages"), and only those."""
+    document = yaml.safe_load((Path(__file__).resolve().parents[1] / "openapi.yaml").read_text())
+    documented = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict) and "Pages" in operation.get("tags", ())
+    }
+    assert {(route.method, route.path) for route in ROUTES if route.page} == documented
 
 
 def test_issue_17_every_public_function_of_a_routed_module_has_its_route() -> None:

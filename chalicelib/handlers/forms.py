@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from chalice.app import Request, Response
 
 from chalicelib import clock, config, secret_store
-from chalicelib.errors import Invalid, TooLarge
+from chalicelib.errors import Invalid, Throttled, TooLarge
 from chalicelib.handlers.http import raw_body
 from chalicelib.models.orgs import Organization
 from chalicelib.services.email import rendering
@@ -180,6 +180,12 @@ def csrf_refused(request: Request) -> Response:
     """403: a form without its CSRF pair (expired, or posted from elsewhere); every page says
     it the same way, neutrally branded, with a fresh cookie for the retry."""
     return page("forbidden.html", org=None, status=403, pair=csrf(request))
+
+
+def busy_page(busy: Throttled) -> Response:
+    """429 for a page AWS throttled past the SDK's retries: a page a person can read (not the
+    API's JSON), neutrally branded (the practice may not have been read), saying when to retry."""
+    return page("busy.html", org=None, status=429, headers=busy.headers(), message=busy.message)
 
 
 def allowing_script(script: str, *, calls_api: bool = False) -> dict[str, str]:

@@ -37,6 +37,11 @@ class Route:
     signed: bool = False  # IAM-signed requests only, checked by API Gateway
 
     @property
+    def page(self) -> bool:
+        """One of API.md's HTML pages: a person's browser reads what it answers."""
+        return not self.path.startswith(("/v1/", "/_local/"))
+
+    @property
     def module(self) -> str:
         return self.handler.partition(".")[0]
 
@@ -246,6 +251,7 @@ def handler_module(app: Chalice, name: str) -> ModuleType:
 
 
 def register(app: Chalice, routes: tuple[Route, ...]) -> None:
+    busy_page = deferred(app, "forms.busy_page")  # loaded, with Jinja2, when a page first is
     for route in routes:
         app.route(
             route.path,
@@ -253,12 +259,15 @@ def register(app: Chalice, routes: tuple[Route, ...]) -> None:
             name=route.function,  # the view's name: openapi.yaml's operationId
             content_types=list(route.content_types),
             authorizer=IAMAuthorizer() if route.signed else None,
-        )(busy_when_throttled(deferred(app, route.handler)))
+        )(busy_when_throttled(deferred(app, route.handler), busy_page if route.page else None))
 
 
-def busy_when_throttled(view: Callable[..., Any]) -> Callable[..., Any]:
+def busy_when_throttled(
+    view: Callable[..., Any], page: Callable[[errors.Throttled], Any] | None = None
+) -> Callable[..., Any]:
     """The contract's 429 for a request AWS throttled past the SDK's retries (DynamoDB, KMS,
-    SQS), not Chalice's 500: the caller may try again."""
+    SQS), not Chalice's 500: the caller may try again. A page's route answers it with `page`,
+    a page a person can read."""
 
     def call(*event: Any, **params: Any) -> Any:
         try:
@@ -266,9 +275,11 @@ def busy_when_throttled(view: Callable[..., Any]) -> Callable[..., Any]:
         except errors.PorticoError:
             raise
         except Exception as exc:
-            if aws.throttled(exc):
-                raise errors.busy() from exc
-            raise
+            if not aws.throttled(exc):
+                raise
+            if page is not None:
+                return page(errors.busy())
+            raise errors.busy() from exc
 
     call.__name__ = call.__qualname__ = view.__name__  # Chalice's name for the view
     return call
