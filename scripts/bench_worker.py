@@ -13,8 +13,15 @@ moves both paths alike, not only the short baseline turn at the end. The figures
 up; each round's ratio is kept beside them for the spread. Runs still differ from each other
 (the baseline's own figure moves by a fifth between processes): compare medians of runs.
 
+Each round then replays both turns with no moto at all: the AWS answers the turn got, recorded
+at botocore's door, are answered again in the same order, so only Portico's code (or the bare
+path's) runs between them. The replayed ratio (`ratio_outside_aws_calls_replayed`) tells what
+of the ratio is moto's in-process work chilling the caches between calls, and what is the
+worker's own.
+
 The run fails (exit 1) unless every job ended `sent`, SES counted exactly N sends for each
-path, and the baseline's emails are byte for byte the ones the worker sent.
+path, the replays made the same calls and sent the same emails, and the baseline's emails are
+byte for byte the ones the worker sent.
 
     .venv/bin/python -m scripts.bench_worker [--jobs N] [--rounds R] [--json PATH] [--profile]
 """
@@ -25,6 +32,7 @@ from scripts import in_process  # noqa: F401 (first: the environment chalicelib 
 
 # isort: split
 import argparse
+import copy
 import cProfile
 import email.utils
 import json
@@ -83,13 +91,20 @@ class BenchFailed(Exception):
 # Counting AWS calls -----------------------------------------------------------------------------
 
 
+# One AWS call as a turn made it: (service, operation) and what AWS (moto) answered.
+Answered = tuple[tuple[str, str], Any]
+
+
 class CallCounter:
     """Counts every AWS call, and the time spent in it, by service and operation while
-    `counting()` is active."""
+    `counting()` is active; records what each call answered, or answers it from such a record
+    (`replaying`) without calling AWS."""
 
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.seconds: defaultdict[tuple[str, str], float] = defaultdict(float)
+        self.tape: list[Answered] = []
+        self._replay: Iterator[Answered] | None = None
         self._active = False
         original = botocore.client.BaseClient._make_api_call
         counter = self
@@ -101,20 +116,38 @@ class CallCounter:
             counter.calls[call] += 1
             start = time.perf_counter()
             try:
-                return original(client, operation_name, api_params)
+                return counter._answer(call, lambda: original(client, operation_name, api_params))
             finally:
                 counter.seconds[call] += time.perf_counter() - start
 
         botocore.client.BaseClient._make_api_call = counted
 
+    def _answer(self, call: tuple[str, str], ask: Callable[[], Any]) -> Any:
+        """AWS's answer, kept on the tape (a copy: the code may change what it was given);
+        or, replaying, the tape's next one, which must answer the same call. A tape is replayed
+        once, so its answers are handed over as they are."""
+        if self._replay is None:
+            answer = ask()
+            self.tape.append((call, copy.deepcopy(answer)))
+            return answer
+        recorded, answer = next(self._replay, (None, None))
+        check(recorded == call, f"the replay asked {call}, the recorded turn {recorded}")
+        return answer
+
     @contextmanager
-    def counting(self) -> Iterator[None]:
-        self.calls, self.seconds = Counter(), defaultdict(float)
+    def counting(self, replaying: list[Answered] | None = None) -> Iterator[None]:
+        """Count the calls made inside, recording their answers on a new `tape`, or answering
+        them from `replaying` (every recorded answer must be asked for)."""
+        self.calls, self.seconds, self.tape = Counter(), defaultdict(float), []
+        self._replay = iter(replaying) if replaying is not None else None
         self._active = True
         try:
             yield
         finally:
             self._active = False
+        left = self._replay and next(self._replay, None)
+        self._replay = None
+        check(not left, "the replay did not make every call the recorded turn made")
 
 
 @dataclass
@@ -387,13 +420,18 @@ class Bare:
 
 
 def timed(
-    counter: CallCounter, name: str, emails: int, work: Callable[[], Any]
-) -> tuple[Result, Any]:
-    with counter.counting():
+    counter: CallCounter,
+    name: str,
+    emails: int,
+    work: Callable[[], Any],
+    replaying: list[Answered] | None = None,
+) -> tuple[Result, Any, list[Answered]]:
+    """`work` timed, its AWS calls counted; with the answers it got (its tape)."""
+    with counter.counting(replaying):
         start = time.perf_counter()
         value = work()
         seconds = time.perf_counter() - start
-    return Result(name, emails, seconds, counter.calls, counter.seconds), value
+    return Result(name, emails, seconds, counter.calls, counter.seconds), value, counter.tape
 
 
 def check(condition: bool, message: str) -> None:
@@ -419,6 +457,10 @@ class Taken:
     baseline_sent: int = 0
     emails: dict[str, Email] = field(default_factory=dict)  # the baseline's, by job
     ratios: list[float] = field(default_factory=list)  # each round's, outside AWS calls
+    # The same turns again, their AWS answers replayed with no moto
+    replayed_worker: Result = field(default_factory=lambda: Result("worker", 0, 0.0))
+    replayed_baseline: Result = field(default_factory=lambda: Result("bare baseline", 0, 0.0))
+    replayed_ratios: list[float] = field(default_factory=list)
 
     def turn(
         self,
@@ -429,24 +471,57 @@ class Taken:
         profiler: cProfile.Profile | None,
     ) -> None:
         """One round: the worker sends `share` messages off the queue (whichever SQS hands
-        out), then the baseline sends the same emails."""
+        out), then the baseline sends the same emails; then both again, replayed."""
         sent_before = ses_sent()
-        if profiler:
-            profiler.enable()
-        worker, turn = timed(counter, "worker", share, lambda: run_worker(share))
-        if profiler:
-            profiler.disable()
+        worker, turn, worker_tape = timed(counter, "worker", share, lambda: run_worker(share))
         self.worker_sent += ses_sent() - sent_before
         self.outcomes += turn.outcomes
         self.failed += turn.failed
         check(len(turn.job_ids) == share, f"the queue gave {len(turn.job_ids)} of {share}")
         recipients = [queued[job_id] for job_id in turn.job_ids]
         sent_before = ses_sent()
-        baseline, sent = timed(counter, "bare baseline", share, lambda: bare.run(recipients))
+        baseline, sent, baseline_tape = timed(
+            counter, "bare baseline", share, lambda: bare.run(recipients)
+        )
         self.baseline_sent += ses_sent() - sent_before
         self.emails.update(zip(turn.job_ids, sent, strict=True))
         self.worker, self.baseline = self.worker + worker, self.baseline + baseline
         self.ratios.append(worker.ms_per_email_outside() / baseline.ms_per_email_outside())
+        self.replay(counter, share, worker_tape, bare, recipients, baseline_tape, turn, profiler)
+
+    def replay(
+        self,
+        counter: CallCounter,
+        share: int,
+        worker_tape: list[Answered],
+        bare: Bare,
+        recipients: list[EmailJob],
+        baseline_tape: list[Answered],
+        recorded: Turn,
+        profiler: cProfile.Profile | None,
+    ) -> None:
+        """Both turns again with no moto: the same calls, answered from their tapes. The
+        worker renders and hands SES each email again (SENT keeps the newer, which the final
+        check compares), and must end each job as before."""
+        if profiler:  # the replay: Portico's own code only, no moto in the profile
+            profiler.enable()
+        worker, turn, _ = timed(counter, "worker", share, lambda: run_worker(share), worker_tape)
+        if profiler:
+            profiler.disable()
+        check(
+            (turn.outcomes, turn.job_ids) == (recorded.outcomes, recorded.job_ids),
+            "the replayed worker did not end the same jobs the same way",
+        )
+        baseline, sent, _ = timed(
+            counter, "bare baseline", share, lambda: bare.run(recipients), baseline_tape
+        )
+        check(
+            sent == [self.emails[job_id] for job_id in recorded.job_ids],
+            "the replayed baseline sent other emails",
+        )
+        self.replayed_worker += worker
+        self.replayed_baseline += baseline
+        self.replayed_ratios.append(worker.ms_per_email_outside() / baseline.ms_per_email_outside())
 
 
 def check_every_email(taken: Taken, queued: dict[str, EmailJob], sent: list[EmailJob]) -> None:
@@ -502,7 +577,10 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         check_every_email(taken, queued, jobs_of(practice.org_id, "sent"))
     worker, baseline = taken.worker, taken.baseline
     if profiler:
-        print("cProfile of the worker loop (timings above include the profiler's overhead):")
+        print(
+            "cProfile of the replayed worker turns, Portico's own code only (the replayed "
+            "figures include the profiler's overhead):"
+        )
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     return {
         "jobs": jobs,
@@ -525,6 +603,21 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         # The same ratio for each round by itself: how far the machine moved it.
         "ratio_outside_aws_calls_by_round": [round(ratio, 2) for ratio in taken.ratios],
         "ratio_outside_aws_calls_median_round": round(statistics.median(taken.ratios), 2),
+        # The same turns replayed with no moto: Portico's own code (and the bare path's) only.
+        "replayed": {
+            "ms_per_email_outside_aws_calls": {
+                "worker": round(taken.replayed_worker.ms_per_email_outside(), 3),
+                "baseline": round(taken.replayed_baseline.ms_per_email_outside(), 3),
+            },
+            "ratio_outside_aws_calls": round(
+                taken.replayed_worker.ms_per_email_outside()
+                / taken.replayed_baseline.ms_per_email_outside(),
+                2,
+            ),
+            "ratio_outside_aws_calls_by_round": [
+                round(ratio, 2) for ratio in taken.replayed_ratios
+            ],
+        },
         "checks": {
             "every_job_sent_once": True,
             "ses_sends_worker": taken.worker_sent,
@@ -560,6 +653,7 @@ def table(figures: dict[str, Any]) -> str:
         for r in rows
     ]
     by_op = figures["worker"]["by_operation"]
+    replayed = figures["replayed"]
     lines.append("worker calls per email (ms per call in moto):")
     lines += [
         f"  {s} {op}: {n['calls_per_email']:g} ({n['ms_per_call']:.1f} ms)"
@@ -579,6 +673,10 @@ def table(figures: dict[str, Any]) -> str:
         f"{figures['ratio_outside_aws_calls']:.2f} (issue #17's goal: 2); by round "
         + ", ".join(f"{ratio:.2f}" for ratio in figures["ratio_outside_aws_calls_by_round"])
         + f" (median {figures['ratio_outside_aws_calls_median_round']:.2f})",
+        f"replayed, no moto: worker {replayed['ms_per_email_outside_aws_calls']['worker']:.2f}"
+        f" ms, baseline {replayed['ms_per_email_outside_aws_calls']['baseline']:.2f} ms per email"
+        f" outside AWS calls, ratio {replayed['ratio_outside_aws_calls']:.2f}; by round "
+        + ", ".join(f"{ratio:.2f}" for ratio in replayed["ratio_outside_aws_calls_by_round"]),
         f"checks: every job sent exactly once ({figures['checks']['ses_sends_worker']} SES sends), "
         "baseline emails identical to the worker's",
     ]
@@ -592,7 +690,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=5, help="turns each path takes, alternating (default 5)"
     )
     parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench_worker.json")
-    parser.add_argument("--profile", action="store_true", help="cProfile the worker loop")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the worker's replayed turns"
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")

@@ -61,6 +61,12 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     # The paths took turns, each round's emails sent by both (the checks above hold for all)
     assert figures["rounds"] == len(figures["ratio_outside_aws_calls_by_round"]) == 3
     assert all(ratio > 0 for ratio in figures["ratio_outside_aws_calls_by_round"])
+    # Each round replayed with no moto (the run fails unless the replays made the same calls,
+    # ended the same jobs and sent the same emails): reported beside, for each round
+    replayed = figures["replayed"]
+    assert len(replayed["ratio_outside_aws_calls_by_round"]) == 3
+    assert replayed["ratio_outside_aws_calls"] > 0
+    assert all(ms > 0 for ms in replayed["ms_per_email_outside_aws_calls"].values())
     assert worker["emails_per_second"] > 0
     assert baseline["emails_per_second"] > 0
     assert figures["ratio_worker_to_baseline"] == pytest.approx(
