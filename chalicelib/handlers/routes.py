@@ -251,7 +251,7 @@ def handler_module(app: Chalice, name: str) -> ModuleType:
 
 
 def register(app: Chalice, routes: tuple[Route, ...]) -> None:
-    busy_page = deferred(app, "forms.busy_page")  # loaded, with Jinja2, when a page first is
+    busy_page = deferred(app, "forms.busy_page")  # forms and Jinja2 load on a first throttle
     for route in routes:
         app.route(
             route.path,
