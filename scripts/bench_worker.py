@@ -13,6 +13,13 @@ moves both paths alike, not only the short baseline turn at the end. The figures
 up; each round's ratio is kept beside them for the spread. Runs still differ from each other
 (the baseline's own figure moves by a fifth between processes): compare medians of runs.
 
+Each round also sends as many emails by the floor: the least any worker can do for them, the
+same SQS, DynamoDB and SES calls as the worker's (the claim answering the job, one BatchGetItem
+of the practice and the client, the send, the outcome) on DynamoDB's attribute maps, with no
+model, no rule beyond the client's status, no log line, and the bare path's rendering. What
+the floor costs beyond the bare path (`ratio_floor_to_baseline`) is what the calls themselves
+cost the code between them, which no worker avoids.
+
 Each round then replays both turns with no moto at all: the AWS answers the turn got, recorded
 at botocore's door, are answered again in the same order, so only Portico's code (or the bare
 path's) runs between them. The replayed ratio (`ratio_outside_aws_calls_replayed`) tells what
@@ -58,11 +65,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from moto import mock_aws
 
 from app import app
-from chalicelib import aws, clock, config, infra
-from chalicelib.models.emails import EmailJob
+from chalicelib import aws, clock, config, db, ids, infra
+from chalicelib.models.emails import EmailJob, EmailStatus, sent_day_key
 from chalicelib.models.orgs import Organization
+from chalicelib.models.profiles import ClientProfile
 from chalicelib.rules.email_kinds import KINDS
-from chalicelib.rules.settings import org_branding
+from chalicelib.rules.settings import DEFAULT_SETTINGS, org_branding
+from chalicelib.services import outbox
 from chalicelib.services.email import delivery
 from chalicelib.services.email.rendering import Rendered
 from scripts.moto_answers import plain_dynamodb_answers
@@ -354,6 +363,90 @@ def run_worker(jobs: int) -> Turn:
     return turn
 
 
+# The floor ------------------------------------------------------------------------------------
+
+
+def _raw_update(shape: db.UpdateShape[EmailJob], job_id: str, **values: Any) -> dict[str, Any]:
+    """One of the worker's UpdateItems as it is built, its answer left as DynamoDB's map."""
+    filled = dict(shape.constants)
+    for placeholder, slot in shape.slots.items():
+        filled[placeholder] = slot.serialized(values[slot.name])
+    return aws.client("dynamodb").update_item(
+        **shape.request, Key={"job_id": {"S": job_id}}, ExpressionAttributeValues=filled
+    )
+
+
+SENT_TOLD = ("to", "sent_at", "sent_day", "subject", "ses_message_id", "branded_org_id")
+
+
+def floor_email(job_id: str, bare: Bare, sender: delivery.SesSender) -> str:
+    """One email the least way: claim, read the practice and the client, render, send, end."""
+    now = clock.now()
+    claim = ids.new_token()
+    stale = outbox.stale_claims_before(now)
+    job = _raw_update(delivery._claim_shape(), job_id, claim=claim, now=now, stale=stale)
+    job = job["Attributes"]
+    org_id, client_id = job["org_id"]["S"], job["client_id"]["S"]
+    orgs, profiles = Organization.Meta.table_name, ClientProfile.Meta.table_name
+    found = aws.client("dynamodb").batch_get_item(
+        RequestItems={
+            orgs: {"Keys": [{"org_id": {"S": org_id}, "sk": {"S": "org"}}], "ConsistentRead": True},
+            profiles: {
+                "Keys": [{"org_id": {"S": org_id}, "client_id": {"S": client_id}}],
+                "ConsistentRead": True,
+            },
+        }
+    )["Responses"]
+    [org], [profile] = found[orgs], found[profiles]
+    check(profile["status"]["S"] == "active", f"job {job_id}: its client is not active")
+    retention = json.loads(org["settings"]["S"]).get(
+        "email_retention_days", DEFAULT_SETTINGS["email_retention_days"]
+    )
+    message = bare.render(profile["email"]["S"], json.loads(job["context"]["S"]))
+    rendered = Rendered(message.subject, message.html, message.text)
+    message_id = sender.send(bare.source, message.to, bare.brand.get("reply_to"), rendered, job_id)
+    sent_at = clock.now()
+    created_at = datetime.fromisoformat(job["created_at"]["S"])
+    _raw_update(
+        delivery._end_shape(SENT_TOLD),
+        job_id,
+        claim=claim,
+        status=EmailStatus.SENT,
+        updated_at=sent_at,
+        purge_at=created_at + timedelta(days=retention),
+        to=message.to,
+        sent_at=sent_at,
+        sent_day=sent_day_key(job_id, sent_at),
+        subject=message.subject,
+        ses_message_id=message_id,
+        branded_org_id=org_id,
+    )
+    return message_id
+
+
+def run_floor(jobs: int, bare: Bare) -> Turn:
+    """The floor's turn: the queue as `run_worker` takes it, each record by `floor_email`."""
+    sqs, url = aws.client("sqs"), aws.queue_url(config.EMAIL_QUEUE)
+    sender = delivery.SesSender()
+    turn = Turn()
+    while (left := jobs - len(turn.job_ids)) > 0:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=min(10, left), WaitTimeSeconds=0
+        ).get("Messages", [])
+        check(bool(messages), "the queue ran dry before the floor's turn ended")
+        for message in messages:
+            floor_email(message["Body"], bare, sender)
+            turn.outcomes["sent"] += 1
+            turn.job_ids.append(message["Body"])
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+            ],
+        )
+    return turn
+
+
 # The bare baseline -----------------------------------------------------------------------------
 
 
@@ -451,6 +544,9 @@ class Taken:
 
     worker: Result = field(default_factory=lambda: Result("worker", 0, 0.0))
     baseline: Result = field(default_factory=lambda: Result("bare baseline", 0, 0.0))
+    floor: Result = field(default_factory=lambda: Result("floor", 0, 0.0))
+    floor_job_ids: list[str] = field(default_factory=list)
+    floor_sent: int = 0  # SES's count
     outcomes: Counter[str] = field(default_factory=Counter)
     failed: int = 0
     worker_sent: int = 0  # SES's count
@@ -471,7 +567,8 @@ class Taken:
         profiler: cProfile.Profile | None,
     ) -> None:
         """One round: the worker sends `share` messages off the queue (whichever SQS hands
-        out), then the baseline sends the same emails; then both again, replayed."""
+        out), then the baseline sends the same emails, then the floor `share` others; then
+        the worker's and the baseline's turns again, replayed."""
         sent_before = ses_sent()
         worker, turn, worker_tape = timed(counter, "worker", share, lambda: run_worker(share))
         self.worker_sent += ses_sent() - sent_before
@@ -487,6 +584,11 @@ class Taken:
         self.emails.update(zip(turn.job_ids, sent, strict=True))
         self.worker, self.baseline = self.worker + worker, self.baseline + baseline
         self.ratios.append(worker.ms_per_email_outside() / baseline.ms_per_email_outside())
+        sent_before = ses_sent()
+        floor, floor_turn, _ = timed(counter, "floor", share, lambda: run_floor(share, bare))
+        self.floor_sent += ses_sent() - sent_before
+        self.floor += floor
+        self.floor_job_ids += floor_turn.job_ids
         self.replay(counter, share, worker_tape, bare, recipients, baseline_tape, turn, profiler)
 
     def replay(
@@ -524,10 +626,16 @@ class Taken:
         self.replayed_ratios.append(worker.ms_per_email_outside() / baseline.ms_per_email_outside())
 
 
-def check_every_email(taken: Taken, queued: dict[str, EmailJob], sent: list[EmailJob]) -> None:
-    """Each measured job sent once by each path, and the same email by both."""
+def check_every_email(
+    taken: Taken, queued: dict[str, EmailJob], floors: dict[str, EmailJob], sent: list[EmailJob]
+) -> None:
+    """Each measured job sent once by each path, and the same email by the worker and the
+    baseline; each of the floor's jobs sent once and ended `sent`."""
     jobs = len(queued)
     ended = {job.job_id: job for job in sent}
+    check(set(taken.floor_job_ids) == set(floors), "the floor did not send its own jobs")
+    check(taken.floor_sent == len(floors), f"SES counted {taken.floor_sent} floor sends")
+    check(all(job_id in ended for job_id in floors), "a floor's job did not end `sent`")
     check(taken.failed == 0, f"the worker failed {taken.failed} records")
     outcomes = taken.outcomes
     check(outcomes == Counter(sent=jobs), f"worker outcomes {dict(outcomes)}, not {jobs} sent")
@@ -555,7 +663,7 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         aws.reset()
         infra.create_all()
         with Client(app, stage_name="local") as client:
-            practice = set_up_practice(Api(client), WARMUP + jobs)
+            practice = set_up_practice(Api(client), WARMUP + 2 * jobs)  # the floor's too
         org = Organization.get(practice.org_id, "org")
         brand = org_branding(org)
         bare = Bare(brand)
@@ -567,15 +675,17 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         bare.run(jobs_of(practice.org_id, "sent")[:WARMUP])
 
         book_each(practice, practice.client_ids[WARMUP:])
-        queued = {job.job_id: job for job in jobs_of(practice.org_id, "queued")}
-        check(len(queued) == jobs, f"{len(queued)} jobs queued, expected {jobs}")
+        waiting = jobs_of(practice.org_id, "queued")
+        check(len(waiting) == 2 * jobs, f"{len(waiting)} jobs queued, expected {2 * jobs}")
 
         profiler = cProfile.Profile() if profile else None
         taken = Taken()
         for share in shares(jobs, rounds):
-            taken.turn(counter, share, queued, bare, profiler)
-        check_every_email(taken, queued, jobs_of(practice.org_id, "sent"))
-    worker, baseline = taken.worker, taken.baseline
+            taken.turn(counter, share, {job.job_id: job for job in waiting}, bare, profiler)
+        floors = {job.job_id: job for job in waiting if job.job_id in set(taken.floor_job_ids)}
+        queued = {job.job_id: job for job in waiting if job.job_id not in floors}
+        check_every_email(taken, queued, floors, jobs_of(practice.org_id, "sent"))
+    worker, baseline, floor = taken.worker, taken.baseline, taken.floor
     if profiler:
         print(
             "cProfile of the replayed worker turns, Portico's own code only (the replayed "
@@ -594,6 +704,7 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         "rounds": len(taken.ratios),
         "worker": worker.as_json(),
         "baseline": baseline.as_json(),
+        "floor": floor.as_json(),
         "ratio_worker_to_baseline": round(worker.per_second / baseline.per_second, 4),
         # Issue #17's CPU goal (at most 2): the worker's own time per email outside AWS calls
         # against the bare path's, in the same run.
@@ -603,6 +714,14 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         # The same ratio for each round by itself: how far the machine moved it.
         "ratio_outside_aws_calls_by_round": [round(ratio, 2) for ratio in taken.ratios],
         "ratio_outside_aws_calls_median_round": round(statistics.median(taken.ratios), 2),
+        # The floor against the bare path: what the worker's calls cost the code between them,
+        # whatever that code is; and the worker against the floor: what Portico's code adds.
+        "ratio_floor_to_baseline": round(
+            floor.ms_per_email_outside() / baseline.ms_per_email_outside(), 2
+        ),
+        "ratio_worker_to_floor": round(
+            worker.ms_per_email_outside() / floor.ms_per_email_outside(), 2
+        ),
         # The same turns replayed with no moto: Portico's own code (and the bare path's) only.
         "replayed": {
             "ms_per_email_outside_aws_calls": {
@@ -622,6 +741,7 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
             "every_job_sent_once": True,
             "ses_sends_worker": taken.worker_sent,
             "ses_sends_baseline": taken.baseline_sent,
+            "ses_sends_floor": taken.floor_sent,
             "same_emails": True,
         },
     }
@@ -630,7 +750,7 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
 def table(figures: dict[str, Any]) -> str:
     head = ("", "emails", "seconds", "emails/s", "DynamoDB/email", "SES/email", "SQS/email")
     rows = [head]
-    for key, name in (("worker", "worker"), ("baseline", "bare baseline")):
+    for key, name in (("worker", "worker"), ("floor", "floor"), ("baseline", "bare baseline")):
         row = figures[key]
         calls = row["calls_per_email"]
         rows.append(
@@ -660,7 +780,7 @@ def table(figures: dict[str, Any]) -> str:
         for s in SERVICES
         for op, n in by_op[s].items()
     ]
-    for key in ("worker", "baseline"):
+    for key in ("worker", "floor", "baseline"):
         ms = figures[key]["ms_per_email"]
         lines.append(
             f"{key} ms per email: "
@@ -673,6 +793,8 @@ def table(figures: dict[str, Any]) -> str:
         f"{figures['ratio_outside_aws_calls']:.2f} (issue #17's goal: 2); by round "
         + ", ".join(f"{ratio:.2f}" for ratio in figures["ratio_outside_aws_calls_by_round"])
         + f" (median {figures['ratio_outside_aws_calls_median_round']:.2f})",
+        f"ratio floor/baseline outside AWS calls: {figures['ratio_floor_to_baseline']:.2f}"
+        f" (what the calls cost any worker); worker/floor {figures['ratio_worker_to_floor']:.2f}",
         f"replayed, no moto: worker {replayed['ms_per_email_outside_aws_calls']['worker']:.2f}"
         f" ms, baseline {replayed['ms_per_email_outside_aws_calls']['baseline']:.2f} ms per email"
         f" outside AWS calls, ratio {replayed['ratio_outside_aws_calls']:.2f}; by round "

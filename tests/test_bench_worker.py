@@ -44,6 +44,7 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
         "every_job_sent_once": True,
         "ses_sends_worker": 12,
         "ses_sends_baseline": 12,
+        "ses_sends_floor": 12,
         "same_emails": True,
     }
     worker, baseline = figures["worker"], figures["baseline"]
@@ -57,6 +58,17 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     assert worker["calls_per_email"]["sqs"] <= 0.5  # one receive and one delete per batch
     assert "Scan" not in worker["by_operation"]["dynamodb"]
     assert baseline["calls_per_email"] == {"dynamodb": 0, "ses": 1, "sqs": 0}
+    # The floor (the least a worker can do) makes exactly the worker's calls, or it says
+    # nothing of what the calls cost
+    floor = figures["floor"]
+    assert floor["emails"] == 12
+    for service in ("dynamodb", "ses"):  # SQS: as many receives as the queue's answers took
+        assert floor["calls_per_email"][service] == worker["calls_per_email"][service]
+    assert {s: set(ops) for s, ops in floor["by_operation"].items()} == {
+        s: set(ops) for s, ops in worker["by_operation"].items()
+    }
+    assert figures["ratio_floor_to_baseline"] > 0
+    assert figures["ratio_worker_to_floor"] > 0
     assert figures["ratio_outside_aws_calls"] > 0  # a timing: reported, not asserted
     # The paths took turns, each round's emails sent by both (the checks above hold for all)
     assert figures["rounds"] == len(figures["ratio_outside_aws_calls_by_round"]) == 3
