@@ -555,6 +555,7 @@ class Taken:
     ratios: list[float] = field(default_factory=list)  # each round's, outside AWS calls
     # The same turns again, their AWS answers replayed with no moto
     replayed_worker: Result = field(default_factory=lambda: Result("worker", 0, 0.0))
+    replayed_floor: Result = field(default_factory=lambda: Result("floor", 0, 0.0))
     replayed_baseline: Result = field(default_factory=lambda: Result("bare baseline", 0, 0.0))
     replayed_ratios: list[float] = field(default_factory=list)
 
@@ -568,7 +569,7 @@ class Taken:
     ) -> None:
         """One round: the worker sends `share` messages off the queue (whichever SQS hands
         out), then the baseline sends the same emails, then the floor `share` others; then
-        the worker's and the baseline's turns again, replayed."""
+        each of the three turns again, replayed."""
         sent_before = ses_sent()
         worker, turn, worker_tape = timed(counter, "worker", share, lambda: run_worker(share))
         self.worker_sent += ses_sent() - sent_before
@@ -585,43 +586,32 @@ class Taken:
         self.worker, self.baseline = self.worker + worker, self.baseline + baseline
         self.ratios.append(worker.ms_per_email_outside() / baseline.ms_per_email_outside())
         sent_before = ses_sent()
-        floor, floor_turn, _ = timed(counter, "floor", share, lambda: run_floor(share, bare))
+        floor, floor_turn, floor_tape = timed(
+            counter, "floor", share, lambda: run_floor(share, bare)
+        )
         self.floor_sent += ses_sent() - sent_before
         self.floor += floor
         self.floor_job_ids += floor_turn.job_ids
-        self.replay(counter, share, worker_tape, bare, recipients, baseline_tape, turn, profiler)
 
-    def replay(
-        self,
-        counter: CallCounter,
-        share: int,
-        worker_tape: list[Answered],
-        bare: Bare,
-        recipients: list[EmailJob],
-        baseline_tape: list[Answered],
-        recorded: Turn,
-        profiler: cProfile.Profile | None,
-    ) -> None:
-        """Both turns again with no moto: the same calls, answered from their tapes. The
-        worker renders and hands SES each email again (SENT keeps the newer, which the final
-        check compares), and must end each job as before."""
-        if profiler:  # the replay: Portico's own code only, no moto in the profile
+        # Replayed: the same calls answered from the tapes, no moto. The worker renders and
+        # hands SES each email again (SENT keeps the newer, which the final check compares).
+        if profiler:  # Portico's own code only, no moto in the profile
             profiler.enable()
-        worker, turn, _ = timed(counter, "worker", share, lambda: run_worker(share), worker_tape)
+        worker, again, _ = timed(counter, "worker", share, lambda: run_worker(share), worker_tape)
         if profiler:
             profiler.disable()
         check(
-            (turn.outcomes, turn.job_ids) == (recorded.outcomes, recorded.job_ids),
+            (again.outcomes, again.job_ids) == (turn.outcomes, turn.job_ids),
             "the replayed worker did not end the same jobs the same way",
         )
-        baseline, sent, _ = timed(
+        floor, again, _ = timed(counter, "floor", share, lambda: run_floor(share, bare), floor_tape)
+        check(again.job_ids == floor_turn.job_ids, "the replayed floor sent other jobs")
+        baseline, sent_again, _ = timed(
             counter, "bare baseline", share, lambda: bare.run(recipients), baseline_tape
         )
-        check(
-            sent == [self.emails[job_id] for job_id in recorded.job_ids],
-            "the replayed baseline sent other emails",
-        )
+        check(sent_again == sent, "the replayed baseline sent other emails")
         self.replayed_worker += worker
+        self.replayed_floor += floor
         self.replayed_baseline += baseline
         self.replayed_ratios.append(worker.ms_per_email_outside() / baseline.ms_per_email_outside())
 
@@ -726,8 +716,14 @@ def bench(jobs: int, rounds: int = 5, profile: bool = False) -> dict[str, Any]:
         "replayed": {
             "ms_per_email_outside_aws_calls": {
                 "worker": round(taken.replayed_worker.ms_per_email_outside(), 3),
+                "floor": round(taken.replayed_floor.ms_per_email_outside(), 3),
                 "baseline": round(taken.replayed_baseline.ms_per_email_outside(), 3),
             },
+            "ratio_floor_to_baseline": round(
+                taken.replayed_floor.ms_per_email_outside()
+                / taken.replayed_baseline.ms_per_email_outside(),
+                2,
+            ),
             "ratio_outside_aws_calls": round(
                 taken.replayed_worker.ms_per_email_outside()
                 / taken.replayed_baseline.ms_per_email_outside(),
@@ -797,7 +793,9 @@ def table(figures: dict[str, Any]) -> str:
         f" (what the calls cost any worker); worker/floor {figures['ratio_worker_to_floor']:.2f}",
         f"replayed, no moto: worker {replayed['ms_per_email_outside_aws_calls']['worker']:.2f}"
         f" ms, baseline {replayed['ms_per_email_outside_aws_calls']['baseline']:.2f} ms per email"
-        f" outside AWS calls, ratio {replayed['ratio_outside_aws_calls']:.2f}; by round "
+        f" outside AWS calls, ratio {replayed['ratio_outside_aws_calls']:.2f} (floor"
+        f" {replayed['ms_per_email_outside_aws_calls']['floor']:.2f} ms,"
+        f" {replayed['ratio_floor_to_baseline']:.2f}); by round "
         + ", ".join(f"{ratio:.2f}" for ratio in replayed["ratio_outside_aws_calls_by_round"]),
         f"checks: every job sent exactly once ({figures['checks']['ses_sends_worker']} SES sends), "
         "baseline emails identical to the worker's",

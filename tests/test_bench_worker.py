@@ -78,7 +78,9 @@ def test_bench_sends_every_job_once_with_a_constant_number_of_calls(tmp_path: Pa
     replayed = figures["replayed"]
     assert len(replayed["ratio_outside_aws_calls_by_round"]) == 3
     assert replayed["ratio_outside_aws_calls"] > 0
+    assert set(replayed["ms_per_email_outside_aws_calls"]) == {"worker", "floor", "baseline"}
     assert all(ms > 0 for ms in replayed["ms_per_email_outside_aws_calls"].values())
+    assert replayed["ratio_floor_to_baseline"] > 0
     assert worker["emails_per_second"] > 0
     assert baseline["emails_per_second"] > 0
     assert figures["ratio_worker_to_baseline"] == pytest.approx(
