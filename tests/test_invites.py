@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from chalice.test import Client
@@ -339,9 +340,17 @@ def test_r13_two_tabs_redeeming_one_link_end_with_one_success(
         client = add_client(api, practice, "maya@example.com")
         path = invite_path(practice, client["id"])
         statuses: list[int] = []
+        both_open = threading.Barrier(2)
 
         def redeem() -> None:
-            statuses.append(_accept(api, path).status)
+            # Each tab shows the live page (its own CSRF pair) before either sends its form:
+            # opened after the other's password was set, a tab would show the used link's
+            # page, which has no form to send
+            _, cookie, token = open_page(api, path)
+            both_open.wait(timeout=10)
+            fields = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": token}
+            headers = {"content-type": "application/x-www-form-urlencoded", "cookie": cookie}
+            statuses.append(api.call("POST", path, raw=urlencode(fields), headers=headers).status)
 
         threads = [threading.Thread(target=redeem) for _ in range(2)]
         for thread in threads:
