@@ -60,7 +60,8 @@ e2e: $(STAMP) $(NODE_STAMP) chromium
 
 # Every check: a lint or type error stops it before the tests run. The in-process tests (two
 # workers) and the end-to-end ones (mostly waiting on the stack) then run side by side, each
-# one's output printed whole when it ends: 4 min 35 s here (README "How the tests stay fast").
+# one's output printed whole when it ends: 1 min 50 s to 4 min 35 s here, by the machine's load
+# (README "How the tests stay fast").
 test: lint chromium
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit e2e
 
