@@ -17,7 +17,7 @@ from chalice.app import Request, Response
 from chalicelib import config, db, logs
 from chalicelib.errors import PorticoError
 from chalicelib.handlers import routes
-from chalicelib.handlers.contract import contract_shape, counted, error_response
+from chalicelib.handlers.contract import contract_shape, counted, error_response, page_failure
 
 app = routes.App(app_name="portico")
 routes.register(app, routes.ROUTES)
@@ -60,13 +60,21 @@ def reads_ahead(event: Request, get_response: Callable[[Request], Response]) -> 
         return get_response(event)
 
 
+# A page's failure as a page (handlers/forms.py): forms and Jinja2 load with the first one.
+failure_page = routes.deferred(app, "forms.failure_page")
+
+
 @app.middleware("http")
 def contract_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """The one place that turns errors into the contract's JSON (API.md), Chalice's own too."""
+    """The one place that turns errors into the contract's JSON (API.md), Chalice's own too,
+    and a page's failures that are not its own into a page a person can read."""
     try:
-        return counted(contract_shape(get_response(event)))
+        response = contract_shape(get_response(event))
     except PorticoError as error:
-        return counted(error_response(error))
+        response = error_response(error)
+    if page_failure(event, response):
+        response = failure_page(response)
+    return counted(response)
 
 
 if config.is_local():

@@ -226,31 +226,48 @@ def test_a_read_throttled_past_the_retries_answers_429(
     assert [c["id"] for c in listed.body["clients"]] == [client_id]
 
 
-@pytest.mark.parametrize(
-    ("path", "read"), [("{secret}", "BatchGetItem"), ("/sign-in?org={slug}", "GetItem")]
-)
-def test_a_page_throttled_past_the_retries_answers_a_page_saying_to_try_again(
-    api: Api, practice: Practice, faults: Faults, path: str, read: str
+PAGE_READS = [("{secret}", "BatchGetItem"), ("/sign-in?org={slug}", "GetItem")]
+# What DynamoDB answers every try of the read with, and what the page then says
+PAGE_FAILURES = [
+    ("ProvisionedThroughputExceededException", 400, 429, "try again in a moment"),
+    ("InternalServerError", 500, 500, "Something went wrong on our side"),
+]
+
+
+@pytest.mark.parametrize(("path", "read"), PAGE_READS)
+@pytest.mark.parametrize(("code", "status", "answered", "said"), PAGE_FAILURES)
+def test_a_page_whose_read_fails_past_the_retries_answers_a_page_not_json(
+    api: Api,
+    practice: Practice,
+    faults: Faults,
+    path: str,
+    read: str,
+    code: str,
+    status: int,
+    answered: int,
+    said: str,
 ) -> None:
-    # Injected: every try of the page's DynamoDB read throttled (an invite link's token, the
-    # sign-in page's practice). Checked: a person's browser gets a page, not the API's JSON:
-    # 429, its Retry-After, HTML with the pages' headers and no practice's name (nothing was
-    # read); once DynamoDB recovers the same page answers as before
+    # Injected: every try of the page's DynamoDB read (an invite link's token, the sign-in
+    # page's practice) throttled, or failing on DynamoDB's side. Checked: a person's browser
+    # gets a page, not the API's JSON: 429 with its Retry-After, or 500; HTML with the pages'
+    # headers and no practice's name (nothing was read); once DynamoDB recovers the same page
+    # answers as before
     client_id = add_client(api, practice, "ana", "ana@example.com")
     invited = api.post(
         f"/v1/orgs/{practice.id}/clients/{client_id}/invite", {}, practice.admin_token
     )
     assert invited.status == 202, invited.body
     url = path.format(secret=invite_path(practice, client_id), slug=practice.org["slug"])
-    faults.inject(read, "ProvisionedThroughputExceededException", times=99)
-    busy = api.get(url)
-    assert busy.status == 429, busy.raw
-    headers = {k.lower(): v for k, v in busy.headers.items()}
-    assert int(headers["retry-after"]) >= 1
+    faults.inject(read, code, times=99, status=status)
+    failed = api.get(url)
+    assert failed.status == answered, failed.raw
+    headers = {k.lower(): v for k, v in failed.headers.items()}
+    if answered == 429:
+        assert int(headers["retry-after"]) >= 1
     assert headers["content-type"].startswith("text/html")
     assert headers["cache-control"] == "no-store"  # a link's secret in the path: never cached
-    page = busy.raw.decode()
-    assert "try again in a moment" in page
+    page = failed.raw.decode()
+    assert said in page
     assert practice.org["name"] not in page
     faults.clear()
     assert api.get(url).status == 200

@@ -189,6 +189,8 @@ def test_r45_the_page_is_throttled_after_five_failures_of_an_email(api: Api, wor
     right = sign_in(PageBrowser(api), "maya@example.com")
     assert right.status == 429  # the right password too: past the limit nothing is checked
     assert header(right, "retry-after")
+    # The page's own answer, the form saying why (not app.py's page for a failure of AWS's)
+    assert "<form" in text(right)
 
 
 def test_b9_org_slug_wears_the_practices_branding_and_otherwise_the_neutral_look(api, world):

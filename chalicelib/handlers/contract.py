@@ -3,10 +3,11 @@ and Chalice's own, in one shape. Light on purpose: a cold start loads it before 
 
 from __future__ import annotations
 
-from chalice.app import Response
+from chalice.app import Request, Response
 
 from chalicelib import metrics
 from chalicelib.errors import PorticoError
+from chalicelib.handlers.routes import PAGES
 
 
 def error_response(error: PorticoError) -> Response:
@@ -39,3 +40,21 @@ def contract_shape(response: Response) -> Response:
         code, message = _CHALICE_ERRORS.get(body["Code"], ("error", str(body.get("Message"))))
         response.body = {"error": {"code": code, "message": message}}
     return response
+
+
+# The failures a page does not answer itself: AWS busy past the SDK's retries, a server error.
+_PAGE_FAILURES = frozenset({429, 500})
+
+
+def page_failure(request: Request, response: Response) -> bool:
+    """A page's route (API.md "HTML pages") answered the API's JSON error for a failure that
+    was not the page's own: a person's browser should get a page instead (forms.failure_page).
+    A page's own answers (a throttled sign-in's form, R45) are pages already and stay."""
+    path = (request.context or {}).get("resourcePath")
+    body = response.body
+    return (
+        response.status_code in _PAGE_FAILURES
+        and path in PAGES
+        and isinstance(body, dict)
+        and "error" in body
+    )

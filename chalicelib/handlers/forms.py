@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from chalice.app import Request, Response
 
 from chalicelib import clock, config, secret_store
-from chalicelib.errors import Invalid, Throttled, TooLarge
+from chalicelib.errors import Invalid, TooLarge
 from chalicelib.handlers.http import raw_body
 from chalicelib.models.orgs import Organization
 from chalicelib.services.email import rendering
@@ -182,10 +182,13 @@ def csrf_refused(request: Request) -> Response:
     return page("forbidden.html", org=None, status=403, pair=csrf(request))
 
 
-def busy_page(busy: Throttled) -> Response:
-    """429 for a page AWS throttled past the SDK's retries: a page a person can read (not the
-    API's JSON), neutrally branded (the practice may not have been read), saying when to retry."""
-    return page("busy.html", org=None, status=429, headers=busy.headers(), message=busy.message)
+def failure_page(failed: Response) -> Response:
+    """A page's failure that is not the page's own (app.py): AWS busy past the SDK's retries
+    (429, its Retry-After kept) or a server error (500), said as a page a person can read, not
+    as the API's JSON. Neutrally branded: the practice may not have been read."""
+    kept = {k: str(v) for k, v in failed.headers.items() if k.lower() == "retry-after"}
+    template = "busy.html" if failed.status_code == 429 else "failed.html"
+    return page(template, org=None, status=failed.status_code, headers=kept)
 
 
 def allowing_script(script: str, *, calls_api: bool = False) -> dict[str, str]:

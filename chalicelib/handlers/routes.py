@@ -251,7 +251,6 @@ def handler_module(app: Chalice, name: str) -> ModuleType:
 
 
 def register(app: Chalice, routes: tuple[Route, ...]) -> None:
-    busy_page = deferred(app, "forms.busy_page")  # forms and Jinja2 load on a first throttle
     for route in routes:
         app.route(
             route.path,
@@ -259,15 +258,17 @@ def register(app: Chalice, routes: tuple[Route, ...]) -> None:
             name=route.function,  # the view's name: openapi.yaml's operationId
             content_types=list(route.content_types),
             authorizer=IAMAuthorizer() if route.signed else None,
-        )(busy_when_throttled(deferred(app, route.handler), busy_page if route.page else None))
+        )(busy_when_throttled(deferred(app, route.handler)))
 
 
-def busy_when_throttled(
-    view: Callable[..., Any], page: Callable[[errors.Throttled], Any] | None = None
-) -> Callable[..., Any]:
+# The routes whose answers a person's browser reads, by their resource path (API Gateway's
+# and `chalice local`'s `resourcePath`): app.py answers their failures as pages.
+PAGES = frozenset(route.path for route in ROUTES if route.page)
+
+
+def busy_when_throttled(view: Callable[..., Any]) -> Callable[..., Any]:
     """The contract's 429 for a request AWS throttled past the SDK's retries (DynamoDB, KMS,
-    SQS), not Chalice's 500: the caller may try again. A page's route answers it with `page`,
-    a page a person can read."""
+    SQS), not Chalice's 500: the caller may try again."""
 
     def call(*event: Any, **params: Any) -> Any:
         try:
@@ -275,11 +276,9 @@ def busy_when_throttled(
         except errors.PorticoError:
             raise
         except Exception as exc:
-            if not aws.throttled(exc):
-                raise
-            if page is not None:
-                return page(errors.busy())
-            raise errors.busy() from exc
+            if aws.throttled(exc):
+                raise errors.busy() from exc
+            raise
 
     call.__name__ = call.__qualname__ = view.__name__  # Chalice's name for the view
     return call
