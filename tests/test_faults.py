@@ -229,7 +229,7 @@ def test_a_read_throttled_past_the_retries_answers_429(
 PAGE_READS = [("{secret}", "BatchGetItem"), ("/sign-in?org={slug}", "GetItem")]
 # What DynamoDB answers every try of the read with, and what the page then says
 PAGE_FAILURES = [
-    ("ProvisionedThroughputExceededException", 400, 429, "try again in a moment"),
+    ("ProvisionedThroughputExceededException", 400, 429, "busy right now; try again in a moment"),
     ("InternalServerError", 500, 500, "Something went wrong on our side"),
 ]
 

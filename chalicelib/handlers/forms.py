@@ -187,8 +187,11 @@ def failure_page(failed: Response) -> Response:
     (429, its Retry-After kept) or a server error (500), said as a page a person can read, not
     as the API's JSON. Neutrally branded: the practice may not have been read."""
     kept = {k: str(v) for k, v in failed.headers.items() if k.lower() == "retry-after"}
-    template = "busy.html" if failed.status_code == 429 else "failed.html"
-    return page(template, org=None, status=failed.status_code, headers=kept)
+    if failed.status_code != 429:
+        return page("failed.html", org=None, status=failed.status_code)
+    # The contract's message says why and when (AWS busy: in a moment; a limit: its wait)
+    message = failed.body["error"]["message"]
+    return page("busy.html", org=None, status=429, headers=kept, message=message)
 
 
 def allowing_script(script: str, *, calls_api: bool = False) -> dict[str, str]:
